@@ -1,0 +1,163 @@
+//! SDDMM: the weight gradient `dW = dY X^T` sampled at the stored entries only.
+//!
+//! `grad[k] += dot(dY[i, :], X[j, :])` for each stored `(i, j)` at position `k`. Each dot product
+//! uses fixed lanes and a fixed-order tree reduction; rows are split across rayon workers by
+//! disjoint slices of `grad`, so results are bit-identical for any thread count.
+
+use super::rows::{COL_TILE, PARALLEL_MIN_WORK, Rows, block_rows};
+use crate::Scalar;
+use crate::matrix::SparseMatrix;
+use crate::simd::{dispatch, madd};
+use ndarray::{ArrayView2, s};
+use rayon::prelude::*;
+
+const LANES: usize = 32;
+
+/// Dot product with `LANES` independent accumulators, reduced in a fixed tree order.
+#[inline(always)]
+pub(crate) fn dot<T: Scalar, const FMA: bool>(a: &[T], b: &[T]) -> T {
+    let n = a.len().min(b.len());
+    let mut acc = [T::zero(); LANES];
+    let full = n / LANES * LANES;
+    let mut s = 0;
+    while s < full {
+        let av: &[T; LANES] = a[s..s + LANES].try_into().expect("LANES elements");
+        let bv: &[T; LANES] = b[s..s + LANES].try_into().expect("LANES elements");
+        for l in 0..LANES {
+            acc[l] = madd::<T, FMA>(acc[l], av[l], bv[l]);
+        }
+        s += LANES;
+    }
+    for l in 0..n - full {
+        acc[l] = madd::<T, FMA>(acc[l], a[full + l], b[full + l]);
+    }
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+    }
+    acc[0]
+}
+
+#[inline(always)]
+fn sddmm_rows<T: Scalar, const FMA: bool>(
+    w: &SparseMatrix<T>,
+    rows: std::ops::Range<usize>,
+    dy: &Rows<'_, T>,
+    x: &Rows<'_, T>,
+    grad: &mut [T],
+) {
+    let indptr = w.indptr();
+    let indices = w.indices();
+    let base = indptr[rows.start];
+    for i in rows {
+        let dyr = dy.row(i);
+        for k in indptr[i]..indptr[i + 1] {
+            grad[k - base] += dot::<T, FMA>(dyr, x.row(indices[k] as usize));
+        }
+    }
+}
+
+dispatch!(fn sddmm_rows_generic<T>(w: &SparseMatrix<T>, rows: std::ops::Range<usize>, dy: &Rows<'_, T>, x: &Rows<'_, T>, grad: &mut [T]) => sddmm_rows);
+
+fn sddmm_rows_dispatch<T: Scalar>(
+    w: &SparseMatrix<T>,
+    rows: std::ops::Range<usize>,
+    dy: &Rows<'_, T>,
+    x: &Rows<'_, T>,
+    grad: &mut [T],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512::applies::<T>() {
+        // SAFETY: `applies` checked that T is f32 and the CPU has AVX-512F.
+        return unsafe { super::avx512::sddmm_rows(w, rows, dy, x, grad) };
+    }
+    sddmm_rows_generic(w, rows, dy, x, grad)
+}
+
+fn sddmm_driver<T: Scalar>(w: &SparseMatrix<T>, dy: Rows<'_, T>, x: Rows<'_, T>, grad: &mut [T]) {
+    if w.nnz() * dy.ncols() < PARALLEL_MIN_WORK {
+        sddmm_rows_dispatch(w, 0..w.rows(), &dy, &x, grad);
+        return;
+    }
+    let block = block_rows(w.rows());
+    let indptr = w.indptr();
+    let mut parts = Vec::with_capacity(w.rows().div_ceil(block));
+    let mut rest = grad;
+    let mut r0 = 0;
+    while r0 < w.rows() {
+        let r1 = (r0 + block).min(w.rows());
+        let (head, tail) = rest.split_at_mut(indptr[r1] - indptr[r0]);
+        parts.push((r0..r1, head));
+        rest = tail;
+        r0 = r1;
+    }
+    parts
+        .into_par_iter()
+        .for_each(|(rows, g)| sddmm_rows_dispatch(w, rows, &dy, &x, g));
+}
+
+impl<T: Scalar> SparseMatrix<T> {
+    /// Accumulates the weight gradient at the stored entries:
+    /// `grad[k] += sum_b dy[i, b] * x[j, b]` for every stored `(i, j)` at position `k`.
+    /// `dy` is `[rows, batch]`, `x` is `[cols, batch]`, `grad` has `nnz` elements aligned with
+    /// [`SparseMatrix::values`]. Pass all time steps at once as one wide batch.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use set_sparse::SparseMatrix;
+    /// let w = SparseMatrix::from_dense(array![[1.0f32, 0.0], [0.0, 1.0]].view()).unwrap();
+    /// let dy = array![[1.0f32, 2.0], [3.0, 4.0]];
+    /// let x = array![[5.0f32, 6.0], [7.0, 8.0]];
+    /// let mut g = vec![0.0; 2];
+    /// w.sddmm_acc(dy.view(), x.view(), &mut g);
+    /// assert_eq!(g, vec![1.0 * 5.0 + 2.0 * 6.0, 3.0 * 7.0 + 4.0 * 8.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes or the gradient length do not match (caller bugs).
+    #[track_caller]
+    pub fn sddmm_acc(&self, dy: ArrayView2<'_, T>, x: ArrayView2<'_, T>, grad: &mut [T]) {
+        assert_eq!(
+            dy.nrows(),
+            self.rows(),
+            "sddmm: dy has {} rows, W has {} rows",
+            dy.nrows(),
+            self.rows()
+        );
+        assert_eq!(
+            x.nrows(),
+            self.cols(),
+            "sddmm: x has {} rows, W has {} columns",
+            x.nrows(),
+            self.cols()
+        );
+        assert_eq!(
+            dy.ncols(),
+            x.ncols(),
+            "sddmm: dy has {} columns, x has {}",
+            dy.ncols(),
+            x.ncols()
+        );
+        assert_eq!(
+            grad.len(),
+            self.nnz(),
+            "sddmm: grad has {} elements, W has {} non-zeros",
+            grad.len(),
+            self.nnz()
+        );
+        if dy.ncols() > COL_TILE {
+            // Column tiles keep the touched rows of `x` in cache; tiles add up in a fixed order.
+            for t0 in (0..dy.ncols()).step_by(COL_TILE) {
+                let t1 = (t0 + COL_TILE).min(dy.ncols());
+                self.sddmm_acc(dy.slice(s![.., t0..t1]), x.slice(s![.., t0..t1]), grad);
+            }
+            return;
+        }
+        let dyr = Rows::new(&dy, "sddmm dy");
+        let xr = Rows::new(&x, "sddmm x");
+        sddmm_driver(self, dyr, xr, grad);
+    }
+}

@@ -1,0 +1,395 @@
+//! Property tests: every kernel against a dense reference, invariants after edits, thread-count
+//! independence.
+
+use crate::{NEW_ENTRY, Remap, SparseError, SparseMatrix};
+use ndarray::{Array2, s};
+use proptest::prelude::*;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn random_matrix(rows: usize, cols: usize, density: f64, seed: u64) -> SparseMatrix<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    SparseMatrix::random_density(rows, cols, density, &mut rng, |r| r.random_range(-1.0..1.0))
+        .unwrap()
+}
+
+fn random_dense(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Array2::from_shape_fn((rows, cols), |_| rng.random_range(-1.0..1.0))
+}
+
+fn assert_close(a: &Array2<f64>, b: &Array2<f64>) {
+    assert_eq!(a.dim(), b.dim());
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() <= 1e-10 * (1.0 + y.abs()), "{x} vs {y}");
+    }
+}
+
+fn shape_strategy() -> impl Strategy<Value = (usize, usize, usize, f64, u64)> {
+    (
+        1usize..40,
+        1usize..40,
+        prop_oneof![Just(1usize), 1usize..8, 60usize..140],
+        prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0],
+        any::<u64>(),
+    )
+}
+
+fn check_invariants<T: crate::Scalar>(m: &SparseMatrix<T>) {
+    crate::matrix::validate_csr(
+        m.rows(),
+        m.cols(),
+        m.indptr(),
+        m.indices(),
+        m.values().len(),
+    )
+    .unwrap();
+    // The transposed index lists every entry once, rows ascending within each column.
+    let t = &m.t_index;
+    assert_eq!(t.rows.len(), m.nnz());
+    for c in 0..m.cols() {
+        let r = t.col_ptr[c]..t.col_ptr[c + 1];
+        for w in t.rows[r.clone()].windows(2) {
+            assert!(w[0] < w[1]);
+        }
+        for k in r {
+            let p = t.pos[k] as usize;
+            assert_eq!(m.indices()[p] as usize, c);
+            assert!(m.row_range(t.rows[k] as usize).contains(&p));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn spmm_matches_dense((m, n, b, d, seed) in shape_strategy()) {
+        let w = random_matrix(m, n, d, seed);
+        check_invariants(&w);
+        let x = random_dense(n, b, seed ^ 1);
+        let mut y = random_dense(m, b, seed ^ 2);
+        let y0 = y.clone();
+        w.spmm(x.view(), y.view_mut());
+        assert_close(&y, &w.to_dense().dot(&x));
+        y.assign(&y0);
+        w.spmm_acc(x.view(), y.view_mut());
+        assert_close(&y, &(&y0 + &w.to_dense().dot(&x)));
+    }
+
+    #[test]
+    fn spmm_t_matches_dense((m, n, b, d, seed) in shape_strategy()) {
+        let w = random_matrix(m, n, d, seed);
+        let dy = random_dense(m, b, seed ^ 3);
+        let mut dx = random_dense(n, b, seed ^ 4);
+        let dx0 = dx.clone();
+        w.spmm_t(dy.view(), dx.view_mut());
+        assert_close(&dx, &w.to_dense().t().dot(&dy));
+        dx.assign(&dx0);
+        w.spmm_t_acc(dy.view(), dx.view_mut());
+        assert_close(&dx, &(&dx0 + &w.to_dense().t().dot(&dy)));
+    }
+
+    #[test]
+    fn sddmm_matches_dense((m, n, b, d, seed) in shape_strategy()) {
+        let w = random_matrix(m, n, d, seed);
+        let dy = random_dense(m, b, seed ^ 5);
+        let x = random_dense(n, b, seed ^ 6);
+        let mut g = vec![0.5; w.nnz()];
+        w.sddmm_acc(dy.view(), x.view(), &mut g);
+        let full = dy.dot(&x.t());
+        for (r, c, k) in w.entries() {
+            prop_assert!((g[k] - 0.5 - full[[r, c]]).abs() <= 1e-10 * (1.0 + full[[r, c]].abs()));
+        }
+    }
+
+    #[test]
+    fn embedding_gather_scatter_match_dense((v, e, n, d, seed) in shape_strategy()) {
+        let w = random_matrix(v, e, d, seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 7);
+        let ids: Vec<u32> = (0..n).map(|_| rng.random_range(0..v as u32)).collect();
+        let mut out = Array2::zeros((e, n));
+        w.gather_rows(&ids, Some(0), out.view_mut());
+        let dense = w.to_dense();
+        for (k, &id) in ids.iter().enumerate() {
+            let expect = if id == 0 { Array2::zeros((e, 1)).column(0).to_owned() } else { dense.row(id as usize).to_owned() };
+            prop_assert_eq!(out.column(k).to_owned(), expect);
+        }
+        let gout = random_dense(e, n, seed ^ 8);
+        let mut g = vec![0.0; w.nnz()];
+        w.scatter_add_rows(&ids, Some(0), gout.view(), &mut g);
+        let mut dense_g = Array2::<f64>::zeros((v, e));
+        for (k, &id) in ids.iter().enumerate() {
+            if id != 0 {
+                let mut row = dense_g.row_mut(id as usize);
+                row += &gout.column(k);
+            }
+        }
+        for (r, c, k) in w.entries() {
+            prop_assert!((g[k] - dense_g[[r, c]]).abs() < 1e-10);
+        }
+    }
+
+    #[test]
+    fn random_init_has_exact_nnz(rows in 0usize..50, cols in 0usize..50, d in 0.0f64..=1.0, seed in any::<u64>()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let w = SparseMatrix::<f32>::random_density(rows, cols, d, &mut rng, |_| 1.0).unwrap();
+        prop_assert_eq!(w.nnz(), (d * (rows * cols) as f64).round() as usize);
+        check_invariants(&w);
+    }
+
+    #[test]
+    fn edit_keeps_structure_and_remaps(( m, n, _b, d, seed) in shape_strategy(), frac in 0.0f64..1.0) {
+        let mut w = random_matrix(m, n, d, seed);
+        let before = w.to_dense();
+        let state: Vec<f64> = w.values().iter().map(|v| v * 10.0).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 9);
+        let n_remove = (w.nnz() as f64 * frac) as usize;
+        let remove: Vec<usize> = rand::seq::index::sample(&mut rng, w.nnz(), n_remove).into_vec();
+        // Regrow as many at empty positions (removed ones count as empty).
+        let mut removed_pos = std::collections::HashSet::new();
+        for &p in &remove { removed_pos.insert(w.entries().nth(p).map(|(r, c, _)| (r, c)).unwrap()); }
+        let mut inserts = Vec::new();
+        let mut taken = std::collections::HashSet::new();
+        for r in 0..m { for c in 0..n {
+            if inserts.len() < n_remove && (w.position(r, c).is_none() || removed_pos.contains(&(r, c))) && rng.random_bool(0.5) && taken.insert((r, c)) {
+                inserts.push((r, c, 7.0));
+            }
+        }}
+        let nnz0 = w.nnz();
+        let remap = w.edit(&remove, &inserts).unwrap();
+        check_invariants(&w);
+        prop_assert_eq!(w.nnz(), nnz0 - remove.len() + inserts.len());
+        let moved = remap.apply(&state, -1.0);
+        for (r, c, k) in w.entries() {
+            if remap.old_of_new[k] == NEW_ENTRY {
+                prop_assert_eq!(w.values()[k], 7.0);
+                prop_assert_eq!(moved[k], -1.0);
+            } else {
+                prop_assert_eq!(w.values()[k], before[[r, c]]);
+                prop_assert_eq!(moved[k], before[[r, c]] * 10.0);
+            }
+        }
+    }
+
+    #[test]
+    fn try_new_never_panics(rows in 0usize..6, cols in 0usize..6, indptr in prop::collection::vec(0usize..10, 0..8), indices in prop::collection::vec(0u32..8, 0..10)) {
+        let values = vec![1.0f32; indices.len()];
+        if let Ok(m) = SparseMatrix::try_new(rows, cols, indptr, indices, values) {
+            check_invariants(&m);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The `f32` kernels (hand-vectorised on AVX-512) against an `f64` dense reference, with
+    /// batch widths that exercise full register blocks, masked tails and column tiling.
+    #[test]
+    fn f32_kernels_match_f64_reference(m in 1usize..48, n in 1usize..48, b in prop_oneof![1usize..20, 60usize..70, 250usize..600], d in 0.0f64..=1.0, seed in any::<u64>()) {
+        let w64 = random_matrix(m, n, d, seed);
+        let w: SparseMatrix<f32> = w64.cast();
+        let x64 = random_dense(n, b, seed ^ 1).mapv(|v| v as f32 as f64);
+        let dy64 = random_dense(m, b, seed ^ 2).mapv(|v| v as f32 as f64);
+        let wd = w.cast::<f64>().to_dense();
+        let (x, dy) = (x64.mapv(|v| v as f32), dy64.mapv(|v| v as f32));
+        let tol = |r: f64| 1e-4 * (1.0 + r.abs()) * (n.max(m) as f64).sqrt() * (b as f64).sqrt();
+        let mut y = Array2::<f32>::ones((m, b));
+        w.spmm_acc(x.view(), y.view_mut());
+        let y_ref = wd.dot(&x64) + 1.0;
+        for (a, r) in y.iter().zip(y_ref.iter()) { prop_assert!((*a as f64 - r).abs() <= tol(*r), "spmm {a} vs {r}"); }
+        let mut dx = Array2::<f32>::zeros((n, b));
+        w.spmm_t(dy.view(), dx.view_mut());
+        let dx_ref = wd.t().dot(&dy64);
+        for (a, r) in dx.iter().zip(dx_ref.iter()) { prop_assert!((*a as f64 - r).abs() <= tol(*r), "spmm_t {a} vs {r}"); }
+        let mut g = vec![0.0f32; w.nnz()];
+        w.sddmm_acc(dy.view(), x.view(), &mut g);
+        let full = dy64.dot(&x64.t());
+        for (r, c, k) in w.entries() { prop_assert!((g[k] as f64 - full[[r, c]]).abs() <= tol(full[[r, c]]), "sddmm"); }
+    }
+}
+
+#[test]
+fn bad_structures_are_typed_errors() {
+    let e = |r, c, p: Vec<usize>, i: Vec<u32>| {
+        SparseMatrix::<f32>::try_new(r, c, p, i.clone(), vec![1.0; i.len()]).unwrap_err()
+    };
+    assert_eq!(
+        e(2, 3, vec![0, 1], vec![0]),
+        SparseError::IndptrLength {
+            expected: 3,
+            got: 2
+        }
+    );
+    assert_eq!(
+        e(1, 3, vec![1, 1], vec![0]),
+        SparseError::IndptrStart { got: 1 }
+    );
+    assert_eq!(
+        e(2, 3, vec![0, 2, 1], vec![0, 1]),
+        SparseError::IndptrNotMonotone {
+            row: 1,
+            start: 2,
+            end: 1
+        }
+    );
+    assert_eq!(
+        e(1, 3, vec![0, 1], vec![3]),
+        SparseError::ColumnOutOfRange {
+            row: 0,
+            col: 3,
+            cols: 3
+        }
+    );
+    assert_eq!(
+        e(1, 3, vec![0, 2], vec![1, 1]),
+        SparseError::ColumnsNotSorted { row: 0, col: 1 }
+    );
+    assert_eq!(
+        e(1, 3, vec![0, 1], vec![0, 1]),
+        SparseError::IndptrEnd { nnz: 2, got: 1 }
+    );
+    assert_eq!(
+        e(1, 3, vec![0, 5], vec![0]),
+        SparseError::IndptrEnd { nnz: 1, got: 5 }
+    );
+    assert!(matches!(
+        SparseMatrix::<f32>::try_new(1, 2, vec![0, 1], vec![0], vec![]),
+        Err(SparseError::ValuesLength {
+            indices: 1,
+            values: 0
+        })
+    ));
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    assert!(matches!(
+        SparseMatrix::<f32>::random(2, 2, 5, &mut rng, |_| 0.0),
+        Err(SparseError::NnzExceedsCapacity { .. })
+    ));
+    assert!(SparseMatrix::<f32>::random_density(2, 2, 1.5, &mut rng, |_| 0.0).is_err());
+    assert!(crate::er_density(f64::NAN, 3, 3).is_err());
+}
+
+#[test]
+fn bad_edits_are_typed_errors_and_leave_matrix_unchanged() {
+    let mut w =
+        SparseMatrix::from_dense(ndarray::array![[1.0f32, 0.0], [0.0, 2.0]].view()).unwrap();
+    let h = w.topology_hash();
+    assert_eq!(
+        w.edit(&[2], &[]),
+        Err(SparseError::RemoveOutOfRange { pos: 2, nnz: 2 })
+    );
+    assert_eq!(
+        w.edit(&[0, 0], &[]),
+        Err(SparseError::DuplicateRemove { pos: 0 })
+    );
+    assert!(matches!(
+        w.edit(&[], &[(2, 0, 1.0)]),
+        Err(SparseError::InsertOutOfRange { .. })
+    ));
+    assert_eq!(
+        w.edit(&[], &[(0, 0, 1.0)]),
+        Err(SparseError::InsertOccupied { row: 0, col: 0 })
+    );
+    assert_eq!(
+        w.edit(&[], &[(0, 1, 1.0), (0, 1, 2.0)]),
+        Err(SparseError::InsertOccupied { row: 0, col: 1 })
+    );
+    assert_eq!(w.topology_hash(), h);
+    // Regrowing exactly where an entry was removed is allowed.
+    let remap = w.edit(&[0], &[(0, 0, 5.0)]).unwrap();
+    assert_eq!(
+        remap,
+        Remap {
+            old_of_new: vec![NEW_ENTRY, 1],
+            old_len: 2
+        }
+    );
+    assert_eq!(w.get(0, 0), Some(5.0));
+}
+
+#[test]
+fn kernels_are_bit_identical_across_thread_counts() {
+    // Large enough to take the parallel paths.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let w =
+        SparseMatrix::<f32>::random_density(512, 384, 0.1, &mut rng, |r| r.random_range(-1.0..1.0))
+            .unwrap();
+    let x = Array2::from_shape_fn((384, 70), |_| rng.random_range(-1.0f32..1.0));
+    let dy = Array2::from_shape_fn((512, 70), |_| rng.random_range(-1.0f32..1.0));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut y = Array2::zeros((512, 70));
+            w.spmm(x.view(), y.view_mut());
+            let mut dx = Array2::zeros((384, 70));
+            w.spmm_t(dy.view(), dx.view_mut());
+            let mut g = vec![0.0f32; w.nnz()];
+            w.sddmm_acc(dy.view(), x.view(), &mut g);
+            let ss = crate::reduce::sum_squares(&g);
+            (y, dx, g, ss)
+        })
+    };
+    let one = run(1);
+    for t in [2, 4] {
+        let other = run(t);
+        assert!(
+            one.0
+                .iter()
+                .zip(other.0.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert!(
+            one.1
+                .iter()
+                .zip(other.1.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert!(
+            one.2
+                .iter()
+                .zip(other.2.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert_eq!(one.3.to_bits(), other.3.to_bits());
+    }
+}
+
+#[test]
+fn kernels_accept_column_slices_of_wider_arrays() {
+    // The LSTM runs per-time-step products on column blocks of a [4H, T*B] array.
+    let w = random_matrix(6, 5, 0.5, 3);
+    let x = random_dense(5, 12, 4);
+    let mut y = Array2::<f64>::zeros((6, 12));
+    w.spmm(x.slice(s![.., 4..8]), y.slice_mut(s![.., 4..8]));
+    assert_close(
+        &y.slice(s![.., 4..8]).to_owned(),
+        &w.to_dense().dot(&x.slice(s![.., 4..8])),
+    );
+    assert!(y.slice(s![.., 0..4]).iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn flush_to_zero_is_set_in_pool_workers() {
+    let pool = crate::denormal::build_thread_pool(2, true).unwrap();
+    let flags: Vec<bool> = pool.broadcast(|_| crate::denormal::flush_denormals_enabled());
+    assert!(flags.iter().all(|&f| f));
+    // A subnormal product flushes to zero on a worker.
+    let tiny = pool.install(|| std::hint::black_box(1e-30f32) * std::hint::black_box(1e-10f32));
+    assert_eq!(tiny, 0.0);
+    crate::denormal::set_flush_denormals(false);
+}
+
+#[test]
+fn sample_sorted_distinct_is_exact_at_both_ends() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for (total, k) in [(10u64, 0u64), (10, 10), (10, 9), (1000, 3), (1000, 999)] {
+        let v = crate::sample_sorted_distinct(total, k, &mut rng);
+        assert_eq!(v.len() as u64, k);
+        assert!(v.windows(2).all(|w| w[0] < w[1]));
+        assert!(v.iter().all(|&x| x < total));
+    }
+}
