@@ -39,14 +39,19 @@ pub fn isa() -> Isa {
     *ISA.get_or_init(detect_isa)
 }
 
-/// `acc + a * b`, fused when `FMA` (only instantiated inside FMA-enabled functions).
+/// `acc + a * b`, fused when `FMA` (only instantiate `FMA = true` inside FMA-enabled functions).
 #[inline(always)]
-pub(crate) fn madd<T: crate::Scalar, const FMA: bool>(acc: T, a: T, b: T) -> T {
+pub fn madd<T: crate::Scalar, const FMA: bool>(acc: T, a: T, b: T) -> T {
     if FMA { a.mul_add(b, acc) } else { acc + a * b }
 }
 
 /// Defines `$name(args)` that dispatches to `$body::<T, FMA>(args)` compiled for each ISA.
-macro_rules! dispatch {
+///
+/// `$body` must be `#[inline(always)]` and free of closures in its hot loop (closures are
+/// compiled without the dispatched target features).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! multiversion {
     ($(#[$m:meta])* $vis:vis fn $name:ident<$t:ident>($($arg:ident : $ty:ty),* $(,)?) => $body:ident) => {
         $(#[$m])*
         $vis fn $name<$t: $crate::Scalar>($($arg: $ty),*) {
@@ -72,4 +77,4 @@ macro_rules! dispatch {
         }
     };
 }
-pub(crate) use dispatch;
+pub(crate) use crate::multiversion as dispatch;

@@ -1,0 +1,44 @@
+//! `set-data`: text data for set-lstm (the documentation below is the crate README).
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod aclimdb;
+mod atomic;
+pub mod batch;
+pub mod cache;
+pub mod datadir;
+pub mod dataset;
+pub mod delimited;
+pub mod error;
+pub mod example;
+pub mod jsonl;
+mod reader;
+pub mod registry;
+pub mod split;
+pub mod stats;
+pub mod tokenizer;
+pub mod vocab;
+
+pub use aclimdb::load_aclimdb;
+pub use batch::{
+    Batch, BatchConfig, EncodedExample, Truncation, encode_examples, eval_batches, make_batches,
+};
+pub use cache::{CacheStatus, CachedTokens, TokenCache};
+pub use datadir::DataDir;
+pub use dataset::{
+    DatasetSplits, SplitConfig, SplitFiles, SplitOrigin, load_dataset, load_dataset_tokenized,
+    load_files, load_files_tokenized,
+};
+pub use delimited::{ColumnRef, CsvOptions, load_delimited, read_delimited};
+pub use error::{DataError, Location, Result};
+pub use example::{
+    EmptyTextPolicy, Example, LabelLookup, LabelMap, Labeled, LoadOptions, LoadStats, Loaded,
+    TokenizedExample, tokenize_examples,
+};
+pub use jsonl::{load_jsonl, read_jsonl};
+pub use registry::{DatasetName, Layout};
+pub use split::stratified_split;
+pub use stats::{LengthPercentiles, SplitStats, unk_rate};
+pub use tokenizer::{Punctuation, Tokenizer, TokenizerConfig};
+pub use vocab::Vocab;

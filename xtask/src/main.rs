@@ -1,0 +1,90 @@
+//! `cargo xtask`: developer tasks for the set-lstm workspace (thin clap front end over the lib).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use xtask::datasets::{self, known_names};
+use xtask::fetch::{self, ArchiveSource, FetchOptions};
+
+/// Developer tasks for the set-lstm workspace.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Download (or import) an official dataset archive, verify it, convert it to canonical
+    /// JSONL and install it into the data directory.
+    FetchData(FetchDataArgs),
+}
+
+#[derive(Args, Debug)]
+struct FetchDataArgs {
+    /// Dataset name: imdb, sst, uci (see --list).
+    #[arg(required_unless_present = "list")]
+    name: Option<String>,
+    /// List the known datasets with URL, size and sha256, then exit.
+    #[arg(long, conflicts_with_all = ["name", "from", "url", "force", "data_dir"])]
+    list: bool,
+    /// Data directory [default: $SET_LSTM_DATA, else ./data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Import an archive already on disk instead of downloading it (same checks).
+    #[arg(long, value_name = "ARCHIVE", conflicts_with = "url")]
+    from: Option<PathBuf>,
+    /// Download from this URL instead of the official one (same checks).
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Replace an existing dataset folder (atomically: the old one is removed only after the
+    /// new one is in place).
+    #[arg(long)]
+    force: bool,
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::FetchData(args) => fetch_data(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole context chain on one line, without a backtrace.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn fetch_data(args: FetchDataArgs) -> Result<()> {
+    if args.list {
+        print!("{}", datasets::render_list());
+        return Ok(());
+    }
+    let name = args.name.unwrap_or_default();
+    let Some(spec) = datasets::find(&name) else {
+        bail!(
+            "unknown dataset `{name}`; known datasets: {}",
+            known_names()
+        );
+    };
+    let source = match (args.from, args.url) {
+        (Some(path), _) => ArchiveSource::File(path),
+        (None, Some(url)) => ArchiveSource::Url(url),
+        (None, None) => ArchiveSource::Official,
+    };
+    let opts = FetchOptions {
+        data_dir: args.data_dir.unwrap_or_else(fetch::default_data_dir),
+        source,
+        force: args.force,
+        progress: true,
+    };
+    let report = fetch::fetch_dataset(spec, &opts)?;
+    print!("{}", fetch::render_report(spec, &report));
+    Ok(())
+}
