@@ -1,1 +1,25 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod accounting;
+pub mod activation;
+pub mod classifier;
+pub mod dropout;
+mod error;
+pub mod loss;
+pub mod lstm;
+pub mod optim;
+pub mod param;
+mod rows;
+
+pub use accounting::{ModelReport, ParamReport, model_report};
+pub use activation::ActivationMode;
+pub use classifier::{
+    BatchRef, Classifier, ClassifierConfig, ForwardCache, PAD_ID, Pooling, StepStats, Storage,
+};
+pub use error::NnError;
+pub use optim::{Optimizer, OptimizerConfig, clip_global_norm};
+pub use param::{Param, ParamValue};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,657 @@
+//! The sentiment classifier: sparse embedding -> dropout -> sparse LSTM -> pooling -> dropout ->
+//! output layer -> softmax cross-entropy. Forward returns an explicit cache; backward consumes it.
+
+use crate::activation::ActivationMode;
+use crate::dropout::{apply_mask, dropout_mask};
+use crate::error::NnError;
+use crate::loss::softmax_cross_entropy;
+use crate::lstm::{Lstm, LstmCache, OutputGrad, lstm_params};
+use crate::param::{Param, ParamValue};
+use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, Normal};
+use set_sparse::{Scalar, SparseMatrix};
+
+/// How the LSTM's outputs become one vector per sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The hidden state at each sequence's true length.
+    #[default]
+    Last,
+    /// The mean of the hidden states over each sequence's true length.
+    Mean,
+}
+
+/// Storage of one weight matrix: dense (GEMM path) or sparse at a density.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Storage {
+    /// A dense matrix multiplied with ndarray's GEMM (the dense baseline).
+    Dense,
+    /// A CSR matrix with exactly `round(density * rows * cols)` stored entries.
+    Sparse {
+        /// Fraction of positions stored, in (0, 1].
+        density: f64,
+    },
+}
+
+/// Shapes and settings of a [`Classifier`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Vocabulary size `V` (including padding id 0).
+    pub vocab_size: usize,
+    /// Embedding width `E`.
+    pub embed_dim: usize,
+    /// LSTM hidden width `H`.
+    pub hidden: usize,
+    /// Number of classes `C`.
+    pub classes: usize,
+    /// Embedding `[V, E]` storage.
+    pub embedding: Storage,
+    /// LSTM input weights `[4H, E]` storage.
+    pub lstm_ih: Storage,
+    /// LSTM recurrent weights `[4H, H]` storage.
+    pub lstm_hh: Storage,
+    /// Output layer `[C, H]` storage.
+    pub output: Storage,
+    /// Pooling of the LSTM outputs.
+    pub pooling: Pooling,
+    /// Dropout on the embeddings.
+    pub dropout_embed: f64,
+    /// Dropout before the output layer.
+    pub dropout_output: f64,
+    /// `tanh`/`sigmoid` implementation.
+    pub activation: ActivationMode,
+}
+
+impl ClassifierConfig {
+    /// Checks every field; returns the first problem.
+    ///
+    /// # Errors
+    /// [`NnError::Config`] naming the field.
+    pub fn validate(&self) -> Result<(), NnError> {
+        let positive = [
+            ("vocab_size", self.vocab_size),
+            ("embed_dim", self.embed_dim),
+            ("hidden", self.hidden),
+        ];
+        for (field, v) in positive {
+            if v == 0 {
+                return Err(NnError::Config {
+                    field,
+                    value: v.to_string(),
+                    expected: "a positive integer",
+                });
+            }
+        }
+        if self.vocab_size < 2 {
+            return Err(NnError::Config {
+                field: "vocab_size",
+                value: self.vocab_size.to_string(),
+                expected: ">= 2 (padding + at least one token)",
+            });
+        }
+        if self.classes < 2 {
+            return Err(NnError::Config {
+                field: "classes",
+                value: self.classes.to_string(),
+                expected: ">= 2",
+            });
+        }
+        for (field, st) in [
+            ("embedding", self.embedding),
+            ("lstm_ih", self.lstm_ih),
+            ("lstm_hh", self.lstm_hh),
+            ("output", self.output),
+        ] {
+            if let Storage::Sparse { density } = st
+                && !(density.is_finite() && density > 0.0 && density <= 1.0)
+            {
+                return Err(NnError::Config {
+                    field,
+                    value: density.to_string(),
+                    expected: "a density in (0, 1]",
+                });
+            }
+        }
+        for (field, p) in [
+            ("dropout_embed", self.dropout_embed),
+            ("dropout_output", self.dropout_output),
+        ] {
+            if !(p.is_finite() && (0.0..1.0).contains(&p)) {
+                return Err(NnError::Config {
+                    field,
+                    value: p.to_string(),
+                    expected: "a probability in [0, 1)",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A padded batch of token ids, time-major: `tokens[t * batch + b]`, padding id 0.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchRef<'a> {
+    /// Token ids, `seq_len * batch` of them.
+    pub tokens: &'a [u32],
+    /// Each sequence's length, in `1..=seq_len`.
+    pub lengths: &'a [usize],
+    /// Padded length.
+    pub seq_len: usize,
+}
+
+/// The padding token id: its embedding is zero and it receives no gradient.
+pub const PAD_ID: u32 = 0;
+
+/// The model. Parameters are public for optimizers, evolution and checkpoints.
+#[derive(Debug, Clone)]
+pub struct Classifier<T: Scalar> {
+    /// Settings it was built with.
+    pub config: ClassifierConfig,
+    /// `embedding.weight` `[V, E]`.
+    pub embedding: Param<T>,
+    /// The LSTM layer.
+    pub lstm: Lstm<T>,
+    /// `fc.weight` `[C, H]`.
+    pub out_weight: Param<T>,
+    /// `fc.bias` `[C]`.
+    pub out_bias: Param<T>,
+}
+
+/// Everything forward computed that backward needs.
+#[derive(Debug, Clone)]
+pub struct ForwardCache<T: Scalar> {
+    tokens: Vec<u32>,
+    emb_mask: Option<Array2<T>>,
+    lstm: LstmCache<T>,
+    pooled: Array2<T>,
+    out_mask: Option<Array2<T>>,
+    /// Logits `[C, B]`.
+    pub logits: Array2<T>,
+}
+
+/// Result of one training forward/backward.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStats {
+    /// Mean loss over the batch.
+    pub loss: f64,
+    /// Correct predictions in the batch.
+    pub correct: usize,
+    /// Batch size.
+    pub batch: usize,
+}
+
+fn uniform_init<R: Rng>(k: f64) -> impl FnMut(&mut R) -> f64 {
+    move |r: &mut R| r.random_range(-k..=k)
+}
+
+fn build_matrix<T: Scalar, R: Rng>(
+    rows: usize,
+    cols: usize,
+    storage: Storage,
+    rng: &mut R,
+    mut init: impl FnMut(&mut R) -> f64,
+) -> Result<ParamValue<T>, NnError> {
+    Ok(match storage {
+        Storage::Dense => ParamValue::Dense(Array2::from_shape_simple_fn((rows, cols), || {
+            T::of_f64(init(rng))
+        })),
+        Storage::Sparse { density } => ParamValue::Sparse(
+            SparseMatrix::random_density(rows, cols, density, rng, |r| T::of_f64(init(r)))
+                .map_err(|e| NnError::Sparse {
+                    name: format!("{rows}x{cols} matrix"),
+                    source: e,
+                })?,
+        ),
+    })
+}
+
+/// Init bound for a matrix: PyTorch's `k` when dense; when sparse, `1 / sqrt(density * fan_in)`
+/// (never below `k`), so a unit with fewer inputs starts with a similar pre-activation scale.
+fn sparse_scale(storage: Storage, fan_in: usize, k: f64) -> f64 {
+    match storage {
+        Storage::Dense => k,
+        Storage::Sparse { density } => (1.0 / (density * fan_in as f64).max(1.0).sqrt()).max(k),
+    }
+}
+
+impl<T: Scalar> Classifier<T> {
+    /// Builds a randomly initialised model.
+    ///
+    /// Initialisation follows PyTorch for dense storage: embedding `N(0, 1)`, LSTM and output
+    /// `U(-k, k)` with `k = 1 / sqrt(H)`. A sparse matrix keeps each unit's pre-activation scale
+    /// by using `k = 1 / sqrt(max(1, density * H))`: with fewer inputs per unit, each weight is
+    /// larger. All draws come from `rng`, in a fixed order.
+    ///
+    /// # Errors
+    /// If the configuration is invalid.
+    pub fn new<R: Rng>(config: ClassifierConfig, rng: &mut R) -> Result<Self, NnError> {
+        config.validate()?;
+        let (v, e, h, c) = (
+            config.vocab_size,
+            config.embed_dim,
+            config.hidden,
+            config.classes,
+        );
+        let normal = Normal::new(0.0, 1.0).expect("unit normal");
+        let mut embedding =
+            build_matrix::<T, R>(v, e, config.embedding, rng, |r| normal.sample(r))?;
+        // The padding row stays zero (it is skipped anyway; zero keeps exports clean).
+        zero_row(&mut embedding, PAD_ID as usize);
+        let k = 1.0 / (h as f64).sqrt();
+        let k_ih = sparse_scale(config.lstm_ih, e, k);
+        let k_hh = sparse_scale(config.lstm_hh, h, k);
+        let w_ih = build_matrix::<T, R>(4 * h, e, config.lstm_ih, rng, uniform_init(k_ih))?;
+        let w_hh = build_matrix::<T, R>(4 * h, h, config.lstm_hh, rng, uniform_init(k_hh))?;
+        let b_ih = Array1::from_shape_simple_fn(4 * h, || T::of_f64(rng.random_range(-k..=k)));
+        let b_hh = Array1::from_shape_simple_fn(4 * h, || T::of_f64(rng.random_range(-k..=k)));
+        let [w_ih, w_hh, b_ih, b_hh] = lstm_params(w_ih, w_hh, b_ih, b_hh);
+        let k_out = sparse_scale(config.output, h, k);
+        let out_w = build_matrix::<T, R>(c, h, config.output, rng, uniform_init(k_out))?;
+        let out_b = Array1::from_shape_simple_fn(c, || T::of_f64(rng.random_range(-k..=k)));
+        let mode = config.activation;
+        Ok(Classifier {
+            config,
+            embedding: Param::new("embedding.weight", embedding),
+            lstm: Lstm::from_params(w_ih, w_hh, b_ih, b_hh, mode),
+            out_weight: Param::new("fc.weight", out_w),
+            out_bias: Param::new("fc.bias", ParamValue::Vector(out_b)),
+        })
+    }
+
+    /// Assembles a model from loaded parameters, checking every shape against `config`.
+    ///
+    /// # Errors
+    /// [`NnError::Shape`] naming the first mismatched tensor, or an invalid config.
+    pub fn from_params(config: ClassifierConfig, params: Vec<Param<T>>) -> Result<Self, NnError> {
+        config.validate()?;
+        let (v, e, h, c) = (
+            config.vocab_size,
+            config.embed_dim,
+            config.hidden,
+            config.classes,
+        );
+        let expected: [(&str, Vec<usize>); 7] = [
+            ("embedding.weight", vec![v, e]),
+            ("lstm.weight_ih_l0", vec![4 * h, e]),
+            ("lstm.weight_hh_l0", vec![4 * h, h]),
+            ("lstm.bias_ih_l0", vec![4 * h]),
+            ("lstm.bias_hh_l0", vec![4 * h]),
+            ("fc.weight", vec![c, h]),
+            ("fc.bias", vec![c]),
+        ];
+        if params.len() != expected.len() {
+            return Err(NnError::Shape {
+                name: "parameter list".into(),
+                expected: vec![expected.len()],
+                got: vec![params.len()],
+            });
+        }
+        for (p, (name, shape)) in params.iter().zip(&expected) {
+            if p.name != *name || p.value.shape() != *shape {
+                return Err(NnError::Shape {
+                    name: format!("{} (expected {name})", p.name),
+                    expected: shape.clone(),
+                    got: p.value.shape(),
+                });
+            }
+        }
+        let mut it = params.into_iter();
+        let mut next = || it.next().expect("length checked");
+        let embedding = next();
+        let (w_ih, w_hh, b_ih, b_hh) = (next(), next(), next(), next());
+        let (out_weight, out_bias) = (next(), next());
+        let mode = config.activation;
+        Ok(Classifier {
+            config,
+            embedding,
+            lstm: Lstm::from_params(w_ih, w_hh, b_ih, b_hh, mode),
+            out_weight,
+            out_bias,
+        })
+    }
+
+    /// All parameters in a fixed order (PyTorch names).
+    pub fn params(&self) -> Vec<&Param<T>> {
+        let [a, b, c, d] = self.lstm.params();
+        vec![
+            &self.embedding,
+            a,
+            b,
+            c,
+            d,
+            &self.out_weight,
+            &self.out_bias,
+        ]
+    }
+
+    /// Mutable parameters in the same order as [`Classifier::params`].
+    pub fn params_mut(&mut self) -> Vec<&mut Param<T>> {
+        let [a, b, c, d] = self.lstm.params_mut();
+        vec![
+            &mut self.embedding,
+            a,
+            b,
+            c,
+            d,
+            &mut self.out_weight,
+            &mut self.out_bias,
+        ]
+    }
+
+    /// Sets every gradient to zero.
+    pub fn zero_grad(&mut self) {
+        self.params_mut().into_iter().for_each(Param::zero_grad);
+    }
+
+    /// Converts to another float type (gradient checks run in `f64`).
+    pub fn cast<U: Scalar>(&self) -> Classifier<U> {
+        let params = self
+            .params()
+            .into_iter()
+            .map(|p| Param::new(p.name.clone(), p.value.cast()))
+            .collect();
+        Classifier::from_params(self.config.clone(), params).expect("same shapes")
+    }
+
+    /// Checks a batch from outside: lengths, token ids.
+    ///
+    /// # Errors
+    /// [`NnError::Batch`] describing the first problem.
+    pub fn validate_batch(&self, batch: &BatchRef<'_>) -> Result<(), NnError> {
+        let b = batch.lengths.len();
+        if b == 0 {
+            return Err(NnError::Batch("empty batch".into()));
+        }
+        if batch.tokens.len() != batch.seq_len * b {
+            return Err(NnError::Batch(format!(
+                "{} tokens for seq_len {} x batch {b}",
+                batch.tokens.len(),
+                batch.seq_len
+            )));
+        }
+        if let Some((i, &l)) = batch
+            .lengths
+            .iter()
+            .enumerate()
+            .find(|&(_, &l)| l == 0 || l > batch.seq_len)
+        {
+            return Err(NnError::Batch(format!(
+                "sequence {i} has length {l}, expected 1..={}",
+                batch.seq_len
+            )));
+        }
+        if let Some(&id) = batch
+            .tokens
+            .iter()
+            .find(|&&id| id as usize >= self.config.vocab_size)
+        {
+            return Err(NnError::Batch(format!(
+                "token id {id} out of range for vocabulary of {}",
+                self.config.vocab_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the model. With `train = Some(rng)`, dropout masks are drawn from `rng`; with
+    /// `None` the model is deterministic (evaluation). Steps past the longest sequence are not
+    /// run at all, so extra padding changes nothing.
+    ///
+    /// # Errors
+    /// If the batch is malformed.
+    pub fn forward<R: Rng>(
+        &self,
+        batch: &BatchRef<'_>,
+        train: Option<&mut R>,
+    ) -> Result<ForwardCache<T>, NnError> {
+        self.validate_batch(batch)?;
+        let b = batch.lengths.len();
+        let steps = *batch.lengths.iter().max().expect("non-empty");
+        let tokens = batch.tokens[..steps * b].to_vec();
+        let e = self.config.embed_dim;
+        let mut x = Array2::<T>::zeros((e, steps * b));
+        self.embedding
+            .value
+            .gather_rows(&tokens, Some(PAD_ID), x.view_mut());
+        let (emb_mask, out_mask_rng) = match train {
+            Some(rng) => {
+                let m = dropout_mask::<T>((e, steps * b), self.config.dropout_embed, rng);
+                (m, Some(rng))
+            }
+            None => (None, None),
+        };
+        apply_mask(&mut x, &emb_mask);
+        let lstm = self.lstm.forward(x, batch.lengths, steps);
+        let mut pooled = match self.config.pooling {
+            Pooling::Last => lstm.final_hidden().to_owned(),
+            Pooling::Mean => {
+                let h = self.config.hidden;
+                let mut p = Array2::<T>::zeros((h, b));
+                let outs = lstm.outputs();
+                for (bi, &len) in batch.lengths.iter().enumerate() {
+                    let inv = T::of_f64(1.0 / len as f64);
+                    for t in 0..len {
+                        let mut col = p.column_mut(bi);
+                        col.scaled_add(inv, &outs.column(t * b + bi));
+                    }
+                }
+                p
+            }
+        };
+        let out_mask = match out_mask_rng {
+            Some(rng) => dropout_mask::<T>(pooled.dim(), self.config.dropout_output, rng),
+            None => None,
+        };
+        apply_mask(&mut pooled, &out_mask);
+        let mut logits = Array2::<T>::zeros((self.config.classes, b));
+        self.out_weight
+            .value
+            .matmul(pooled.view(), logits.view_mut(), false);
+        let bias = self.out_bias.value.as_vector().expect("bias");
+        for (mut row, &bv) in logits.axis_iter_mut(Axis(0)).zip(bias.iter()) {
+            row.mapv_inplace(|v| v + bv);
+        }
+        Ok(ForwardCache {
+            tokens,
+            emb_mask,
+            lstm,
+            pooled,
+            out_mask,
+            logits,
+        })
+    }
+
+    /// Back-propagates `d_logits` (`[C, B]`) through the cache, accumulating every parameter's
+    /// gradient.
+    ///
+    /// # Panics
+    /// If `d_logits` does not match the cache (caller bug).
+    #[track_caller]
+    pub fn backward(&mut self, cache: &ForwardCache<T>, d_logits: ArrayView2<'_, T>) {
+        assert_eq!(
+            d_logits.dim(),
+            cache.logits.dim(),
+            "backward: d_logits shape"
+        );
+        let b = cache.logits.ncols();
+        self.out_weight.value.accumulate_grad(
+            d_logits,
+            cache.pooled.view(),
+            &mut self.out_weight.grad,
+        );
+        for (k, row) in d_logits.axis_iter(Axis(0)).enumerate() {
+            self.out_bias.grad[k] += row.iter().fold(T::zero(), |a, &v| a + v);
+        }
+        let mut d_pooled = Array2::<T>::zeros(cache.pooled.dim());
+        self.out_weight
+            .value
+            .matmul_t(d_logits, d_pooled.view_mut(), false);
+        apply_mask(&mut d_pooled, &cache.out_mask);
+        let mut dx = match self.config.pooling {
+            Pooling::Last => self
+                .lstm
+                .backward(&cache.lstm, OutputGrad::Final(d_pooled.view())),
+            Pooling::Mean => {
+                let steps = cache.lstm.steps;
+                let mut d_all = Array2::<T>::zeros((self.config.hidden, steps * b));
+                for (bi, &len) in cache.lstm.lengths.iter().enumerate() {
+                    let inv = T::of_f64(1.0 / len as f64);
+                    for t in 0..len {
+                        d_all
+                            .column_mut(t * b + bi)
+                            .scaled_add(inv, &d_pooled.column(bi));
+                    }
+                }
+                self.lstm
+                    .backward(&cache.lstm, OutputGrad::All(d_all.view()))
+            }
+        };
+        apply_mask(&mut dx, &cache.emb_mask);
+        self.embedding.value.scatter_add_rows(
+            &cache.tokens,
+            Some(PAD_ID),
+            dx.view(),
+            &mut self.embedding.grad,
+        );
+    }
+
+    /// Zeroes gradients, runs forward and backward with dropout from `rng`, and returns the
+    /// mean loss and accuracy of the batch. Gradients are left in the parameters.
+    ///
+    /// # Errors
+    /// A malformed batch or labels, or a non-finite loss (`step` names the step).
+    pub fn train_step<R: Rng>(
+        &mut self,
+        batch: &BatchRef<'_>,
+        labels: &[usize],
+        rng: &mut R,
+        step: u64,
+    ) -> Result<StepStats, NnError> {
+        self.check_labels(batch, labels)?;
+        self.zero_grad();
+        let cache = self.forward(batch, Some(rng))?;
+        let (loss, d_logits, _) = softmax_cross_entropy(cache.logits.view(), labels);
+        if !loss.is_finite() {
+            return Err(NnError::NonFinite {
+                what: "loss",
+                tensor: "loss".into(),
+                step,
+            });
+        }
+        self.backward(&cache, d_logits.view());
+        Ok(StepStats {
+            loss,
+            correct: count_correct(cache.logits.view(), labels),
+            batch: labels.len(),
+        })
+    }
+
+    /// Loss and accuracy without dropout or gradients.
+    ///
+    /// # Errors
+    /// A malformed batch or labels.
+    pub fn evaluate(&self, batch: &BatchRef<'_>, labels: &[usize]) -> Result<StepStats, NnError> {
+        self.check_labels(batch, labels)?;
+        let cache = self.forward::<rand_chacha::ChaCha8Rng>(batch, None)?;
+        let (loss, _, _) = softmax_cross_entropy(cache.logits.view(), labels);
+        Ok(StepStats {
+            loss,
+            correct: count_correct(cache.logits.view(), labels),
+            batch: labels.len(),
+        })
+    }
+
+    /// Logits `[C, B]` for a batch, without dropout.
+    ///
+    /// # Errors
+    /// A malformed batch.
+    pub fn logits(&self, batch: &BatchRef<'_>) -> Result<Array2<T>, NnError> {
+        Ok(self.forward::<rand_chacha::ChaCha8Rng>(batch, None)?.logits)
+    }
+
+    fn check_labels(&self, batch: &BatchRef<'_>, labels: &[usize]) -> Result<(), NnError> {
+        if labels.len() != batch.lengths.len() {
+            return Err(NnError::Batch(format!(
+                "{} labels for {} sequences",
+                labels.len(),
+                batch.lengths.len()
+            )));
+        }
+        if let Some(&l) = labels.iter().find(|&&l| l >= self.config.classes) {
+            return Err(NnError::Batch(format!(
+                "label {l} out of range for {} classes",
+                self.config.classes
+            )));
+        }
+        Ok(())
+    }
+
+    /// The first parameter whose gradient holds a NaN or infinity.
+    ///
+    /// # Errors
+    /// [`NnError::NonFinite`] naming the tensor and step.
+    pub fn check_finite_grads(&self, step: u64) -> Result<(), NnError> {
+        for p in self.params() {
+            if p.grad.iter().any(|g| !g.is_finite()) {
+                return Err(NnError::NonFinite {
+                    what: "gradient",
+                    tensor: p.name.clone(),
+                    step,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The first parameter whose values hold a NaN or infinity.
+    ///
+    /// # Errors
+    /// [`NnError::NonFinite`] naming the tensor and step.
+    pub fn check_finite_weights(&self, step: u64) -> Result<(), NnError> {
+        for p in self.params() {
+            if p.values().iter().any(|g| !g.is_finite()) {
+                return Err(NnError::NonFinite {
+                    what: "weight",
+                    tensor: p.name.clone(),
+                    step,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Number of columns whose arg-max equals the label (ties go to the lower class).
+pub fn count_correct<T: Scalar>(logits: ArrayView2<'_, T>, labels: &[usize]) -> usize {
+    labels
+        .iter()
+        .enumerate()
+        .filter(|&(b, &l)| argmax(logits.slice(s![.., b]).iter().copied()) == l)
+        .count()
+}
+
+/// Index of the largest value (first on ties).
+pub fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> usize {
+    let mut best = (0, T::neg_infinity());
+    for (i, v) in values.enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}
+
+fn zero_row<T: Scalar>(m: &mut ParamValue<T>, row: usize) {
+    match m {
+        ParamValue::Sparse(s) => {
+            let r = s.row_range(row);
+            s.values_mut()[r].iter_mut().for_each(|v| *v = T::zero());
+        }
+        ParamValue::Dense(a) => a.row_mut(row).fill(T::zero()),
+        ParamValue::Vector(_) => {}
+    }
+}

@@ -1,0 +1,439 @@
+//! Sparse LSTM layer: stacked gates (i, f, g, o, as PyTorch), CSR or dense weights, full BPTT.
+//!
+//! Layout: every activation array is feature-major with time-major columns, `[features, T * B]`,
+//! column `t * B + b` holding step `t` of sequence `b`. The input projection of all steps is one
+//! product `W_ih X`; the recurrence adds `W_hh h_{t-1}` into the column block of step `t`.
+//! Steps at or past a sequence's length keep its state unchanged (and pass gradients through
+//! unchanged), so the state after the last step is each sequence's state at its own length.
+
+use crate::activation::{ActivationMode, sigmoid_exact, sigmoid_fast, tanh_fast};
+use crate::param::{Param, ParamValue};
+use crate::rows::{RawRows, for_each_unit};
+use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use set_sparse::Scalar;
+
+/// Hyper-parameters of [`Lstm`] needed at run time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LstmShape {
+    /// Input width `E`.
+    pub d_input: usize,
+    /// Hidden width `H`.
+    pub d_hidden: usize,
+}
+
+/// One LSTM layer: `w_ih` `[4H, E]`, `w_hh` `[4H, H]`, biases `b_ih`, `b_hh` `[4H]`.
+#[derive(Debug, Clone)]
+pub struct Lstm<T: Scalar> {
+    /// Input-to-hidden weights, gates stacked i, f, g, o.
+    pub w_ih: Param<T>,
+    /// Hidden-to-hidden weights, gates stacked i, f, g, o.
+    pub w_hh: Param<T>,
+    /// Input bias.
+    pub b_ih: Param<T>,
+    /// Hidden bias.
+    pub b_hh: Param<T>,
+    /// Activation implementation.
+    pub mode: ActivationMode,
+}
+
+/// What the forward pass keeps for backward.
+#[derive(Debug, Clone)]
+pub struct LstmCache<T: Scalar> {
+    /// Inputs `[E, T * B]`.
+    pub x: Array2<T>,
+    /// Gate activations `[4H, T * B]` (after sigmoid / tanh).
+    pub gates: Array2<T>,
+    /// Cell states `[H, (T + 1) * B]`; block 0 is the zero initial state.
+    pub c: Array2<T>,
+    /// Hidden states `[H, (T + 1) * B]`; block 0 is the zero initial state.
+    pub h: Array2<T>,
+    /// `tanh(c_t)` `[H, T * B]`.
+    pub tanh_c: Array2<T>,
+    /// Sequence lengths (each in `1..=T`).
+    pub lengths: Vec<usize>,
+    /// Steps.
+    pub steps: usize,
+    /// Batch size.
+    pub batch: usize,
+}
+
+impl<T: Scalar> LstmCache<T> {
+    /// Hidden states `[H, T * B]` (`h_1 .. h_T`).
+    pub fn outputs(&self) -> ArrayView2<'_, T> {
+        self.h.slice(s![.., self.batch..])
+    }
+
+    /// The final hidden state `[H, B]`: each sequence's state at its own length.
+    pub fn final_hidden(&self) -> ArrayView2<'_, T> {
+        self.h.slice(s![.., self.steps * self.batch..])
+    }
+}
+
+/// Gradient flowing into the LSTM's outputs.
+pub enum OutputGrad<'a, T> {
+    /// Only the final state receives gradient, `[H, B]`.
+    Final(ArrayView2<'a, T>),
+    /// Every output `h_t` receives gradient, `[H, T * B]`.
+    All(ArrayView2<'a, T>),
+}
+
+impl<T: Scalar> Lstm<T> {
+    /// Wraps the four parameters, checking their shapes against each other.
+    ///
+    /// # Panics
+    /// If the shapes are inconsistent (a caller bug; loaders check shapes first).
+    #[track_caller]
+    pub fn from_params(
+        w_ih: Param<T>,
+        w_hh: Param<T>,
+        b_ih: Param<T>,
+        b_hh: Param<T>,
+        mode: ActivationMode,
+    ) -> Self {
+        let (si, sh) = (w_ih.value.shape(), w_hh.value.shape());
+        assert_eq!(si[0] % 4, 0, "w_ih rows must be 4H");
+        let h = si[0] / 4;
+        assert_eq!(sh, vec![4 * h, h], "w_hh must be [4H, H]");
+        assert_eq!(b_ih.value.shape(), vec![4 * h], "b_ih must be [4H]");
+        assert_eq!(b_hh.value.shape(), vec![4 * h], "b_hh must be [4H]");
+        Lstm {
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+            mode,
+        }
+    }
+
+    /// `E` and `H`.
+    pub fn shape(&self) -> LstmShape {
+        let s = self.w_ih.value.shape();
+        LstmShape {
+            d_input: s[1],
+            d_hidden: s[0] / 4,
+        }
+    }
+
+    /// The four parameters in PyTorch order.
+    pub fn params(&self) -> [&Param<T>; 4] {
+        [&self.w_ih, &self.w_hh, &self.b_ih, &self.b_hh]
+    }
+
+    /// Mutable parameters in PyTorch order.
+    pub fn params_mut(&mut self) -> [&mut Param<T>; 4] {
+        [
+            &mut self.w_ih,
+            &mut self.w_hh,
+            &mut self.b_ih,
+            &mut self.b_hh,
+        ]
+    }
+
+    /// Runs the layer over a padded batch. `x` is `[E, steps * batch]` (column `t * batch + b`);
+    /// `lengths[b]` in `1..=steps`. Returns the cache; outputs are [`LstmCache::outputs`].
+    ///
+    /// # Panics
+    /// If shapes or lengths are inconsistent (caller bugs: the classifier validates batches).
+    #[track_caller]
+    pub fn forward(&self, x: Array2<T>, lengths: &[usize], steps: usize) -> LstmCache<T> {
+        let LstmShape {
+            d_input,
+            d_hidden: h,
+        } = self.shape();
+        let batch = lengths.len();
+        assert_eq!(
+            x.dim(),
+            (d_input, steps * batch),
+            "lstm forward: input shape"
+        );
+        assert!(
+            lengths.iter().all(|&l| l >= 1 && l <= steps),
+            "lstm forward: lengths must be in 1..=steps"
+        );
+        let n = steps * batch;
+        let mut gates = Array2::<T>::zeros((4 * h, n));
+        self.w_ih.value.matmul(x.view(), gates.view_mut(), false);
+        let bias: Array1<T> =
+            self.b_ih.value.as_vector().expect("bias") + self.b_hh.value.as_vector().expect("bias");
+        for (mut row, &b) in gates.axis_iter_mut(Axis(0)).zip(bias.iter()) {
+            row.mapv_inplace(|v| v + b);
+        }
+        let mut c = Array2::<T>::zeros((h, n + batch));
+        let mut hs = Array2::<T>::zeros((h, n + batch));
+        let mut tanh_c = Array2::<T>::zeros((h, n));
+        let fast = self.mode == ActivationMode::Fast;
+        for t in 0..steps {
+            let (cols, prev, next) = (
+                t * batch..(t + 1) * batch,
+                t * batch..(t + 1) * batch,
+                (t + 1) * batch..(t + 2) * batch,
+            );
+            let (h_prev, mut h_next) =
+                hs.multi_slice_mut((s![.., prev.clone()], s![.., next.clone()]));
+            let mut g_t = gates.slice_mut(s![.., cols.clone()]);
+            self.w_hh.value.matmul(h_prev.view(), g_t.view_mut(), true);
+            let (mut c_prev, mut c_next) = c.multi_slice_mut((s![.., prev], s![.., next]));
+            let mut tc_t = tanh_c.slice_mut(s![.., cols]);
+            let (g_rows, cp_rows, cn_rows, hn_rows, tc_rows) = (
+                RawRows::new(&mut g_t),
+                RawRows::new(&mut c_prev),
+                RawRows::new(&mut c_next),
+                RawRows::new(&mut h_next),
+                RawRows::new(&mut tc_t),
+            );
+            for_each_unit(h, 8 * h * batch, |r| {
+                // SAFETY: unit `r` is handled by exactly one worker and touches only rows r,
+                // H + r, 2H + r, 3H + r of the gates and row r of the state arrays.
+                unsafe {
+                    let rows = (
+                        g_rows.row(r),
+                        g_rows.row(h + r),
+                        g_rows.row(2 * h + r),
+                        g_rows.row(3 * h + r),
+                    );
+                    if fast {
+                        cell_forward::<T, true>(
+                            rows,
+                            cp_rows.row(r),
+                            cn_rows.row(r),
+                            hn_rows.row(r),
+                            tc_rows.row(r),
+                        );
+                    } else {
+                        cell_forward::<T, false>(
+                            rows,
+                            cp_rows.row(r),
+                            cn_rows.row(r),
+                            hn_rows.row(r),
+                            tc_rows.row(r),
+                        );
+                    }
+                }
+            });
+            // Finished sequences keep their state.
+            for (b, &len) in lengths.iter().enumerate() {
+                if t >= len {
+                    for r in 0..h {
+                        c_next[[r, b]] = c_prev[[r, b]];
+                        h_next[[r, b]] = h_prev[[r, b]];
+                    }
+                }
+            }
+        }
+        LstmCache {
+            x,
+            gates,
+            c,
+            h: hs,
+            tanh_c,
+            lengths: lengths.to_vec(),
+            steps,
+            batch,
+        }
+    }
+
+    /// Back-propagates through time, accumulating into the four parameters' gradients, and
+    /// returns the gradient with respect to the inputs, `[E, steps * batch]`.
+    ///
+    /// # Panics
+    /// If `d_out` has the wrong shape (caller bug).
+    #[track_caller]
+    pub fn backward(&mut self, cache: &LstmCache<T>, d_out: OutputGrad<'_, T>) -> Array2<T> {
+        let LstmShape {
+            d_input,
+            d_hidden: h,
+        } = self.shape();
+        let (steps, batch) = (cache.steps, cache.batch);
+        let n = steps * batch;
+        match &d_out {
+            OutputGrad::Final(d) => {
+                assert_eq!(d.dim(), (h, batch), "lstm backward: final gradient shape")
+            }
+            OutputGrad::All(d) => {
+                assert_eq!(d.dim(), (h, n), "lstm backward: output gradient shape")
+            }
+        }
+        let mut d_gates = Array2::<T>::zeros((4 * h, n));
+        let mut dh = Array2::<T>::zeros((h, batch));
+        let mut dh_prev = Array2::<T>::zeros((h, batch));
+        let mut dc = Array2::<T>::zeros((h, batch));
+        let mut dc_prev = Array2::<T>::zeros((h, batch));
+        if let OutputGrad::Final(d) = &d_out {
+            dh.assign(d);
+        }
+        for t in (0..steps).rev() {
+            let cols = t * batch..(t + 1) * batch;
+            if let OutputGrad::All(d) = &d_out {
+                dh += &d.slice(s![.., cols.clone()]);
+            }
+            let mut dg_t = d_gates.slice_mut(s![.., cols.clone()]);
+            {
+                let g_t = cache.gates.slice(s![.., cols.clone()]);
+                let c_prev = cache.c.slice(s![.., cols.clone()]);
+                let tc_t = cache.tanh_c.slice(s![.., cols.clone()]);
+                let dg_rows = RawRows::new(&mut dg_t);
+                let dcp_rows = RawRows::new(&mut dc_prev.view_mut());
+                let (dh_v, dc_v) = (dh.view(), dc.view());
+                for_each_unit(h, 12 * h * batch, |r| {
+                    let acts = (
+                        row(g_t, r),
+                        row(g_t, h + r),
+                        row(g_t, 2 * h + r),
+                        row(g_t, 3 * h + r),
+                    );
+                    // SAFETY: unit `r` is handled by one worker, which alone touches rows
+                    // r, H + r, 2H + r, 3H + r of the gate gradients and row r of dc_prev.
+                    unsafe {
+                        let outs = (
+                            dg_rows.row(r),
+                            dg_rows.row(h + r),
+                            dg_rows.row(2 * h + r),
+                            dg_rows.row(3 * h + r),
+                        );
+                        cell_backward(
+                            acts,
+                            row(c_prev, r),
+                            row(tc_t, r),
+                            row(dh_v, r),
+                            row(dc_v, r),
+                            outs,
+                            dcp_rows.row(r),
+                        );
+                    }
+                });
+            }
+            // Finished sequences: no gate gradient, state gradients pass through unchanged.
+            for (b, &len) in cache.lengths.iter().enumerate() {
+                if t >= len {
+                    dg_t.column_mut(b).fill(T::zero());
+                    for r in 0..h {
+                        dc_prev[[r, b]] = dc[[r, b]];
+                    }
+                }
+            }
+            self.w_hh
+                .value
+                .matmul_t(dg_t.view(), dh_prev.view_mut(), false);
+            for (b, &len) in cache.lengths.iter().enumerate() {
+                if t >= len {
+                    for r in 0..h {
+                        dh_prev[[r, b]] = dh[[r, b]];
+                    }
+                }
+            }
+            std::mem::swap(&mut dh, &mut dh_prev);
+            std::mem::swap(&mut dc, &mut dc_prev);
+        }
+        // Weight gradients over all steps at once.
+        self.w_ih
+            .value
+            .accumulate_grad(d_gates.view(), cache.x.view(), &mut self.w_ih.grad);
+        let h_prev = cache.h.slice(s![.., 0..n]);
+        self.w_hh
+            .value
+            .accumulate_grad(d_gates.view(), h_prev, &mut self.w_hh.grad);
+        for (r, row) in d_gates.axis_iter(Axis(0)).enumerate() {
+            let sum = row.iter().fold(T::zero(), |a, &v| a + v);
+            self.b_ih.grad[r] += sum;
+            self.b_hh.grad[r] += sum;
+        }
+        let mut dx = Array2::<T>::zeros((d_input, n));
+        self.w_ih
+            .value
+            .matmul_t(d_gates.view(), dx.view_mut(), false);
+        dx
+    }
+}
+
+/// Row `i` of a view with contiguous rows.
+#[inline(always)]
+fn row<'a, T>(a: ArrayView2<'a, T>, i: usize) -> &'a [T] {
+    a.index_axis_move(Axis(0), i)
+        .to_slice()
+        .expect("contiguous rows")
+}
+
+/// Gate nonlinearities, new cell and hidden state for one hidden unit over the batch.
+/// `gates` hold pre-activations on entry and activations on exit.
+#[inline(always)]
+fn cell_forward<T: Scalar, const FAST: bool>(
+    gates: (&mut [T], &mut [T], &mut [T], &mut [T]),
+    c_prev: &[T],
+    c_next: &mut [T],
+    h_next: &mut [T],
+    tanh_c: &mut [T],
+) {
+    let (gi, gf, gg, go) = gates;
+    let n = c_prev.len();
+    let (gi, gf, gg, go) = (&mut gi[..n], &mut gf[..n], &mut gg[..n], &mut go[..n]);
+    let (c_next, h_next, tanh_c) = (&mut c_next[..n], &mut h_next[..n], &mut tanh_c[..n]);
+    for b in 0..n {
+        let (i, f, g, o) = if FAST {
+            (
+                sigmoid_fast(gi[b]),
+                sigmoid_fast(gf[b]),
+                tanh_fast(gg[b]),
+                sigmoid_fast(go[b]),
+            )
+        } else {
+            (
+                sigmoid_exact(gi[b]),
+                sigmoid_exact(gf[b]),
+                gg[b].tanh(),
+                sigmoid_exact(go[b]),
+            )
+        };
+        gi[b] = i;
+        gf[b] = f;
+        gg[b] = g;
+        go[b] = o;
+        let c = f * c_prev[b] + i * g;
+        let tc = if FAST { tanh_fast(c) } else { c.tanh() };
+        c_next[b] = c;
+        tanh_c[b] = tc;
+        h_next[b] = o * tc;
+    }
+}
+
+/// Gradients of one hidden unit's gates (pre-activation) and of the previous cell state.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cell_backward<T: Scalar>(
+    acts: (&[T], &[T], &[T], &[T]),
+    c_prev: &[T],
+    tanh_c: &[T],
+    dh: &[T],
+    dc_next: &[T],
+    d_gates: (&mut [T], &mut [T], &mut [T], &mut [T]),
+    dc_prev: &mut [T],
+) {
+    let (ai, af, ag, ao) = acts;
+    let (di, df, dg, d_o) = d_gates;
+    let one = T::one();
+    let n = c_prev.len();
+    for b in 0..n {
+        let (i, f, g, o, tc) = (ai[b], af[b], ag[b], ao[b], tanh_c[b]);
+        let dhb = dh[b];
+        let dcb = dc_next[b] + dhb * o * (one - tc * tc);
+        d_o[b] = dhb * tc * o * (one - o);
+        di[b] = dcb * g * i * (one - i);
+        dg[b] = dcb * i * (one - g * g);
+        df[b] = dcb * c_prev[b] * f * (one - f);
+        dc_prev[b] = dcb * f;
+    }
+}
+
+/// Builds an LSTM's parameters from storage values (used by constructors and loaders).
+pub fn lstm_params<T: Scalar>(
+    w_ih: ParamValue<T>,
+    w_hh: ParamValue<T>,
+    b_ih: Array1<T>,
+    b_hh: Array1<T>,
+) -> [Param<T>; 4] {
+    [
+        Param::new("lstm.weight_ih_l0", w_ih),
+        Param::new("lstm.weight_hh_l0", w_hh),
+        Param::new("lstm.bias_ih_l0", ParamValue::Vector(b_ih)),
+        Param::new("lstm.bias_hh_l0", ParamValue::Vector(b_hh)),
+    ]
+}

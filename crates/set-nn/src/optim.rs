@@ -1,0 +1,256 @@
+//! Optimizers on flat value slices: SGD with momentum and weight decay, Adam; global-norm
+//! gradient clipping. Per-weight state is stored aligned with each parameter's values, so a
+//! topology edit's `Remap` moves it along.
+
+use crate::param::Param;
+use set_sparse::Scalar;
+
+/// Which optimizer and its settings.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// SGD with (heavy-ball) momentum and L2 weight decay on matrices:
+    /// `v = momentum * v + (g + wd * w)`, `w -= lr * v`. SET's reference: lr 0.01, 0.9, 2e-4.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum coefficient.
+        momentum: f64,
+        /// L2 weight decay (matrices only).
+        weight_decay: f64,
+    },
+    /// Adam (Kingma & Ba) with bias correction; `weight_decay` is L2 added to the gradient.
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Denominator epsilon.
+        eps: f64,
+        /// L2 weight decay (matrices only).
+        weight_decay: f64,
+    },
+}
+
+impl OptimizerConfig {
+    /// SET's reference SGD setting.
+    pub fn sgd_default() -> Self {
+        OptimizerConfig::Sgd {
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 2e-4,
+        }
+    }
+
+    /// Adam with the usual betas.
+    pub fn adam_default(lr: f64) -> Self {
+        OptimizerConfig::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } => lr,
+        }
+    }
+
+    /// Names of the per-weight state buffers, in order.
+    pub fn state_names(&self) -> &'static [&'static str] {
+        match self {
+            OptimizerConfig::Sgd { .. } => &["momentum"],
+            OptimizerConfig::Adam { .. } => &["exp_avg", "exp_avg_sq"],
+        }
+    }
+}
+
+/// Optimizer state: one set of buffers per parameter, each aligned with its values.
+#[derive(Debug, Clone)]
+pub struct Optimizer<T: Scalar> {
+    /// Settings.
+    pub config: OptimizerConfig,
+    /// `state[p][k]` is buffer `k` (see [`OptimizerConfig::state_names`]) of parameter `p`.
+    pub state: Vec<Vec<Vec<T>>>,
+    /// Steps taken (Adam's bias correction uses it).
+    pub steps: u64,
+}
+
+impl<T: Scalar> Optimizer<T> {
+    /// Zero state for the given parameters.
+    pub fn new<'a>(
+        config: OptimizerConfig,
+        params: impl IntoIterator<Item = &'a Param<T>>,
+    ) -> Self {
+        let k = config.state_names().len();
+        let state = params
+            .into_iter()
+            .map(|p| vec![vec![T::zero(); p.values().len()]; k])
+            .collect();
+        Optimizer {
+            config,
+            state,
+            steps: 0,
+        }
+    }
+
+    /// Applies one update to every parameter from its gradient.
+    ///
+    /// # Panics
+    /// If the parameters do not match the state (a caller bug).
+    #[track_caller]
+    pub fn step<'a>(&mut self, params: impl IntoIterator<Item = &'a mut Param<T>>) {
+        self.steps += 1;
+        let t = self.steps as f64;
+        for (p, st) in params.into_iter().zip(self.state.iter_mut()) {
+            let decay = p.is_matrix();
+            let grad = &p.grad;
+            let values = p.value.values_mut();
+            assert_eq!(grad.len(), values.len(), "{}: gradient length", p.name);
+            match self.config {
+                OptimizerConfig::Sgd {
+                    lr,
+                    momentum,
+                    weight_decay,
+                } => {
+                    let (lr, mu, wd) = (
+                        T::of_f64(lr),
+                        T::of_f64(momentum),
+                        T::of_f64(if decay { weight_decay } else { 0.0 }),
+                    );
+                    let v = &mut st[0];
+                    assert_eq!(v.len(), values.len(), "{}: optimizer state length", p.name);
+                    for ((w, &g), m) in values.iter_mut().zip(grad).zip(v.iter_mut()) {
+                        *m = mu * *m + g + wd * *w;
+                        *w -= lr * *m;
+                    }
+                }
+                OptimizerConfig::Adam {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                } => {
+                    let c1 = 1.0 - beta1.powf(t);
+                    let c2 = 1.0 - beta2.powf(t);
+                    let step = T::of_f64(lr / c1);
+                    let (b1, b2, c2s, e) = (
+                        T::of_f64(beta1),
+                        T::of_f64(beta2),
+                        T::of_f64(c2.sqrt()),
+                        T::of_f64(eps),
+                    );
+                    let wd = T::of_f64(if decay { weight_decay } else { 0.0 });
+                    let (m, rest) = st.split_at_mut(1);
+                    let (m, v) = (&mut m[0], &mut rest[0]);
+                    assert_eq!(m.len(), values.len(), "{}: optimizer state length", p.name);
+                    let one = T::one();
+                    for (((w, &g), mk), vk) in values
+                        .iter_mut()
+                        .zip(grad)
+                        .zip(m.iter_mut())
+                        .zip(v.iter_mut())
+                    {
+                        let g = g + wd * *w;
+                        *mk = b1 * *mk + (one - b1) * g;
+                        *vk = b2 * *vk + (one - b2) * g * g;
+                        *w -= step * *mk / ((*vk).sqrt() / c2s + e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes of optimizer state.
+    pub fn memory_bytes(&self) -> usize {
+        self.state
+            .iter()
+            .flatten()
+            .map(|b| b.len() * T::BYTES)
+            .sum()
+    }
+
+    /// Index of the momentum-like buffer (SGD momentum, Adam's first moment).
+    pub fn momentum_index(&self) -> usize {
+        0
+    }
+}
+
+/// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm before
+/// clipping. The norm is a fixed-order reduction, identical for any thread count.
+pub fn clip_global_norm<'a, T: Scalar>(
+    params: impl IntoIterator<Item = &'a mut Param<T>>,
+    max_norm: f64,
+) -> f64 {
+    let mut params: Vec<&mut Param<T>> = params.into_iter().collect();
+    let norm = params
+        .iter()
+        .map(|p| set_sparse::reduce::sum_squares(&p.grad))
+        .sum::<f64>()
+        .sqrt();
+    if max_norm > 0.0 && norm > max_norm {
+        let s = T::of_f64(max_norm / (norm + 1e-6));
+        for p in params.iter_mut() {
+            p.grad.iter_mut().for_each(|g| *g *= s);
+        }
+    }
+    norm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::param::ParamValue;
+    use ndarray::array;
+
+    fn param(v: f64, g: f64) -> Param<f64> {
+        let mut p = Param::new("w", ParamValue::Dense(array![[v]]));
+        p.grad = vec![g];
+        p
+    }
+
+    #[test]
+    fn sgd_momentum_matches_hand_computation() {
+        let mut p = param(1.0, 0.5);
+        let mut opt = Optimizer::new(
+            OptimizerConfig::Sgd {
+                lr: 0.1,
+                momentum: 0.9,
+                weight_decay: 0.01,
+            },
+            [&p],
+        );
+        opt.step([&mut p]);
+        // v = 0.5 + 0.01 * 1 = 0.51; w = 1 - 0.051
+        assert!((p.values()[0] - 0.949).abs() < 1e-12);
+        opt.step([&mut p]);
+        // v = 0.9 * 0.51 + 0.5 + 0.01 * 0.949
+        let v2 = 0.9 * 0.51 + 0.5 + 0.00949;
+        assert!((p.values()[0] - (0.949 - 0.1 * v2)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn adam_first_step_moves_by_lr() {
+        let mut p = param(1.0, 3.0);
+        let mut opt = Optimizer::new(OptimizerConfig::adam_default(0.01), [&p]);
+        opt.step([&mut p]);
+        assert!((p.values()[0] - 0.99).abs() < 1e-6);
+    }
+
+    #[test]
+    fn clipping_bounds_the_norm() {
+        let mut a = param(0.0, 3.0);
+        let mut b = param(0.0, 4.0);
+        let n = clip_global_norm([&mut a, &mut b], 1.0);
+        assert_eq!(n, 5.0);
+        let after = (a.grad[0].powi(2) + b.grad[0].powi(2)).sqrt();
+        assert!((after - 1.0).abs() < 1e-5);
+    }
+}
