@@ -159,14 +159,19 @@ pub struct Classifier<T: Scalar> {
     pub out_weight: Param<T>,
     /// `fc.bias` `[C]`.
     pub out_bias: Param<T>,
+    /// The last training step's activations and workspace (reused by the next step; read by
+    /// gradient-based evolution policies).
+    pub scratch: ForwardCache<T>,
 }
 
-/// Everything forward computed that backward needs.
-#[derive(Debug, Clone)]
+/// Everything forward computed that backward needs. Reusing one cache across steps
+/// ([`Classifier::forward_into`]) reuses its large buffers.
+#[derive(Debug, Clone, Default)]
 pub struct ForwardCache<T: Scalar> {
     tokens: Vec<u32>,
     emb_mask: Option<Array2<T>>,
-    lstm: LstmCache<T>,
+    /// The LSTM's activations and backward workspace.
+    pub lstm: LstmCache<T>,
     pooled: Array2<T>,
     out_mask: Option<Array2<T>>,
     /// Logits `[C, B]`.
@@ -259,6 +264,7 @@ impl<T: Scalar> Classifier<T> {
             lstm: Lstm::from_params(w_ih, w_hh, b_ih, b_hh, mode),
             out_weight: Param::new("fc.weight", out_w),
             out_bias: Param::new("fc.bias", ParamValue::Vector(out_b)),
+            scratch: ForwardCache::default(),
         })
     }
 
@@ -311,6 +317,7 @@ impl<T: Scalar> Classifier<T> {
             lstm: Lstm::from_params(w_ih, w_hh, b_ih, b_hh, mode),
             out_weight,
             out_bias,
+            scratch: ForwardCache::default(),
         })
     }
 
@@ -408,12 +415,29 @@ impl<T: Scalar> Classifier<T> {
         batch: &BatchRef<'_>,
         train: Option<&mut R>,
     ) -> Result<ForwardCache<T>, NnError> {
+        let mut cache = ForwardCache::default();
+        self.forward_into(batch, train, &mut cache)?;
+        Ok(cache)
+    }
+
+    /// [`Classifier::forward`] into an existing cache, reusing its buffers.
+    ///
+    /// # Errors
+    /// If the batch is malformed (the cache is then left empty).
+    pub fn forward_into<R: Rng>(
+        &self,
+        batch: &BatchRef<'_>,
+        train: Option<&mut R>,
+        cache: &mut ForwardCache<T>,
+    ) -> Result<(), NnError> {
         self.validate_batch(batch)?;
         let b = batch.lengths.len();
         let steps = *batch.lengths.iter().max().expect("non-empty");
-        let tokens = batch.tokens[..steps * b].to_vec();
+        let mut tokens = std::mem::take(&mut cache.tokens);
+        tokens.clear();
+        tokens.extend_from_slice(&batch.tokens[..steps * b]);
         let e = self.config.embed_dim;
-        let mut x = Array2::<T>::zeros((e, steps * b));
+        let mut x = crate::lstm::recycle(&mut cache.lstm.x, (e, steps * b), false);
         self.embedding
             .value
             .gather_rows(&tokens, Some(PAD_ID), x.view_mut());
@@ -425,7 +449,8 @@ impl<T: Scalar> Classifier<T> {
             None => (None, None),
         };
         apply_mask(&mut x, &emb_mask);
-        let lstm = self.lstm.forward(x, batch.lengths, steps);
+        let mut lstm = std::mem::take(&mut cache.lstm);
+        self.lstm.forward_into(x, batch.lengths, steps, &mut lstm);
         let mut pooled = match self.config.pooling {
             Pooling::Last => lstm.final_hidden().to_owned(),
             Pooling::Mean => {
@@ -455,14 +480,15 @@ impl<T: Scalar> Classifier<T> {
         for (mut row, &bv) in logits.axis_iter_mut(Axis(0)).zip(bias.iter()) {
             row.mapv_inplace(|v| v + bv);
         }
-        Ok(ForwardCache {
+        *cache = ForwardCache {
             tokens,
             emb_mask,
             lstm,
             pooled,
             out_mask,
             logits,
-        })
+        };
+        Ok(())
     }
 
     /// Back-propagates `d_logits` (`[C, B]`) through the cache, accumulating every parameter's
@@ -471,7 +497,7 @@ impl<T: Scalar> Classifier<T> {
     /// # Panics
     /// If `d_logits` does not match the cache (caller bug).
     #[track_caller]
-    pub fn backward(&mut self, cache: &ForwardCache<T>, d_logits: ArrayView2<'_, T>) {
+    pub fn backward(&mut self, cache: &mut ForwardCache<T>, d_logits: ArrayView2<'_, T>) {
         assert_eq!(
             d_logits.dim(),
             cache.logits.dim(),
@@ -494,7 +520,7 @@ impl<T: Scalar> Classifier<T> {
         let mut dx = match self.config.pooling {
             Pooling::Last => self
                 .lstm
-                .backward(&cache.lstm, OutputGrad::Final(d_pooled.view())),
+                .backward(&mut cache.lstm, OutputGrad::Final(d_pooled.view())),
             Pooling::Mean => {
                 let steps = cache.lstm.steps;
                 let mut d_all = Array2::<T>::zeros((self.config.hidden, steps * b));
@@ -507,7 +533,7 @@ impl<T: Scalar> Classifier<T> {
                     }
                 }
                 self.lstm
-                    .backward(&cache.lstm, OutputGrad::All(d_all.view()))
+                    .backward(&mut cache.lstm, OutputGrad::All(d_all.view()))
             }
         };
         apply_mask(&mut dx, &cache.emb_mask);
@@ -533,7 +559,8 @@ impl<T: Scalar> Classifier<T> {
     ) -> Result<StepStats, NnError> {
         self.check_labels(batch, labels)?;
         self.zero_grad();
-        let cache = self.forward(batch, Some(rng))?;
+        let mut cache = std::mem::take(&mut self.scratch);
+        self.forward_into(batch, Some(rng), &mut cache)?;
         let (loss, d_logits, _) = softmax_cross_entropy(cache.logits.view(), labels);
         if !loss.is_finite() {
             return Err(NnError::NonFinite {
@@ -542,10 +569,12 @@ impl<T: Scalar> Classifier<T> {
                 step,
             });
         }
-        self.backward(&cache, d_logits.view());
+        self.backward(&mut cache, d_logits.view());
+        let correct = count_correct(cache.logits.view(), labels);
+        self.scratch = cache;
         Ok(StepStats {
             loss,
-            correct: count_correct(cache.logits.view(), labels),
+            correct,
             batch: labels.len(),
         })
     }

@@ -11,6 +11,7 @@ pub mod lstm;
 pub mod optim;
 pub mod param;
 mod rows;
+pub mod runtime;
 
 pub use accounting::{ModelReport, ParamReport, model_report};
 pub use activation::ActivationMode;

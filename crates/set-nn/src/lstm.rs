@@ -36,8 +36,10 @@ pub struct Lstm<T: Scalar> {
     pub mode: ActivationMode,
 }
 
-/// What the forward pass keeps for backward.
-#[derive(Debug, Clone)]
+/// What the forward pass keeps for backward, plus backward's gate-gradient workspace. Passing
+/// the same cache to every step reuses its buffers, so steady-state training allocates nothing
+/// large.
+#[derive(Debug, Clone, Default)]
 pub struct LstmCache<T: Scalar> {
     /// Inputs `[E, T * B]`.
     pub x: Array2<T>,
@@ -49,6 +51,8 @@ pub struct LstmCache<T: Scalar> {
     pub h: Array2<T>,
     /// `tanh(c_t)` `[H, T * B]`.
     pub tanh_c: Array2<T>,
+    /// Gradients of the gate pre-activations `[4H, T * B]` from the last backward pass.
+    pub d_gates: Array2<T>,
     /// Sequence lengths (each in `1..=T`).
     pub lengths: Vec<usize>,
     /// Steps.
@@ -136,6 +140,23 @@ impl<T: Scalar> Lstm<T> {
     /// If shapes or lengths are inconsistent (caller bugs: the classifier validates batches).
     #[track_caller]
     pub fn forward(&self, x: Array2<T>, lengths: &[usize], steps: usize) -> LstmCache<T> {
+        let mut cache = LstmCache::default();
+        self.forward_into(x, lengths, steps, &mut cache);
+        cache
+    }
+
+    /// [`Lstm::forward`] into an existing cache, reusing its buffers.
+    ///
+    /// # Panics
+    /// As [`Lstm::forward`].
+    #[track_caller]
+    pub fn forward_into(
+        &self,
+        x: Array2<T>,
+        lengths: &[usize],
+        steps: usize,
+        cache: &mut LstmCache<T>,
+    ) {
         let LstmShape {
             d_input,
             d_hidden: h,
@@ -151,16 +172,19 @@ impl<T: Scalar> Lstm<T> {
             "lstm forward: lengths must be in 1..=steps"
         );
         let n = steps * batch;
-        let mut gates = Array2::<T>::zeros((4 * h, n));
+        let mut gates = recycle(&mut cache.gates, (4 * h, n), false);
         self.w_ih.value.matmul(x.view(), gates.view_mut(), false);
         let bias: Array1<T> =
             self.b_ih.value.as_vector().expect("bias") + self.b_hh.value.as_vector().expect("bias");
         for (mut row, &b) in gates.axis_iter_mut(Axis(0)).zip(bias.iter()) {
             row.mapv_inplace(|v| v + b);
         }
-        let mut c = Array2::<T>::zeros((h, n + batch));
-        let mut hs = Array2::<T>::zeros((h, n + batch));
-        let mut tanh_c = Array2::<T>::zeros((h, n));
+        // Block 0 of c and h is the zero initial state; every other entry is overwritten.
+        let mut c = recycle(&mut cache.c, (h, n + batch), false);
+        let mut hs = recycle(&mut cache.h, (h, n + batch), false);
+        c.slice_mut(s![.., 0..batch]).fill(T::zero());
+        hs.slice_mut(s![.., 0..batch]).fill(T::zero());
+        let mut tanh_c = recycle(&mut cache.tanh_c, (h, n), false);
         let fast = self.mode == ActivationMode::Fast;
         for t in 0..steps {
             let (cols, prev, next) = (
@@ -185,29 +209,17 @@ impl<T: Scalar> Lstm<T> {
                 // SAFETY: unit `r` is handled by exactly one worker and touches only rows r,
                 // H + r, 2H + r, 3H + r of the gates and row r of the state arrays.
                 unsafe {
-                    let rows = (
+                    cell_forward(
+                        fast,
                         g_rows.row(r),
                         g_rows.row(h + r),
                         g_rows.row(2 * h + r),
                         g_rows.row(3 * h + r),
+                        cp_rows.row(r),
+                        cn_rows.row(r),
+                        hn_rows.row(r),
+                        tc_rows.row(r),
                     );
-                    if fast {
-                        cell_forward::<T, true>(
-                            rows,
-                            cp_rows.row(r),
-                            cn_rows.row(r),
-                            hn_rows.row(r),
-                            tc_rows.row(r),
-                        );
-                    } else {
-                        cell_forward::<T, false>(
-                            rows,
-                            cp_rows.row(r),
-                            cn_rows.row(r),
-                            hn_rows.row(r),
-                            tc_rows.row(r),
-                        );
-                    }
                 }
             });
             // Finished sequences keep their state.
@@ -220,16 +232,15 @@ impl<T: Scalar> Lstm<T> {
                 }
             }
         }
-        LstmCache {
-            x,
-            gates,
-            c,
-            h: hs,
-            tanh_c,
-            lengths: lengths.to_vec(),
-            steps,
-            batch,
-        }
+        cache.x = x;
+        cache.gates = gates;
+        cache.c = c;
+        cache.h = hs;
+        cache.tanh_c = tanh_c;
+        cache.lengths.clear();
+        cache.lengths.extend_from_slice(lengths);
+        cache.steps = steps;
+        cache.batch = batch;
     }
 
     /// Back-propagates through time, accumulating into the four parameters' gradients, and
@@ -238,7 +249,7 @@ impl<T: Scalar> Lstm<T> {
     /// # Panics
     /// If `d_out` has the wrong shape (caller bug).
     #[track_caller]
-    pub fn backward(&mut self, cache: &LstmCache<T>, d_out: OutputGrad<'_, T>) -> Array2<T> {
+    pub fn backward(&mut self, cache: &mut LstmCache<T>, d_out: OutputGrad<'_, T>) -> Array2<T> {
         let LstmShape {
             d_input,
             d_hidden: h,
@@ -253,7 +264,8 @@ impl<T: Scalar> Lstm<T> {
                 assert_eq!(d.dim(), (h, n), "lstm backward: output gradient shape")
             }
         }
-        let mut d_gates = Array2::<T>::zeros((4 * h, n));
+        // Every entry is written below (finished sequences get explicit zeros).
+        let mut d_gates = recycle(&mut cache.d_gates, (4 * h, n), false);
         let mut dh = Array2::<T>::zeros((h, batch));
         let mut dh_prev = Array2::<T>::zeros((h, batch));
         let mut dc = Array2::<T>::zeros((h, batch));
@@ -284,19 +296,19 @@ impl<T: Scalar> Lstm<T> {
                     // SAFETY: unit `r` is handled by one worker, which alone touches rows
                     // r, H + r, 2H + r, 3H + r of the gate gradients and row r of dc_prev.
                     unsafe {
-                        let outs = (
-                            dg_rows.row(r),
-                            dg_rows.row(h + r),
-                            dg_rows.row(2 * h + r),
-                            dg_rows.row(3 * h + r),
-                        );
                         cell_backward(
-                            acts,
+                            acts.0,
+                            acts.1,
+                            acts.2,
+                            acts.3,
                             row(c_prev, r),
                             row(tc_t, r),
                             row(dh_v, r),
                             row(dc_v, r),
-                            outs,
+                            dg_rows.row(r),
+                            dg_rows.row(h + r),
+                            dg_rows.row(2 * h + r),
+                            dg_rows.row(3 * h + r),
                             dcp_rows.row(r),
                         );
                     }
@@ -341,8 +353,25 @@ impl<T: Scalar> Lstm<T> {
         self.w_ih
             .value
             .matmul_t(d_gates.view(), dx.view_mut(), false);
+        cache.d_gates = d_gates;
         dx
     }
+}
+
+/// Takes the buffer out of `slot` and reshapes it to `shape`, reusing its allocation. With
+/// `zero`, every entry is zero; otherwise only entries beyond the old length are (callers
+/// overwrite the rest).
+pub(crate) fn recycle<T: Scalar>(
+    slot: &mut Array2<T>,
+    shape: (usize, usize),
+    zero: bool,
+) -> Array2<T> {
+    let (mut v, _) = std::mem::take(slot).into_raw_vec_and_offset();
+    if zero {
+        v.clear();
+    }
+    v.resize(shape.0 * shape.1, T::zero());
+    Array2::from_shape_vec(shape, v).expect("length matches shape")
 }
 
 /// Row `i` of a view with contiguous rows.
@@ -353,17 +382,20 @@ fn row<'a, T>(a: ArrayView2<'a, T>, i: usize) -> &'a [T] {
         .expect("contiguous rows")
 }
 
-/// Gate nonlinearities, new cell and hidden state for one hidden unit over the batch.
-/// `gates` hold pre-activations on entry and activations on exit.
+/// Gate nonlinearities, new cell and hidden state for one hidden unit over the batch, for one
+/// activation implementation. `g*` hold pre-activations on entry and activations on exit.
 #[inline(always)]
-fn cell_forward<T: Scalar, const FAST: bool>(
-    gates: (&mut [T], &mut [T], &mut [T], &mut [T]),
+#[allow(clippy::too_many_arguments)]
+fn cell_forward_loop<T: Scalar, const FAST: bool>(
+    gi: &mut [T],
+    gf: &mut [T],
+    gg: &mut [T],
+    go: &mut [T],
     c_prev: &[T],
     c_next: &mut [T],
     h_next: &mut [T],
     tanh_c: &mut [T],
 ) {
-    let (gi, gf, gg, go) = gates;
     let n = c_prev.len();
     let (gi, gf, gg, go) = (&mut gi[..n], &mut gf[..n], &mut gg[..n], &mut go[..n]);
     let (c_next, h_next, tanh_c) = (&mut c_next[..n], &mut h_next[..n], &mut tanh_c[..n]);
@@ -395,22 +427,68 @@ fn cell_forward<T: Scalar, const FAST: bool>(
     }
 }
 
+/// [`cell_forward_loop`] behind run-time CPU dispatch (the `FMA` parameter is unused).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cell_forward_body<T: Scalar, const FMA: bool>(
+    fast: bool,
+    gi: &mut [T],
+    gf: &mut [T],
+    gg: &mut [T],
+    go: &mut [T],
+    c_prev: &[T],
+    c_next: &mut [T],
+    h_next: &mut [T],
+    tanh_c: &mut [T],
+) {
+    if fast {
+        cell_forward_loop::<T, true>(gi, gf, gg, go, c_prev, c_next, h_next, tanh_c);
+    } else {
+        cell_forward_loop::<T, false>(gi, gf, gg, go, c_prev, c_next, h_next, tanh_c);
+    }
+}
+
+set_sparse::multiversion!(
+    #[allow(clippy::too_many_arguments)]
+    fn cell_forward<T>(fast: bool, gi: &mut [T], gf: &mut [T], gg: &mut [T], go: &mut [T], c_prev: &[T], c_next: &mut [T], h_next: &mut [T], tanh_c: &mut [T]) => cell_forward_body
+);
+
 /// Gradients of one hidden unit's gates (pre-activation) and of the previous cell state.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn cell_backward<T: Scalar>(
-    acts: (&[T], &[T], &[T], &[T]),
+fn cell_backward_body<T: Scalar, const FMA: bool>(
+    ai: &[T],
+    af: &[T],
+    ag: &[T],
+    ao: &[T],
     c_prev: &[T],
     tanh_c: &[T],
     dh: &[T],
     dc_next: &[T],
-    d_gates: (&mut [T], &mut [T], &mut [T], &mut [T]),
+    di: &mut [T],
+    df: &mut [T],
+    dg: &mut [T],
+    d_o: &mut [T],
     dc_prev: &mut [T],
 ) {
-    let (ai, af, ag, ao) = acts;
-    let (di, df, dg, d_o) = d_gates;
     let one = T::one();
     let n = c_prev.len();
+    let (ai, af, ag, ao, tanh_c, dh, dc_next) = (
+        &ai[..n],
+        &af[..n],
+        &ag[..n],
+        &ao[..n],
+        &tanh_c[..n],
+        &dh[..n],
+        &dc_next[..n],
+    );
+    let (di, df, dg, d_o, dc_prev) = (
+        &mut di[..n],
+        &mut df[..n],
+        &mut dg[..n],
+        &mut d_o[..n],
+        &mut dc_prev[..n],
+    );
     for b in 0..n {
         let (i, f, g, o, tc) = (ai[b], af[b], ag[b], ao[b], tanh_c[b]);
         let dhb = dh[b];
@@ -422,6 +500,11 @@ fn cell_backward<T: Scalar>(
         dc_prev[b] = dcb * f;
     }
 }
+
+set_sparse::multiversion!(
+    #[allow(clippy::too_many_arguments)]
+    fn cell_backward<T>(ai: &[T], af: &[T], ag: &[T], ao: &[T], c_prev: &[T], tanh_c: &[T], dh: &[T], dc_next: &[T], di: &mut [T], df: &mut [T], dg: &mut [T], d_o: &mut [T], dc_prev: &mut [T]) => cell_backward_body
+);
 
 /// Builds an LSTM's parameters from storage values (used by constructors and loaders).
 pub fn lstm_params<T: Scalar>(

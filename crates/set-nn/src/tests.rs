@@ -146,9 +146,9 @@ fn gradcheck_lstm_alone_including_input_gradient() {
         let c = l.forward(x.clone(), &lengths, t);
         (&c.outputs() * &r).sum()
     };
-    let cache = lstm.forward(x.clone(), &lengths, t);
+    let mut cache = lstm.forward(x.clone(), &lengths, t);
     lstm.params_mut().into_iter().for_each(|p| p.zero_grad());
-    let dx = lstm.backward(&cache, OutputGrad::All(r.view()));
+    let dx = lstm.backward(&mut cache, OutputGrad::All(r.view()));
     for pi in 0..4 {
         let g = lstm.params()[pi].grad.clone();
         for (k, &gk) in g.iter().enumerate() {
@@ -334,19 +334,19 @@ fn steps_past_a_sequence_length_do_not_change_it() {
         lengths: &[2, 4],
         seq_len: 4,
     };
-    let ca = model.forward::<ChaCha8Rng>(&alone, None).unwrap();
-    let ct = model.forward::<ChaCha8Rng>(&together, None).unwrap();
+    let mut ca = model.forward::<ChaCha8Rng>(&alone, None).unwrap();
+    let mut ct = model.forward::<ChaCha8Rng>(&together, None).unwrap();
     for k in 0..3 {
         assert!((ca.logits[[k, 0]] - ct.logits[[k, 0]]).abs() < 1e-12);
     }
     let (_, da, _) = softmax_cross_entropy(ca.logits.view(), &[1]);
     model.zero_grad();
-    model.backward(&ca, da.view());
+    model.backward(&mut ca, da.view());
     let ga: Vec<Vec<f64>> = model.params().iter().map(|p| p.grad.clone()).collect();
     let mut dt = Array2::zeros((3, 2));
     dt.column_mut(0).assign(&da.column(0));
     model.zero_grad();
-    model.backward(&ct, dt.view());
+    model.backward(&mut ct, dt.view());
     for (p, g) in model.params().iter().zip(&ga) {
         for (a, b) in p.grad.iter().zip(g) {
             assert!((a - b).abs() < 1e-12, "{}: {a} vs {b}", p.name);
