@@ -211,6 +211,37 @@ proptest! {
 }
 
 #[test]
+fn batched_kernels_match_per_step_calls() {
+    use ndarray::{Array3, Axis};
+    let w = random_matrix(7, 5, 0.4, 21);
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    let x = Array3::from_shape_fn((3, 5, 9), |_| rng.random_range(-1.0..1.0));
+    let dy = Array3::from_shape_fn((3, 7, 9), |_| rng.random_range(-1.0..1.0));
+    let mut y = Array3::zeros((3, 7, 9));
+    w.spmm_batched(x.view(), y.view_mut(), false);
+    let mut dx = Array3::zeros((3, 5, 9));
+    w.spmm_t_batched(dy.view(), dx.view_mut(), false);
+    let mut g = vec![0.0; w.nnz()];
+    w.sddmm_batched_acc(dy.view(), x.view(), &mut g);
+    let d = w.to_dense();
+    let mut g_ref = Array2::<f64>::zeros((7, 5));
+    for t in 0..3 {
+        assert_close(
+            &y.index_axis(Axis(0), t).to_owned(),
+            &d.dot(&x.index_axis(Axis(0), t)),
+        );
+        assert_close(
+            &dx.index_axis(Axis(0), t).to_owned(),
+            &d.t().dot(&dy.index_axis(Axis(0), t)),
+        );
+        g_ref = g_ref + dy.index_axis(Axis(0), t).dot(&x.index_axis(Axis(0), t).t());
+    }
+    for (r, c, k) in w.entries() {
+        assert!((g[k] - g_ref[[r, c]]).abs() < 1e-10);
+    }
+}
+
+#[test]
 fn bad_structures_are_typed_errors() {
     let e = |r, c, p: Vec<usize>, i: Vec<u32>| {
         SparseMatrix::<f32>::try_new(r, c, p, i.clone(), vec![1.0; i.len()]).unwrap_err()

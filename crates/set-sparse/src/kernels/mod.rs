@@ -2,6 +2,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod batched;
 mod embed;
 pub(crate) mod rows;
 mod sddmm;
