@@ -7,7 +7,7 @@ use crate::error::NnError;
 use crate::loss::softmax_cross_entropy;
 use crate::lstm::{Lstm, LstmCache, OutputGrad, lstm_params};
 use crate::param::{Param, ParamValue};
-use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Normal};
 use set_sparse::{Scalar, SparseMatrix};
@@ -169,7 +169,7 @@ pub struct Classifier<T: Scalar> {
 #[derive(Debug, Clone, Default)]
 pub struct ForwardCache<T: Scalar> {
     tokens: Vec<u32>,
-    emb_mask: Option<Array2<T>>,
+    emb_mask: Option<Array3<T>>,
     /// The LSTM's activations and backward workspace.
     pub lstm: LstmCache<T>,
     pooled: Array2<T>,
@@ -437,13 +437,15 @@ impl<T: Scalar> Classifier<T> {
         tokens.clear();
         tokens.extend_from_slice(&batch.tokens[..steps * b]);
         let e = self.config.embed_dim;
-        let mut x = crate::lstm::recycle(&mut cache.lstm.x, (e, steps * b), false);
-        self.embedding
-            .value
-            .gather_rows(&tokens, Some(PAD_ID), x.view_mut());
+        let mut x = crate::lstm::recycle(&mut cache.lstm.x, (steps, e, b), false);
+        for (t, x_t) in x.axis_iter_mut(Axis(0)).enumerate() {
+            self.embedding
+                .value
+                .gather_rows(&tokens[t * b..(t + 1) * b], Some(PAD_ID), x_t);
+        }
         let (emb_mask, out_mask_rng) = match train {
             Some(rng) => {
-                let m = dropout_mask::<T>((e, steps * b), self.config.dropout_embed, rng);
+                let m = dropout_mask::<T, _>((steps, e, b), self.config.dropout_embed, rng);
                 (m, Some(rng))
             }
             None => (None, None),
@@ -461,14 +463,14 @@ impl<T: Scalar> Classifier<T> {
                     let inv = T::of_f64(1.0 / len as f64);
                     for t in 0..len {
                         let mut col = p.column_mut(bi);
-                        col.scaled_add(inv, &outs.column(t * b + bi));
+                        col.scaled_add(inv, &outs.slice(s![t, .., bi]));
                     }
                 }
                 p
             }
         };
         let out_mask = match out_mask_rng {
-            Some(rng) => dropout_mask::<T>(pooled.dim(), self.config.dropout_output, rng),
+            Some(rng) => dropout_mask::<T, _>(pooled.dim(), self.config.dropout_output, rng),
             None => None,
         };
         apply_mask(&mut pooled, &out_mask);
@@ -523,12 +525,12 @@ impl<T: Scalar> Classifier<T> {
                 .backward(&mut cache.lstm, OutputGrad::Final(d_pooled.view())),
             Pooling::Mean => {
                 let steps = cache.lstm.steps;
-                let mut d_all = Array2::<T>::zeros((self.config.hidden, steps * b));
+                let mut d_all = Array3::<T>::zeros((steps, self.config.hidden, b));
                 for (bi, &len) in cache.lstm.lengths.iter().enumerate() {
                     let inv = T::of_f64(1.0 / len as f64);
                     for t in 0..len {
                         d_all
-                            .column_mut(t * b + bi)
+                            .slice_mut(s![t, .., bi])
                             .scaled_add(inv, &d_pooled.column(bi));
                     }
                 }
@@ -537,12 +539,14 @@ impl<T: Scalar> Classifier<T> {
             }
         };
         apply_mask(&mut dx, &cache.emb_mask);
-        self.embedding.value.scatter_add_rows(
-            &cache.tokens,
-            Some(PAD_ID),
-            dx.view(),
-            &mut self.embedding.grad,
-        );
+        for (t, dx_t) in dx.axis_iter(Axis(0)).enumerate() {
+            self.embedding.value.scatter_add_rows(
+                &cache.tokens[t * b..(t + 1) * b],
+                Some(PAD_ID),
+                dx_t,
+                &mut self.embedding.grad,
+            );
+        }
     }
 
     /// Zeroes gradients, runs forward and backward with dropout from `rng`, and returns the

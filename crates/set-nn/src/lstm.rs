@@ -1,15 +1,15 @@
 //! Sparse LSTM layer: stacked gates (i, f, g, o, as PyTorch), CSR or dense weights, full BPTT.
 //!
-//! Layout: every activation array is feature-major with time-major columns, `[features, T * B]`,
-//! column `t * B + b` holding step `t` of sequence `b`. The input projection of all steps is one
-//! product `W_ih X`; the recurrence adds `W_hh h_{t-1}` into the column block of step `t`.
-//! Steps at or past a sequence's length keep its state unchanged (and pass gradients through
-//! unchanged), so the state after the last step is each sequence's state at its own length.
+//! Layout: activations are time-major, `[T, features, B]`: step `t` is one contiguous
+//! `[features, B]` block whose rows are contiguous over the batch. The input projection of all
+//! steps is one batched product `W_ih X`; the recurrence adds `W_hh h_{t-1}` into step `t`'s
+//! block. Steps at or past a sequence's length keep its state unchanged (and pass gradients
+//! through unchanged), so the state after the last step is each sequence's state at its length.
 
 use crate::activation::{ActivationMode, sigmoid_exact, sigmoid_fast, tanh_fast};
 use crate::param::{Param, ParamValue};
 use crate::rows::{RawRows, for_each_unit};
-use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use ndarray::{Array, Array1, Array3, ArrayView2, ArrayView3, Axis, Dimension, s};
 use set_sparse::Scalar;
 
 /// Hyper-parameters of [`Lstm`] needed at run time.
@@ -41,18 +41,18 @@ pub struct Lstm<T: Scalar> {
 /// large.
 #[derive(Debug, Clone, Default)]
 pub struct LstmCache<T: Scalar> {
-    /// Inputs `[E, T * B]`.
-    pub x: Array2<T>,
-    /// Gate activations `[4H, T * B]` (after sigmoid / tanh).
-    pub gates: Array2<T>,
-    /// Cell states `[H, (T + 1) * B]`; block 0 is the zero initial state.
-    pub c: Array2<T>,
-    /// Hidden states `[H, (T + 1) * B]`; block 0 is the zero initial state.
-    pub h: Array2<T>,
-    /// `tanh(c_t)` `[H, T * B]`.
-    pub tanh_c: Array2<T>,
-    /// Gradients of the gate pre-activations `[4H, T * B]` from the last backward pass.
-    pub d_gates: Array2<T>,
+    /// Inputs `[T, E, B]`.
+    pub x: Array3<T>,
+    /// Gate activations `[T, 4H, B]` (after sigmoid / tanh).
+    pub gates: Array3<T>,
+    /// Cell states `[T + 1, H, B]`; step 0 is the zero initial state.
+    pub c: Array3<T>,
+    /// Hidden states `[T + 1, H, B]`; step 0 is the zero initial state.
+    pub h: Array3<T>,
+    /// `tanh(c_t)` `[T, H, B]`.
+    pub tanh_c: Array3<T>,
+    /// Gradients of the gate pre-activations `[T, 4H, B]` from the last backward pass.
+    pub d_gates: Array3<T>,
     /// Sequence lengths (each in `1..=T`).
     pub lengths: Vec<usize>,
     /// Steps.
@@ -62,14 +62,14 @@ pub struct LstmCache<T: Scalar> {
 }
 
 impl<T: Scalar> LstmCache<T> {
-    /// Hidden states `[H, T * B]` (`h_1 .. h_T`).
-    pub fn outputs(&self) -> ArrayView2<'_, T> {
-        self.h.slice(s![.., self.batch..])
+    /// Hidden states `[T, H, B]` (`h_1 .. h_T`).
+    pub fn outputs(&self) -> ArrayView3<'_, T> {
+        self.h.slice(s![1.., .., ..])
     }
 
     /// The final hidden state `[H, B]`: each sequence's state at its own length.
     pub fn final_hidden(&self) -> ArrayView2<'_, T> {
-        self.h.slice(s![.., self.steps * self.batch..])
+        self.h.index_axis(Axis(0), self.steps)
     }
 }
 
@@ -77,8 +77,8 @@ impl<T: Scalar> LstmCache<T> {
 pub enum OutputGrad<'a, T> {
     /// Only the final state receives gradient, `[H, B]`.
     Final(ArrayView2<'a, T>),
-    /// Every output `h_t` receives gradient, `[H, T * B]`.
-    All(ArrayView2<'a, T>),
+    /// Every output `h_t` receives gradient, `[T, H, B]`.
+    All(ArrayView3<'a, T>),
 }
 
 impl<T: Scalar> Lstm<T> {
@@ -133,13 +133,13 @@ impl<T: Scalar> Lstm<T> {
         ]
     }
 
-    /// Runs the layer over a padded batch. `x` is `[E, steps * batch]` (column `t * batch + b`);
-    /// `lengths[b]` in `1..=steps`. Returns the cache; outputs are [`LstmCache::outputs`].
+    /// Runs the layer over a padded batch. `x` is `[steps, E, batch]`; `lengths[b]` in
+    /// `1..=steps`. Returns the cache; outputs are [`LstmCache::outputs`].
     ///
     /// # Panics
     /// If shapes or lengths are inconsistent (caller bugs: the classifier validates batches).
     #[track_caller]
-    pub fn forward(&self, x: Array2<T>, lengths: &[usize], steps: usize) -> LstmCache<T> {
+    pub fn forward(&self, x: Array3<T>, lengths: &[usize], steps: usize) -> LstmCache<T> {
         let mut cache = LstmCache::default();
         self.forward_into(x, lengths, steps, &mut cache);
         cache
@@ -152,7 +152,7 @@ impl<T: Scalar> Lstm<T> {
     #[track_caller]
     pub fn forward_into(
         &self,
-        x: Array2<T>,
+        x: Array3<T>,
         lengths: &[usize],
         steps: usize,
         cache: &mut LstmCache<T>,
@@ -164,40 +164,37 @@ impl<T: Scalar> Lstm<T> {
         let batch = lengths.len();
         assert_eq!(
             x.dim(),
-            (d_input, steps * batch),
+            (steps, d_input, batch),
             "lstm forward: input shape"
         );
         assert!(
             lengths.iter().all(|&l| l >= 1 && l <= steps),
             "lstm forward: lengths must be in 1..=steps"
         );
-        let n = steps * batch;
-        let mut gates = recycle(&mut cache.gates, (4 * h, n), false);
-        self.w_ih.value.matmul(x.view(), gates.view_mut(), false);
+        let mut gates = recycle(&mut cache.gates, (steps, 4 * h, batch), false);
+        self.w_ih
+            .value
+            .matmul_batched(x.view(), gates.view_mut(), false);
         let bias: Array1<T> =
             self.b_ih.value.as_vector().expect("bias") + self.b_hh.value.as_vector().expect("bias");
-        for (mut row, &b) in gates.axis_iter_mut(Axis(0)).zip(bias.iter()) {
-            row.mapv_inplace(|v| v + b);
+        for mut g_t in gates.axis_iter_mut(Axis(0)) {
+            for (mut row, &b) in g_t.axis_iter_mut(Axis(0)).zip(bias.iter()) {
+                row.mapv_inplace(|v| v + b);
+            }
         }
-        // Block 0 of c and h is the zero initial state; every other entry is overwritten.
-        let mut c = recycle(&mut cache.c, (h, n + batch), false);
-        let mut hs = recycle(&mut cache.h, (h, n + batch), false);
-        c.slice_mut(s![.., 0..batch]).fill(T::zero());
-        hs.slice_mut(s![.., 0..batch]).fill(T::zero());
-        let mut tanh_c = recycle(&mut cache.tanh_c, (h, n), false);
+        // Step 0 of c and h is the zero initial state; every other entry is overwritten.
+        let mut c = recycle(&mut cache.c, (steps + 1, h, batch), false);
+        let mut hs = recycle(&mut cache.h, (steps + 1, h, batch), false);
+        c.index_axis_mut(Axis(0), 0).fill(T::zero());
+        hs.index_axis_mut(Axis(0), 0).fill(T::zero());
+        let mut tanh_c = recycle(&mut cache.tanh_c, (steps, h, batch), false);
         let fast = self.mode == ActivationMode::Fast;
         for t in 0..steps {
-            let (cols, prev, next) = (
-                t * batch..(t + 1) * batch,
-                t * batch..(t + 1) * batch,
-                (t + 1) * batch..(t + 2) * batch,
-            );
-            let (h_prev, mut h_next) =
-                hs.multi_slice_mut((s![.., prev.clone()], s![.., next.clone()]));
-            let mut g_t = gates.slice_mut(s![.., cols.clone()]);
+            let (h_prev, mut h_next) = hs.multi_slice_mut((s![t, .., ..], s![t + 1, .., ..]));
+            let mut g_t = gates.index_axis_mut(Axis(0), t);
             self.w_hh.value.matmul(h_prev.view(), g_t.view_mut(), true);
-            let (mut c_prev, mut c_next) = c.multi_slice_mut((s![.., prev], s![.., next]));
-            let mut tc_t = tanh_c.slice_mut(s![.., cols]);
+            let (mut c_prev, mut c_next) = c.multi_slice_mut((s![t, .., ..], s![t + 1, .., ..]));
+            let mut tc_t = tanh_c.index_axis_mut(Axis(0), t);
             let (g_rows, cp_rows, cn_rows, hn_rows, tc_rows) = (
                 RawRows::new(&mut g_t),
                 RawRows::new(&mut c_prev),
@@ -244,63 +241,58 @@ impl<T: Scalar> Lstm<T> {
     }
 
     /// Back-propagates through time, accumulating into the four parameters' gradients, and
-    /// returns the gradient with respect to the inputs, `[E, steps * batch]`.
+    /// returns the gradient with respect to the inputs, `[steps, E, batch]`. The cache's
+    /// `d_gates` workspace is filled (gradient-based evolution reads it).
     ///
     /// # Panics
     /// If `d_out` has the wrong shape (caller bug).
     #[track_caller]
-    pub fn backward(&mut self, cache: &mut LstmCache<T>, d_out: OutputGrad<'_, T>) -> Array2<T> {
+    pub fn backward(&mut self, cache: &mut LstmCache<T>, d_out: OutputGrad<'_, T>) -> Array3<T> {
         let LstmShape {
             d_input,
             d_hidden: h,
         } = self.shape();
         let (steps, batch) = (cache.steps, cache.batch);
-        let n = steps * batch;
         match &d_out {
             OutputGrad::Final(d) => {
                 assert_eq!(d.dim(), (h, batch), "lstm backward: final gradient shape")
             }
-            OutputGrad::All(d) => {
-                assert_eq!(d.dim(), (h, n), "lstm backward: output gradient shape")
-            }
+            OutputGrad::All(d) => assert_eq!(
+                d.dim(),
+                (steps, h, batch),
+                "lstm backward: output gradient shape"
+            ),
         }
         // Every entry is written below (finished sequences get explicit zeros).
-        let mut d_gates = recycle(&mut cache.d_gates, (4 * h, n), false);
-        let mut dh = Array2::<T>::zeros((h, batch));
-        let mut dh_prev = Array2::<T>::zeros((h, batch));
-        let mut dc = Array2::<T>::zeros((h, batch));
-        let mut dc_prev = Array2::<T>::zeros((h, batch));
+        let mut d_gates = recycle(&mut cache.d_gates, (steps, 4 * h, batch), false);
+        let mut dh = ndarray::Array2::<T>::zeros((h, batch));
+        let mut dh_prev = ndarray::Array2::<T>::zeros((h, batch));
+        let mut dc = ndarray::Array2::<T>::zeros((h, batch));
+        let mut dc_prev = ndarray::Array2::<T>::zeros((h, batch));
         if let OutputGrad::Final(d) = &d_out {
             dh.assign(d);
         }
         for t in (0..steps).rev() {
-            let cols = t * batch..(t + 1) * batch;
             if let OutputGrad::All(d) = &d_out {
-                dh += &d.slice(s![.., cols.clone()]);
+                dh += &d.index_axis(Axis(0), t);
             }
-            let mut dg_t = d_gates.slice_mut(s![.., cols.clone()]);
+            let mut dg_t = d_gates.index_axis_mut(Axis(0), t);
             {
-                let g_t = cache.gates.slice(s![.., cols.clone()]);
-                let c_prev = cache.c.slice(s![.., cols.clone()]);
-                let tc_t = cache.tanh_c.slice(s![.., cols.clone()]);
+                let g_t = cache.gates.index_axis(Axis(0), t);
+                let c_prev = cache.c.index_axis(Axis(0), t);
+                let tc_t = cache.tanh_c.index_axis(Axis(0), t);
                 let dg_rows = RawRows::new(&mut dg_t);
                 let dcp_rows = RawRows::new(&mut dc_prev.view_mut());
                 let (dh_v, dc_v) = (dh.view(), dc.view());
                 for_each_unit(h, 12 * h * batch, |r| {
-                    let acts = (
-                        row(g_t, r),
-                        row(g_t, h + r),
-                        row(g_t, 2 * h + r),
-                        row(g_t, 3 * h + r),
-                    );
                     // SAFETY: unit `r` is handled by one worker, which alone touches rows
                     // r, H + r, 2H + r, 3H + r of the gate gradients and row r of dc_prev.
                     unsafe {
                         cell_backward(
-                            acts.0,
-                            acts.1,
-                            acts.2,
-                            acts.3,
+                            row(g_t, r),
+                            row(g_t, h + r),
+                            row(g_t, 2 * h + r),
+                            row(g_t, 3 * h + r),
                             row(c_prev, r),
                             row(tc_t, r),
                             row(dh_v, r),
@@ -337,22 +329,26 @@ impl<T: Scalar> Lstm<T> {
             std::mem::swap(&mut dc, &mut dc_prev);
         }
         // Weight gradients over all steps at once.
-        self.w_ih
-            .value
-            .accumulate_grad(d_gates.view(), cache.x.view(), &mut self.w_ih.grad);
-        let h_prev = cache.h.slice(s![.., 0..n]);
+        self.w_ih.value.accumulate_grad_batched(
+            d_gates.view(),
+            cache.x.view(),
+            &mut self.w_ih.grad,
+        );
+        let h_prev = cache.h.slice(s![0..steps, .., ..]);
         self.w_hh
             .value
-            .accumulate_grad(d_gates.view(), h_prev, &mut self.w_hh.grad);
-        for (r, row) in d_gates.axis_iter(Axis(0)).enumerate() {
-            let sum = row.iter().fold(T::zero(), |a, &v| a + v);
-            self.b_ih.grad[r] += sum;
-            self.b_hh.grad[r] += sum;
+            .accumulate_grad_batched(d_gates.view(), h_prev, &mut self.w_hh.grad);
+        for d_t in d_gates.axis_iter(Axis(0)) {
+            for (r, row) in d_t.axis_iter(Axis(0)).enumerate() {
+                let sum = row.iter().fold(T::zero(), |a, &v| a + v);
+                self.b_ih.grad[r] += sum;
+                self.b_hh.grad[r] += sum;
+            }
         }
-        let mut dx = Array2::<T>::zeros((d_input, n));
+        let mut dx = Array3::<T>::zeros((steps, d_input, batch));
         self.w_ih
             .value
-            .matmul_t(d_gates.view(), dx.view_mut(), false);
+            .matmul_t_batched(d_gates.view(), dx.view_mut(), false);
         cache.d_gates = d_gates;
         dx
     }
@@ -361,17 +357,21 @@ impl<T: Scalar> Lstm<T> {
 /// Takes the buffer out of `slot` and reshapes it to `shape`, reusing its allocation. With
 /// `zero`, every entry is zero; otherwise only entries beyond the old length are (callers
 /// overwrite the rest).
-pub(crate) fn recycle<T: Scalar>(
-    slot: &mut Array2<T>,
-    shape: (usize, usize),
+pub(crate) fn recycle<T: Scalar, D: Dimension>(
+    slot: &mut Array<T, D>,
+    shape: D::Pattern,
     zero: bool,
-) -> Array2<T> {
+) -> Array<T, D>
+where
+    D::Pattern: ndarray::IntoDimension<Dim = D>,
+{
+    let dim = ndarray::IntoDimension::into_dimension(shape);
     let (mut v, _) = std::mem::take(slot).into_raw_vec_and_offset();
     if zero {
         v.clear();
     }
-    v.resize(shape.0 * shape.1, T::zero());
-    Array2::from_shape_vec(shape, v).expect("length matches shape")
+    v.resize(dim.size(), T::zero());
+    Array::from_shape_vec(dim, v).expect("length matches shape")
 }
 
 /// Row `i` of a view with contiguous rows.

@@ -1,7 +1,10 @@
 //! Trainable parameters: sparse or dense matrices and dense vectors, each with a flat gradient
 //! aligned with its values.
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
+use ndarray::{
+    Array1, Array2, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis,
+    linalg::general_mat_mul,
+};
 use set_sparse::{Scalar, SparseMatrix};
 
 /// The storage of one parameter.
@@ -176,6 +179,70 @@ impl<T: Scalar> ParamValue<T> {
                 general_mat_mul(T::one(), &dy, &x.t(), T::one(), &mut g);
             }
             ParamValue::Vector(_) => panic!("accumulate_grad on a vector parameter"),
+        }
+    }
+
+    /// `y[t] (+)= W x[t]` for every step: `x` is `[steps, cols, n]`, `y` is `[steps, rows, n]`.
+    ///
+    /// # Panics
+    /// On a vector or mismatched shapes (caller bugs).
+    #[track_caller]
+    pub fn matmul_batched(
+        &self,
+        x: ArrayView3<'_, T>,
+        mut y: ArrayViewMut3<'_, T>,
+        accumulate: bool,
+    ) {
+        match self {
+            ParamValue::Sparse(m) => m.spmm_batched(x, y, accumulate),
+            _ => {
+                for (xt, yt) in x.axis_iter(Axis(0)).zip(y.axis_iter_mut(Axis(0))) {
+                    self.matmul(xt, yt, accumulate);
+                }
+            }
+        }
+    }
+
+    /// `dx[t] (+)= W^T dy[t]` for every step: `dy` is `[steps, rows, n]`, `dx` is
+    /// `[steps, cols, n]`.
+    ///
+    /// # Panics
+    /// On a vector or mismatched shapes (caller bugs).
+    #[track_caller]
+    pub fn matmul_t_batched(
+        &self,
+        dy: ArrayView3<'_, T>,
+        mut dx: ArrayViewMut3<'_, T>,
+        accumulate: bool,
+    ) {
+        match self {
+            ParamValue::Sparse(m) => m.spmm_t_batched(dy, dx, accumulate),
+            _ => {
+                for (dyt, dxt) in dy.axis_iter(Axis(0)).zip(dx.axis_iter_mut(Axis(0))) {
+                    self.matmul_t(dyt, dxt, accumulate);
+                }
+            }
+        }
+    }
+
+    /// `grad += sum_t dy[t] x[t]^T` (at the stored entries for a sparse matrix), steps in order.
+    ///
+    /// # Panics
+    /// On a vector or mismatched shapes (caller bugs).
+    #[track_caller]
+    pub fn accumulate_grad_batched(
+        &self,
+        dy: ArrayView3<'_, T>,
+        x: ArrayView3<'_, T>,
+        grad: &mut [T],
+    ) {
+        match self {
+            ParamValue::Sparse(m) => m.sddmm_batched_acc(dy, x, grad),
+            _ => {
+                for (dyt, xt) in dy.axis_iter(Axis(0)).zip(x.axis_iter(Axis(0))) {
+                    self.accumulate_grad(dyt, xt, grad);
+                }
+            }
         }
     }
 

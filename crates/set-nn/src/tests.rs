@@ -5,7 +5,7 @@ use crate::activation::ActivationMode;
 use crate::classifier::{BatchRef, Classifier, ClassifierConfig, Pooling, Storage};
 use crate::loss::softmax_cross_entropy;
 use crate::lstm::OutputGrad;
-use ndarray::Array2;
+use ndarray::{Array2, Array3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -140,9 +140,9 @@ fn gradcheck_lstm_alone_including_input_gradient() {
     let mut lstm = model.lstm.clone();
     let (e, h, b, t) = (4, 3, 3, 5);
     let lengths = [5, 3, 1];
-    let x = Array2::from_shape_fn((e, t * b), |_| rng.random_range(-1.0..1.0));
-    let r = Array2::from_shape_fn((h, t * b), |_| rng.random_range(-1.0..1.0));
-    let objective = |l: &crate::lstm::Lstm<f64>, x: &Array2<f64>| -> f64 {
+    let x = Array3::from_shape_fn((t, e, b), |_| rng.random_range(-1.0..1.0));
+    let r = Array3::from_shape_fn((t, h, b), |_| rng.random_range(-1.0..1.0));
+    let objective = |l: &crate::lstm::Lstm<f64>, x: &Array3<f64>| -> f64 {
         let c = l.forward(x.clone(), &lengths, t);
         (&c.outputs() * &r).sum()
     };
@@ -166,21 +166,18 @@ fn gradcheck_lstm_alone_including_input_gradient() {
             );
         }
     }
-    for i in 0..e {
-        for j in 0..t * b {
-            let (mut xp, mut xm) = (x.clone(), x.clone());
-            xp[[i, j]] += EPS;
-            xm[[i, j]] -= EPS;
-            let numeric = (objective(&lstm, &xp) - objective(&lstm, &xm)) / (2.0 * EPS);
-            assert!(
-                close(dx[[i, j]], numeric),
-                "dx[{i},{j}]: {} vs {numeric}",
-                dx[[i, j]]
-            );
-        }
+    for ((ti, i, bi), &analytic) in dx.indexed_iter() {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[[ti, i, bi]] += EPS;
+        xm[[ti, i, bi]] -= EPS;
+        let numeric = (objective(&lstm, &xp) - objective(&lstm, &xm)) / (2.0 * EPS);
+        assert!(
+            close(analytic, numeric),
+            "dx[{ti},{i},{bi}]: {analytic} vs {numeric}"
+        );
     }
     // Inputs past a sequence's length have no influence at all.
-    assert!(dx.column(2 * b + 2).iter().all(|&v| v == 0.0));
+    assert!(dx.slice(ndarray::s![2, .., 2]).iter().all(|&v| v == 0.0));
 }
 
 /// A directional derivative check at a realistic size (H = 32, T = 20) over all parameters.
@@ -508,9 +505,7 @@ fn matches_pytorch_lstm_forward_fixture() {
     );
     for mode in [ActivationMode::Fast, ActivationMode::Exact] {
         let lstm = crate::lstm::Lstm::from_params(a.clone(), b.clone(), c.clone(), d.clone(), mode);
-        let x = Array2::from_shape_fn((f.e, f.t * f.b), |(i, col)| {
-            f.x[col / f.b][col % f.b][i] as f32
-        });
+        let x = Array3::from_shape_fn((f.t, f.e, f.b), |(t, i, b)| f.x[t][b][i] as f32);
         let cache = lstm.forward(x, &f.lengths, f.t);
         let outs = cache.outputs();
         for t in 0..f.t {
@@ -519,7 +514,7 @@ fn matches_pytorch_lstm_forward_fixture() {
                     continue;
                 }
                 for k in 0..f.h {
-                    let (ours, theirs) = (outs[[k, t * f.b + bi]] as f64, f.out[t][bi][k]);
+                    let (ours, theirs) = (outs[[t, k, bi]] as f64, f.out[t][bi][k]);
                     assert!(
                         (ours - theirs).abs() < 1e-5,
                         "{mode:?} out[{t}][{bi}][{k}]: {ours} vs {theirs}"

@@ -1,0 +1,166 @@
+//! `TopologyTracker`: the set of positions ever active per matrix, for the in-time
+//! over-parameterisation rate.
+
+use crate::error::EvolveError;
+use serde::{Deserialize, Serialize};
+use set_sparse::{Scalar, SparseMatrix};
+use std::collections::BTreeMap;
+
+/// Positions ever active in one matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedMatrix {
+    /// Shape when first seen.
+    pub shape: (usize, usize),
+    /// Flat positions `row * cols + col` that have ever held a weight, sorted ascending.
+    pub ever_active: Vec<u64>,
+}
+
+impl TrackedMatrix {
+    /// `ever_active / (rows * cols)` (0 for an empty shape).
+    pub fn rate(&self) -> f64 {
+        let cap = self.shape.0 as f64 * self.shape.1 as f64;
+        if cap == 0.0 {
+            0.0
+        } else {
+            self.ever_active.len() as f64 / cap
+        }
+    }
+}
+
+/// In-time over-parameterisation (Liu et al. 2021): the fraction of all positions that have
+/// held a weight at some point of training, per matrix and overall.
+///
+/// Memory is 8 bytes per ever-active position: it starts at `nnz` and grows only by churn
+/// (regrown positions never active before), never to a dense mask.
+///
+/// ```
+/// use set_evolve::TopologyTracker;
+/// use set_sparse::SparseMatrix;
+/// let mut t = TopologyTracker::new();
+/// let mut w = SparseMatrix::<f32>::try_new(2, 2, vec![0, 1, 1], vec![0], vec![1.0]).unwrap();
+/// t.observe("w", &w).unwrap();
+/// assert_eq!(t.itop_rate("w"), Some(0.25));
+/// // Move the single weight to (1, 1): two of four positions have now been active.
+/// w.edit(&[0], &[(1, 1, 0.5)]).unwrap();
+/// t.observe("w", &w).unwrap();
+/// assert_eq!(t.itop_rate("w"), Some(0.5));
+/// assert_eq!(t.total_itop_rate(), 0.5);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopologyTracker {
+    matrices: BTreeMap<String, TrackedMatrix>,
+}
+
+impl TopologyTracker {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds every currently stored position of `matrix` to its ever-active set (registering the
+    /// matrix on first sight). `O(nnz + ever_active)`.
+    ///
+    /// # Errors
+    /// [`EvolveError::ShapeChanged`] if the shape differs from the one first seen.
+    pub fn observe<T: Scalar>(
+        &mut self,
+        name: &str,
+        matrix: &SparseMatrix<T>,
+    ) -> Result<(), EvolveError> {
+        let cols = matrix.cols() as u64;
+        let current: Vec<u64> = matrix
+            .entries()
+            .map(|(r, c, _)| r as u64 * cols + c as u64)
+            .collect();
+        self.record(name, matrix.shape(), &current)
+    }
+
+    /// Adds flat positions (`row * cols + col`, sorted ascending) to a matrix's ever-active set.
+    ///
+    /// # Errors
+    /// [`EvolveError::ShapeChanged`] if the shape differs from the one first seen.
+    pub fn record(
+        &mut self,
+        name: &str,
+        shape: (usize, usize),
+        sorted_flat: &[u64],
+    ) -> Result<(), EvolveError> {
+        let entry = self
+            .matrices
+            .entry(name.to_string())
+            .or_insert_with(|| TrackedMatrix {
+                shape,
+                ever_active: Vec::new(),
+            });
+        if entry.shape != shape {
+            return Err(EvolveError::ShapeChanged {
+                matrix: name.to_string(),
+                expected: entry.shape,
+                got: shape,
+            });
+        }
+        entry.ever_active = merge_sorted(&entry.ever_active, sorted_flat);
+        Ok(())
+    }
+
+    /// The tracked data of one matrix.
+    pub fn get(&self, name: &str) -> Option<&TrackedMatrix> {
+        self.matrices.get(name)
+    }
+
+    /// Number of positions of `name` ever active.
+    pub fn ever_active(&self, name: &str) -> Option<u64> {
+        self.get(name).map(|m| m.ever_active.len() as u64)
+    }
+
+    /// The in-time over-parameterisation rate of one matrix.
+    pub fn itop_rate(&self, name: &str) -> Option<f64> {
+        self.get(name).map(TrackedMatrix::rate)
+    }
+
+    /// Ever-active positions over all positions, summed over every tracked matrix.
+    pub fn total_itop_rate(&self) -> f64 {
+        let (ever, cap) = self.matrices.values().fold((0.0, 0.0), |(e, c), m| {
+            (
+                e + m.ever_active.len() as f64,
+                c + m.shape.0 as f64 * m.shape.1 as f64,
+            )
+        });
+        if cap == 0.0 { 0.0 } else { ever / cap }
+    }
+
+    /// Names of the tracked matrices, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.matrices.keys().map(String::as_str)
+    }
+}
+
+/// Union of two sorted lists, sorted and deduplicated.
+fn merge_sorted(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x <= y => {
+                i += 1;
+                if x == y {
+                    j += 1;
+                }
+                x
+            }
+            (Some(_), Some(&y)) | (None, Some(&y)) => {
+                j += 1;
+                y
+            }
+            (Some(&x), None) => {
+                i += 1;
+                x
+            }
+            (None, None) => unreachable!(),
+        };
+        if out.last() != Some(&next) {
+            out.push(next);
+        }
+    }
+    out
+}
