@@ -168,14 +168,21 @@ pub struct Classifier<T: Scalar> {
 /// ([`Classifier::forward_into`]) reuses its large buffers.
 #[derive(Debug, Clone, Default)]
 pub struct ForwardCache<T: Scalar> {
-    tokens: Vec<u32>,
+    /// Token ids of the steps actually run, time-major `[T * B]`.
+    pub tokens: Vec<u32>,
     emb_mask: Option<Array3<T>>,
     /// The LSTM's activations and backward workspace.
     pub lstm: LstmCache<T>,
-    pooled: Array2<T>,
+    /// Pooled (dropped-out) LSTM outputs `[H, B]` fed to the output layer.
+    pub pooled: Array2<T>,
     out_mask: Option<Array2<T>>,
     /// Logits `[C, B]`.
     pub logits: Array2<T>,
+    /// Gradient of the loss with respect to the (dropped-out) embeddings `[T, E, B]`, from the
+    /// last backward pass (gradient-based evolution reads it).
+    pub d_embedded: Array3<T>,
+    /// Gradient with respect to the logits `[C, B]` from the last backward pass.
+    pub d_logits: Array2<T>,
 }
 
 /// Result of one training forward/backward.
@@ -489,6 +496,8 @@ impl<T: Scalar> Classifier<T> {
             pooled,
             out_mask,
             logits,
+            d_embedded: std::mem::take(&mut cache.d_embedded),
+            d_logits: std::mem::take(&mut cache.d_logits),
         };
         Ok(())
     }
@@ -547,6 +556,8 @@ impl<T: Scalar> Classifier<T> {
                 &mut self.embedding.grad,
             );
         }
+        cache.d_embedded = dx;
+        cache.d_logits = d_logits.to_owned();
     }
 
     /// Zeroes gradients, runs forward and backward with dropout from `rng`, and returns the

@@ -37,6 +37,9 @@ pub enum NnError {
         /// The optimizer step.
         step: u64,
     },
+    /// An evolution step was rejected (nothing was changed).
+    #[error("evolution step: {0}")]
+    Evolve(#[source] set_evolve::EvolveError),
     /// A sparse structure is invalid.
     #[error("tensor {name}: {source}")]
     Sparse {

@@ -6,6 +6,7 @@ pub mod activation;
 pub mod classifier;
 pub mod dropout;
 mod error;
+pub mod evolve;
 pub mod loss;
 pub mod lstm;
 pub mod optim;
