@@ -10,6 +10,15 @@ use rand::Rng;
 use set_evolve::{EvolutionPolicy, EvolutionReport, EvolveContext, MatrixView};
 use std::collections::HashMap;
 
+/// A parameter that may be sparse: the parameter, its index in model order, its row groups
+/// (4 gates for the LSTM matrices), and its row-gradient function.
+type Candidate<'a> = (
+    &'a mut crate::param::Param<f32>,
+    usize,
+    usize,
+    &'a (dyn Fn(usize, &mut [f32]) + Sync),
+);
+
 /// Runs one evolution step on every sparse matrix of the model.
 ///
 /// Survivors keep their optimizer state, new connections start from zero state (the remap from
@@ -90,12 +99,7 @@ pub fn evolve_model(
     let mut states: Vec<Option<&mut Vec<Vec<f32>>>> = opt.state.iter_mut().map(Some).collect();
     let mut take_state = |i: usize| states.get_mut(i).and_then(Option::take);
     let mut views: Vec<MatrixView<'_>> = Vec::new();
-    let candidates: [(
-        &mut crate::param::Param<f32>,
-        usize,
-        usize,
-        &(dyn Fn(usize, &mut [f32]) + Sync),
-    ); 4] = [
+    let candidates: [Candidate<'_>; 4] = [
         (embedding, 0, 1, &grad_emb),
         (&mut lstm.w_ih, 1, 4, &grad_ih),
         (&mut lstm.w_hh, 2, 4, &grad_hh),
@@ -139,15 +143,15 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use set_evolve::{EvolveError, PolicyConfig, TopologyTracker};
 
-    fn setup(
-        seed: u64,
-    ) -> (
+    type Setup = (
         Classifier<f32>,
         Optimizer<f32>,
         Vec<u32>,
         Vec<usize>,
         Vec<usize>,
-    ) {
+    );
+
+    fn setup(seed: u64) -> Setup {
         let cfg = ClassifierConfig {
             vocab_size: 40,
             embed_dim: 6,
