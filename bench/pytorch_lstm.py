@@ -1,0 +1,86 @@
+"""PyTorch dense nn.LSTM classifier: ms per training step and per inference batch.
+
+The peer for docs/PERFORMANCE.md. Same shapes as `set-lstm bench`: embedding V x E,
+nn.LSTM(E, H), last hidden state -> nn.Linear(H, 2), Adam, batch B, sequence length T,
+random tokens, full-length sequences. Flush-to-zero is on (as in PyTorch's best case).
+
+Usage (PyTorch is installed by pip only for this benchmark, never in CI):
+    python bench/pytorch_lstm.py --threads 2 --embed-dim 256 --hidden 256 --seq-len 100
+Prints one JSON line of medians, with the same keys as `set-lstm bench`.
+"""
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import torch
+
+
+class Classifier(torch.nn.Module):
+    def __init__(self, vocab, embed, hidden, classes=2):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab, embed, padding_idx=0)
+        self.lstm = torch.nn.LSTM(embed, hidden)
+        self.fc = torch.nn.Linear(hidden, classes)
+
+    def forward(self, tokens):  # tokens: [T, B]
+        _, (h_n, _) = self.lstm(self.embedding(tokens))
+        return self.fc(h_n[0])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--vocab-size", type=int, default=20000)
+    p.add_argument("--embed-dim", type=int, default=256)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seq-len", type=int, default=100)
+    p.add_argument("--steps", type=int, default=10)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)
+    torch.manual_seed(0)
+    model = Classifier(a.vocab_size, a.embed_dim, a.hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    tokens = torch.randint(1, a.vocab_size, (a.seq_len, a.batch_size))
+    labels = torch.randint(0, 2, (a.batch_size,))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(tokens), labels)
+        loss.backward()
+        opt.step()
+
+    def infer():
+        with torch.no_grad():
+            model(tokens)
+
+    train, inf = [], []
+    for i in range(a.steps + 2):
+        t = time.perf_counter()
+        train_step()
+        if i >= 2:
+            train.append((time.perf_counter() - t) * 1e3)
+    for i in range(a.steps + 2):
+        t = time.perf_counter()
+        infer()
+        if i >= 2:
+            inf.append((time.perf_counter() - t) * 1e3)
+    tr, ir = statistics.median(train), statistics.median(inf)
+    tokens_per_batch = a.seq_len * a.batch_size
+    params = sum(p.numel() for p in model.parameters())
+    print(json.dumps({
+        "impl": "pytorch", "torch": torch.__version__, "threads": a.threads,
+        "embed_dim": a.embed_dim, "hidden": a.hidden, "batch_size": a.batch_size, "seq_len": a.seq_len,
+        "train_ms_per_step": round(tr, 2), "infer_ms_per_batch": round(ir, 2),
+        "train_tokens_per_s": round(tokens_per_batch / tr * 1e3), "infer_tokens_per_s": round(tokens_per_batch / ir * 1e3),
+        "params": params, "dense_params": params,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }))
+
+
+if __name__ == "__main__":
+    main()
