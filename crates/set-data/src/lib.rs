@@ -12,6 +12,8 @@ pub mod dataset;
 pub mod delimited;
 pub mod error;
 pub mod example;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jsonl;
 mod reader;
 pub mod registry;
