@@ -1,0 +1,147 @@
+//! `bench`: median time of training steps (forward, backward, clipping-free optimizer step) and
+//! inference batches on random tokens, after warm-up; one JSON line on stdout.
+
+use crate::cli::BenchArgs;
+use crate::config::OptimizerName;
+use crate::exit::usage;
+use crate::rng::{Stream, stream_rng};
+use anyhow::{Context, Result};
+use rand::RngExt;
+use serde::Serialize;
+use set_nn::{
+    ActivationMode, BatchRef, Classifier, ClassifierConfig, Optimizer, OptimizerConfig, Pooling,
+    Storage, model_report,
+};
+use std::time::Instant;
+
+#[derive(Debug, Serialize)]
+struct BenchResult {
+    train_ms_per_step: f64,
+    infer_ms_per_batch: f64,
+    train_tokens_per_s: f64,
+    infer_tokens_per_s: f64,
+    params: usize,
+    dense_params: usize,
+    peak_rss_bytes: Option<u64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn validate(a: &BenchArgs) -> Result<()> {
+    let max = crate::config::MAX_WIDTH;
+    let checks: [(&str, usize, usize, usize); 6] = [
+        ("--vocab-size", a.vocab_size, 3, 1 << 24),
+        ("--embed-dim", a.embed_dim, 1, max),
+        ("--hidden", a.hidden, 1, max),
+        ("--batch-size", a.batch_size, 1, 1 << 16),
+        ("--seq-len", a.seq_len, 1, 1 << 16),
+        ("--steps", a.steps, 1, 1 << 20),
+    ];
+    for (flag, v, lo, hi) in checks {
+        if !(lo..=hi).contains(&v) {
+            return Err(usage(format!(
+                "invalid value {v} for {flag}: expected an integer in {lo}..={hi}"
+            )));
+        }
+    }
+    if let Some(d) = a.density
+        && !(d.is_finite() && d > 0.0 && d <= 1.0)
+    {
+        return Err(usage(format!(
+            "invalid value {d} for --density: expected a density in (0, 1]"
+        )));
+    }
+    if a.threads > 1024 {
+        return Err(usage(format!(
+            "invalid value {} for --threads: expected 0..=1024",
+            a.threads
+        )));
+    }
+    Ok(())
+}
+
+/// `set-lstm bench`.
+///
+/// # Errors
+/// Bad values (usage errors) or model construction failures.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    validate(args)?;
+    let storage = match args.density {
+        Some(density) if !args.dense => Storage::Sparse { density },
+        _ => Storage::Dense,
+    };
+    let cfg = ClassifierConfig {
+        vocab_size: args.vocab_size,
+        embed_dim: args.embed_dim,
+        hidden: args.hidden,
+        classes: 2,
+        embedding: storage,
+        lstm_ih: storage,
+        lstm_hh: storage,
+        output: Storage::Dense,
+        pooling: Pooling::Last,
+        dropout_embed: 0.0,
+        dropout_output: 0.0,
+        activation: ActivationMode::Fast,
+    };
+    let pool = set_nn::runtime::training_pool(args.threads).context("building the thread pool")?;
+    let mut rng = stream_rng(args.seed, Stream::Bench, 0);
+    let (b, t) = (args.batch_size, args.seq_len);
+    let tokens: Vec<u32> = (0..b * t)
+        .map(|_| rng.random_range(2..args.vocab_size as u32))
+        .collect();
+    let lengths = vec![t; b];
+    let labels: Vec<usize> = (0..b).map(|_| rng.random_range(0..2)).collect();
+    let batch = BatchRef {
+        tokens: &tokens,
+        lengths: &lengths,
+        seq_len: t,
+    };
+    let result = pool.install(|| -> Result<BenchResult> {
+        let mut model = Classifier::<f32>::new(cfg, &mut rng)?;
+        let oc = match args.optimizer {
+            OptimizerName::Adam => OptimizerConfig::adam_default(1e-3),
+            OptimizerName::Sgd => OptimizerConfig::sgd_default(),
+        };
+        let mut opt = Optimizer::new(oc, model.params());
+        let mut train = Vec::with_capacity(args.steps);
+        for i in 0..args.warmup + args.steps {
+            let start = Instant::now();
+            model.train_step(&batch, &labels, &mut rng, i as u64)?;
+            opt.step(model.params_mut());
+            if i >= args.warmup {
+                train.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let mut infer = Vec::with_capacity(args.steps);
+        for i in 0..args.warmup + args.steps {
+            let start = Instant::now();
+            std::hint::black_box(model.logits(&batch)?);
+            if i >= args.warmup {
+                infer.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let r = model_report(&model, None);
+        let (tm, im) = (median(train), median(infer));
+        let tokens = (b * t) as f64;
+        Ok(BenchResult {
+            train_ms_per_step: tm,
+            infer_ms_per_batch: im,
+            train_tokens_per_s: tokens / (tm / 1e3),
+            infer_tokens_per_s: tokens / (im / 1e3),
+            params: r.total_params,
+            dense_params: r.dense_params,
+            peak_rss_bytes: crate::sysinfo::peak_rss_bytes(),
+        })
+    })?;
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Command-line interface (clap derive): subcommands and their flags; help text comes from the
+//! doc comments.
+
+use crate::config::{OptimizerName, Settings};
+use crate::exit::EXIT_CODES_HELP;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Truly sparse LSTM sentiment classifiers trained with Sparse Evolutionary Training (SET-LSTM).
+///
+/// `set-lstm train` with no arguments trains a sparse model on the shipped UCI sentences
+/// dataset and prints its test accuracy and parameter fraction.
+#[derive(Debug, Parser)]
+#[command(name = "set-lstm", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Log level filter for stderr (overrides RUST_LOG), e.g. `warn`, `info`, `debug`
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model into a new run directory
+    #[command(after_help = EXIT_CODES_HELP)]
+    Train(Box<TrainArgs>),
+    /// Continue an interrupted run; ends bit-identical to an uninterrupted one
+    #[command(after_help = EXIT_CODES_HELP)]
+    Resume(ResumeArgs),
+    /// Accuracy, per-class precision/recall/F1 and confusion matrix of a trained model
+    #[command(after_help = EXIT_CODES_HELP)]
+    Eval(EvalArgs),
+    /// Classify texts given as arguments or one per line on stdin
+    #[command(after_help = EXIT_CODES_HELP)]
+    Predict(PredictArgs),
+    /// Per-matrix shape, non-zeros, density and bytes of a model
+    #[command(after_help = EXIT_CODES_HELP)]
+    Info(InfoArgs),
+    /// Write a model as safetensors: sparse CSR, or dense with PyTorch names and layouts
+    #[command(after_help = EXIT_CODES_HELP)]
+    Export(ExportArgs),
+    /// Time training steps and inference batches on random tokens; prints one JSON line
+    #[command(after_help = EXIT_CODES_HELP)]
+    Bench(BenchArgs),
+}
+
+/// `train` flags (a repeated flag: the last one wins).
+#[derive(Debug, Args)]
+#[command(args_override_self = true)]
+pub struct TrainArgs {
+    /// TOML file with any of the settings below as keys (snake_case, e.g. `batch_size = 16`); flags win
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The settings.
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Run directory to create [default: runs/<dataset>-<policy>-<seed>-<UTC time>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Stop after N optimizer steps in total, writing a resumable checkpoint
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u64>,
+    /// Also write a checkpoint every N optimizer steps (0 = only after each epoch)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub checkpoint_every: u64,
+    /// Sleep this long after every step (testing signal handling)
+    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
+    pub step_delay_ms: u64,
+}
+
+/// `resume` flags.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run directory to continue
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Refuse to resume unless this TOML config resolves to the run's configuration
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Checkpoint to continue from
+    #[arg(long, value_enum, default_value = "latest", value_name = "WHICH")]
+    pub from: Which,
+    /// Worker threads (0 = one per core) [default: the run's]; results do not depend on it
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Stop once the run has taken N optimizer steps in total, writing a resumable checkpoint
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u64>,
+    /// Also write a checkpoint every N optimizer steps (0 = only after each epoch)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub checkpoint_every: u64,
+    /// Sleep this long after every step (testing signal handling)
+    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
+    pub step_delay_ms: u64,
+}
+
+/// Which checkpoint `resume` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    /// `checkpoints/latest.safetensors` (or `last-good` if `latest` is missing)
+    Latest,
+    /// `checkpoints/last-good.safetensors`, the one before the latest
+    LastGood,
+}
+
+/// `eval` flags.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Run directory (or model file) to evaluate
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// JSONL file of labelled examples [default: the run's test split]
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+    /// Worker threads (0 = one per core) [default: the run's]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// `predict` flags.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Run directory (or model file)
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// One JSON object per input: {"text","token_ids","logits","probabilities","label"}
+    #[arg(long)]
+    pub json: bool,
+    /// Texts to classify [default: one per line on stdin]
+    #[arg(value_name = "TEXT")]
+    pub texts: Vec<String>,
+}
+
+/// `info` flags.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Run directory (or model file)
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `export` flags.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Run directory (or model file)
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// Output file (.safetensors)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Dense tensors named and shaped for PyTorch's nn.Embedding, nn.LSTM and nn.Linear
+    #[arg(long)]
+    pub dense: bool,
+    /// Overwrite an existing output file
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `bench` flags.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("storage").required(true).args(["density", "dense"])))]
+pub struct BenchArgs {
+    /// Vocabulary size
+    #[arg(long, value_name = "V", default_value_t = 20_000)]
+    pub vocab_size: usize,
+    /// Embedding width
+    #[arg(long, value_name = "E", default_value_t = 128)]
+    pub embed_dim: usize,
+    /// Hidden width
+    #[arg(long, value_name = "H", default_value_t = 128)]
+    pub hidden: usize,
+    /// Sequences per batch
+    #[arg(long, value_name = "B", default_value_t = 32)]
+    pub batch_size: usize,
+    /// Tokens per sequence
+    #[arg(long, value_name = "T", default_value_t = 64)]
+    pub seq_len: usize,
+    /// Density of the embedding and LSTM matrices, in (0, 1]
+    #[arg(long, value_name = "D")]
+    pub density: Option<f64>,
+    /// Every matrix dense
+    #[arg(long)]
+    pub dense: bool,
+    /// Worker threads (0 = one per core)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Timed steps (and inference batches), after warm-up
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed warm-up steps
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub warmup: usize,
+    /// Optimizer of the training steps
+    #[arg(long, value_enum, value_name = "NAME", default_value = "adam")]
+    pub optimizer: OptimizerName,
+    /// Seed of the random tokens and weights
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    pub seed: u64,
+}

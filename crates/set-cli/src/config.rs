@@ -1,0 +1,928 @@
+//! Training configuration: every setting is a `train` flag and a key of the `--config` TOML file
+//! (flags win); [`TrainConfig`] is the fully resolved, validated form saved as `config.toml`.
+
+use crate::exit::usage;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Evolution policy names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyName {
+    /// Sparse Evolutionary Training: prune smallest |w| per sign, regrow at random.
+    Set,
+    /// RigL: prune smallest |w|, regrow where |gradient| is largest.
+    Rigl,
+    /// Sparse momentum: like RigL, budget moved between matrices by mean |momentum|.
+    Snfs,
+    /// Fixed random topology.
+    Static,
+}
+
+impl PolicyName {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyName::Set => "set",
+            PolicyName::Rigl => "rigl",
+            PolicyName::Snfs => "snfs",
+            PolicyName::Static => "static",
+        }
+    }
+}
+
+/// Optimizer names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerName {
+    /// SGD with heavy-ball momentum.
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+/// Pooling names (see `set_nn::Pooling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolingName {
+    /// Hidden state at each sequence's last real token.
+    Last,
+    /// Mean of the hidden states over the real tokens.
+    Mean,
+}
+
+macro_rules! settings {
+    ($( $(#[$m:meta])* $name:ident : $ty:ty ),* $(,)?) => {
+        /// Training settings as given on the command line or in a `--config` file: every field
+        /// optional; unset fields take defaults in [`TrainConfig::resolve`].
+        #[derive(Debug, Clone, Default, PartialEq, clap::Args, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Settings {
+            $(
+                $(#[$m])*
+                #[arg(long, allow_negative_numbers = true)]
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $name: Option<$ty>,
+            )*
+        }
+
+        impl Settings {
+            /// Field-wise `self.or(other)`: values set in `self` win.
+            pub fn or(self, other: Settings) -> Settings {
+                Settings { $( $name: self.$name.or(other.$name), )* }
+            }
+        }
+    };
+}
+
+settings! {
+    /// Registry dataset name (imdb, sst2, sst5, sanders, sanders4, uci, uci-amazon, uci-imdb, uci-yelp) [default: uci]
+    #[arg(value_name = "NAME")]
+    data: String,
+    /// Data directory holding the registry datasets [default: $SET_LSTM_DATA, else ./datasets, else the repository's datasets/]
+    #[arg(value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Training file (JSONL `{"label": int, "text": str}`, plain or .gz) instead of --data
+    #[arg(value_name = "FILE")]
+    train: PathBuf,
+    /// Dev file (with --train); without it, dev is carved from train
+    #[arg(value_name = "FILE")]
+    dev: PathBuf,
+    /// Test file (required with --train)
+    #[arg(value_name = "FILE")]
+    test: PathBuf,
+    /// Number of classes of --train/--test files (labels 0..N-1) [default: 2]
+    #[arg(value_name = "N")]
+    classes: usize,
+    /// Fraction of train carved out as dev when there is no dev file [default: 0.1]
+    #[arg(value_name = "F")]
+    dev_fraction: f64,
+    /// Fraction carved out as test for datasets without a test split (uci, sanders) [default: 0.2]
+    #[arg(value_name = "F")]
+    test_fraction: f64,
+    /// Training epochs [default: 10]
+    #[arg(value_name = "N")]
+    epochs: usize,
+    /// Sequences per batch [default: 32]
+    #[arg(value_name = "N")]
+    batch_size: usize,
+    /// Longest sequence in tokens; longer ones keep their last tokens [default: 64]
+    #[arg(value_name = "N")]
+    max_len: usize,
+    /// Largest vocabulary, including <pad> and <unk> [default: 20000]
+    #[arg(value_name = "N")]
+    vocab_size: usize,
+    /// Fewest training occurrences for a token to enter the vocabulary [default: 1]
+    #[arg(value_name = "N")]
+    min_count: usize,
+    /// Embedding width [default: 128]
+    #[arg(value_name = "N")]
+    embed_dim: usize,
+    /// LSTM hidden width [default: 128]
+    #[arg(value_name = "N")]
+    hidden: usize,
+    /// Pooling of the LSTM outputs [default: mean]
+    #[arg(value_enum, value_name = "KIND")]
+    pooling: PoolingName,
+    /// Dropout on the embeddings [default: 0.2]
+    #[arg(value_name = "P")]
+    dropout_embed: f64,
+    /// Dropout before the output layer [default: 0.2]
+    #[arg(value_name = "P")]
+    dropout_output: f64,
+    /// Erdős–Rényi sparsity level: density of an n_out x n_in matrix = epsilon (n_in + n_out) / (n_in n_out) [default: 5]
+    #[arg(value_name = "EPS")]
+    epsilon: f64,
+    /// The same density for the embedding and LSTM matrices, in (0, 1] (instead of --epsilon)
+    #[arg(value_name = "D")]
+    density: f64,
+    /// Dense baseline: every matrix dense, no evolution
+    #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    dense: bool,
+    /// Topology evolution policy [default: set]
+    #[arg(value_enum, value_name = "POLICY")]
+    policy: PolicyName,
+    /// Fraction of each sparse matrix's connections pruned and regrown after every epoch but the last [default: 0.3]
+    #[arg(value_name = "F")]
+    zeta: f64,
+    /// Standard deviation of regrown weights (0 = start at zero) [default: the policy's own: set 0.1, rigl/snfs 0]
+    #[arg(value_name = "STD")]
+    new_weight_std: f64,
+    /// Optimizer [default: adam]
+    #[arg(value_enum, value_name = "NAME")]
+    optimizer: OptimizerName,
+    /// Learning rate [default: 0.01]
+    #[arg(value_name = "LR")]
+    lr: f64,
+    /// SGD momentum [default: 0.9]
+    #[arg(value_name = "M")]
+    momentum: f64,
+    /// L2 weight decay on matrices [default: 0]
+    #[arg(value_name = "WD")]
+    weight_decay: f64,
+    /// Clip the global gradient norm to this value (0 = off) [default: 5]
+    #[arg(value_name = "NORM")]
+    clip: f64,
+    /// Seed of every random choice (split, init, batch order, dropout, evolution) [default: 42]
+    #[arg(value_name = "SEED")]
+    seed: u64,
+    /// Worker threads (0 = one per core); results do not depend on it [default: 0]
+    #[arg(value_name = "N")]
+    threads: usize,
+}
+
+/// Keys that select the data source: flags setting any of them replace all of them from a file.
+const DATA_GROUP: &[&str] = &["data", "data_dir", "train", "dev", "test"];
+/// Keys that select the sparsity: flags setting any of them replace all of them from a file.
+const SPARSITY_GROUP: &[&str] = &["epsilon", "density", "dense"];
+
+/// The fully resolved training configuration (`config.toml` of a run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Registry dataset name; absent when training from files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Absolute data directory (registry datasets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Absolute training file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<PathBuf>,
+    /// Absolute dev file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<PathBuf>,
+    /// Absolute test file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// Classes of file data.
+    pub classes: usize,
+    /// Dev fraction for carved splits.
+    pub dev_fraction: f64,
+    /// Test fraction for carved splits.
+    pub test_fraction: f64,
+    /// Epochs.
+    pub epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Longest sequence.
+    pub max_len: usize,
+    /// Largest vocabulary.
+    pub vocab_size: usize,
+    /// Minimum token count.
+    pub min_count: usize,
+    /// Embedding width.
+    pub embed_dim: usize,
+    /// Hidden width.
+    pub hidden: usize,
+    /// Pooling.
+    pub pooling: PoolingName,
+    /// Embedding dropout.
+    pub dropout_embed: f64,
+    /// Output dropout.
+    pub dropout_output: f64,
+    /// ER epsilon (when sparse and no uniform density).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+    /// Uniform density.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<f64>,
+    /// Dense baseline.
+    pub dense: bool,
+    /// Evolution policy.
+    pub policy: PolicyName,
+    /// Prune fraction.
+    pub zeta: f64,
+    /// Regrown weight std; absent = the policy's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_weight_std: Option<f64>,
+    /// Optimizer.
+    pub optimizer: OptimizerName,
+    /// Learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Gradient clipping norm (0 = off).
+    pub clip: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Worker threads (resolved, >= 1). Not compared on resume.
+    pub threads: usize,
+}
+
+/// Default ER epsilon.
+pub const DEFAULT_EPSILON: f64 = 5.0;
+
+/// The compiled-in dataset directory (the repository's `datasets/`).
+pub fn compiled_data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+}
+
+/// The data directory when `--data-dir` is not given: `$SET_LSTM_DATA`, else `./datasets`, else
+/// the repository's `datasets/` (compiled in).
+pub fn default_data_dir() -> PathBuf {
+    if let Some(v) = std::env::var_os(set_data::DataDir::ENV_VAR)
+        && !v.is_empty()
+    {
+        return PathBuf::from(v);
+    }
+    let local = PathBuf::from("datasets");
+    if local.is_dir() {
+        return local;
+    }
+    compiled_data_dir()
+}
+
+/// Reads a `--config` TOML file (unknown keys are errors).
+pub fn read_settings_file(path: &Path) -> Result<Settings> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("--config {}: cannot read: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| usage(format!("--config {}: {e}", path.display())))
+}
+
+fn flag(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
+}
+
+fn is_set(s: &Settings, key: &str) -> bool {
+    // Serialised settings hold exactly the keys that are set.
+    match toml::Table::try_from(s) {
+        Ok(t) => t.contains_key(key),
+        Err(_) => false,
+    }
+}
+
+fn clear(s: &mut Settings, keys: &[&str]) {
+    for k in keys {
+        match *k {
+            "data" => s.data = None,
+            "data_dir" => s.data_dir = None,
+            "train" => s.train = None,
+            "dev" => s.dev = None,
+            "test" => s.test = None,
+            "epsilon" => s.epsilon = None,
+            "density" => s.density = None,
+            "dense" => s.dense = None,
+            _ => unreachable!("group key {k}"),
+        }
+    }
+}
+
+/// Merges flags over a config file: flags win key by key, and a flag from the data-source or
+/// sparsity group replaces that whole group of the file.
+pub fn merge(flags: Settings, mut file: Settings) -> Settings {
+    for group in [DATA_GROUP, SPARSITY_GROUP] {
+        if group.iter().any(|k| is_set(&flags, k)) {
+            clear(&mut file, group);
+        }
+    }
+    flags.or(file)
+}
+
+fn check(ok: bool, key: &str, value: impl std::fmt::Display, expected: &str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "invalid value {value} for {} (config key `{key}`): expected {expected}",
+            flag(key)
+        )))
+    }
+}
+
+fn absolute(path: &Path, key: &str, must_be_file: bool) -> Result<PathBuf> {
+    let ok = if must_be_file {
+        path.is_file()
+    } else {
+        path.is_dir()
+    };
+    if !ok {
+        let what = if must_be_file { "file" } else { "directory" };
+        return Err(usage(format!(
+            "{} {}: no such {what}",
+            flag(key),
+            path.display()
+        )));
+    }
+    std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+/// `0` means one thread per core.
+pub fn resolve_threads(n: usize) -> usize {
+    match n {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Checks a `--threads` value of `resume` or `eval`.
+///
+/// # Errors
+/// A usage error above 1024.
+pub fn check_threads(n: Option<usize>) -> Result<()> {
+    match n {
+        Some(n) if n > 1024 => Err(usage(format!(
+            "invalid value {n} for --threads: expected an integer in 0..=1024 (0 = one per core)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Largest memory a training run may plan for (weights, gradients, two optimizer buffers):
+/// a guard against typos such as `--embed-dim 100000`, checked before anything is allocated.
+pub const MAX_MODEL_BYTES: u64 = 64 << 30;
+
+/// Largest accepted width (embedding, hidden): keeps every index and size computation far from
+/// overflow.
+pub const MAX_WIDTH: usize = 1 << 16;
+
+impl TrainConfig {
+    /// Applies defaults to `s` and validates every value, naming the flag of the first bad one.
+    /// Paths are checked to exist and made absolute. Nothing is written.
+    ///
+    /// # Errors
+    /// A usage error (exit code 2).
+    pub fn resolve(s: Settings) -> Result<Self> {
+        let files = s.train.is_some() || s.dev.is_some() || s.test.is_some();
+        if files && s.data.is_some() {
+            return Err(usage("--data cannot be combined with --train/--dev/--test"));
+        }
+        if files && s.data_dir.is_some() {
+            return Err(usage(
+                "--data-dir cannot be combined with --train/--dev/--test",
+            ));
+        }
+        let (data, data_dir, train, dev, test) = if files {
+            let train = s
+                .train
+                .ok_or_else(|| usage("--dev/--test given without --train"))?;
+            let test = s
+                .test
+                .ok_or_else(|| usage("--train needs --test (and optionally --dev)"))?;
+            let dev = s.dev.map(|d| absolute(&d, "dev", true)).transpose()?;
+            (
+                None,
+                None,
+                Some(absolute(&train, "train", true)?),
+                dev,
+                Some(absolute(&test, "test", true)?),
+            )
+        } else {
+            let name = s.data.unwrap_or_else(|| "uci".to_string());
+            let parsed: set_data::DatasetName = name
+                .parse()
+                .map_err(|e: set_data::DataError| usage(format!("--data {name}: {e}")))?;
+            let dir = match s.data_dir {
+                Some(d) => absolute(&d, "data_dir", false)?,
+                None => {
+                    let d = default_data_dir();
+                    if !d.is_dir() {
+                        return Err(usage(format!(
+                            "no data directory: {} does not exist; pass --data-dir DIR or set {}",
+                            d.display(),
+                            set_data::DataDir::ENV_VAR
+                        )));
+                    }
+                    std::fs::canonicalize(&d)
+                        .with_context(|| format!("resolving {}", d.display()))?
+                }
+            };
+            for f in parsed.layout().files() {
+                if !dir.join(f).is_file() {
+                    return Err(usage(format!(
+                        "--data {name}: file {} not found in data directory {} (pass --data-dir DIR or set {})",
+                        f,
+                        dir.display(),
+                        set_data::DataDir::ENV_VAR
+                    )));
+                }
+            }
+            (
+                Some(parsed.as_str().to_string()),
+                Some(dir),
+                None,
+                None,
+                None,
+            )
+        };
+
+        let dense = s.dense.unwrap_or(false);
+        if dense && (s.epsilon.is_some() || s.density.is_some()) {
+            return Err(usage(
+                "--dense cannot be combined with --epsilon or --density",
+            ));
+        }
+        if s.epsilon.is_some() && s.density.is_some() {
+            return Err(usage("--epsilon and --density are alternatives: give one"));
+        }
+        let epsilon = if dense || s.density.is_some() {
+            None
+        } else {
+            Some(s.epsilon.unwrap_or(DEFAULT_EPSILON))
+        };
+        let threads = resolve_threads(s.threads.unwrap_or(0));
+        let c = TrainConfig {
+            data,
+            data_dir,
+            train,
+            dev,
+            test,
+            classes: s.classes.unwrap_or(2),
+            dev_fraction: s.dev_fraction.unwrap_or(0.1),
+            test_fraction: s.test_fraction.unwrap_or(0.2),
+            epochs: s.epochs.unwrap_or(10),
+            batch_size: s.batch_size.unwrap_or(32),
+            max_len: s.max_len.unwrap_or(64),
+            vocab_size: s.vocab_size.unwrap_or(20_000),
+            min_count: s.min_count.unwrap_or(1),
+            embed_dim: s.embed_dim.unwrap_or(128),
+            hidden: s.hidden.unwrap_or(128),
+            pooling: s.pooling.unwrap_or(PoolingName::Mean),
+            dropout_embed: s.dropout_embed.unwrap_or(0.2),
+            dropout_output: s.dropout_output.unwrap_or(0.2),
+            epsilon,
+            density: s.density,
+            dense,
+            policy: s.policy.unwrap_or(PolicyName::Set),
+            zeta: s.zeta.unwrap_or(0.3),
+            new_weight_std: s.new_weight_std,
+            optimizer: s.optimizer.unwrap_or(OptimizerName::Adam),
+            lr: s.lr.unwrap_or(0.01),
+            momentum: s.momentum.unwrap_or(0.9),
+            weight_decay: s.weight_decay.unwrap_or(0.0),
+            clip: s.clip.unwrap_or(5.0),
+            seed: s.seed.unwrap_or(42),
+            threads,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Range checks of every value (also run on a `config.toml` read back by `resume`).
+    ///
+    /// # Errors
+    /// A usage error naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        let frac = |v: f64| v.is_finite() && (0.0..1.0).contains(&v);
+        check(
+            self.data.is_some() != self.train.is_some(),
+            "data",
+            "(none)",
+            "either --data or --train/--test",
+        )?;
+        check(
+            (2..=1_000).contains(&self.classes),
+            "classes",
+            self.classes,
+            "an integer in 2..=1000",
+        )?;
+        check(
+            frac(self.dev_fraction),
+            "dev_fraction",
+            self.dev_fraction,
+            "a fraction in [0, 1)",
+        )?;
+        check(
+            frac(self.test_fraction),
+            "test_fraction",
+            self.test_fraction,
+            "a fraction in [0, 1)",
+        )?;
+        check(
+            (1..=100_000).contains(&self.epochs),
+            "epochs",
+            self.epochs,
+            "an integer in 1..=100000",
+        )?;
+        check(
+            (1..=1 << 20).contains(&self.batch_size),
+            "batch_size",
+            self.batch_size,
+            "an integer in 1..=1048576",
+        )?;
+        check(
+            (1..=1 << 20).contains(&self.max_len),
+            "max_len",
+            self.max_len,
+            "an integer in 1..=1048576",
+        )?;
+        check(
+            (3..=1 << 24).contains(&self.vocab_size),
+            "vocab_size",
+            self.vocab_size,
+            "an integer in 3..=16777216",
+        )?;
+        check(
+            self.min_count >= 1,
+            "min_count",
+            self.min_count,
+            "an integer >= 1",
+        )?;
+        check(
+            (1..=MAX_WIDTH).contains(&self.embed_dim),
+            "embed_dim",
+            self.embed_dim,
+            "an integer in 1..=65536",
+        )?;
+        check(
+            (1..=MAX_WIDTH).contains(&self.hidden),
+            "hidden",
+            self.hidden,
+            "an integer in 1..=65536",
+        )?;
+        check(
+            frac(self.dropout_embed),
+            "dropout_embed",
+            self.dropout_embed,
+            "a probability in [0, 1)",
+        )?;
+        check(
+            frac(self.dropout_output),
+            "dropout_output",
+            self.dropout_output,
+            "a probability in [0, 1)",
+        )?;
+        if let Some(e) = self.epsilon {
+            check(
+                e.is_finite() && e > 0.0,
+                "epsilon",
+                e,
+                "a finite number > 0",
+            )?;
+        }
+        if let Some(d) = self.density {
+            check(
+                d.is_finite() && d > 0.0 && d <= 1.0,
+                "density",
+                d,
+                "a density in (0, 1]",
+            )?;
+        }
+        check(
+            usize::from(self.dense)
+                + usize::from(self.epsilon.is_some())
+                + usize::from(self.density.is_some())
+                == 1,
+            "dense",
+            self.dense,
+            "exactly one of --dense, --epsilon, --density",
+        )?;
+        check(
+            self.zeta.is_finite() && (0.0..=1.0).contains(&self.zeta),
+            "zeta",
+            self.zeta,
+            "a fraction in [0, 1]",
+        )?;
+        if let Some(s) = self.new_weight_std {
+            check(
+                s.is_finite() && s >= 0.0,
+                "new_weight_std",
+                s,
+                "a finite number >= 0",
+            )?;
+        }
+        check(
+            self.lr.is_finite() && self.lr > 0.0,
+            "lr",
+            self.lr,
+            "a finite number > 0",
+        )?;
+        check(
+            frac(self.momentum),
+            "momentum",
+            self.momentum,
+            "a number in [0, 1)",
+        )?;
+        check(
+            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
+            "weight_decay",
+            self.weight_decay,
+            "a finite number >= 0",
+        )?;
+        check(
+            self.clip.is_finite() && self.clip >= 0.0,
+            "clip",
+            self.clip,
+            "a finite number >= 0 (0 = off)",
+        )?;
+        check(
+            (1..=1024).contains(&self.threads),
+            "threads",
+            self.threads,
+            "an integer in 0..=1024 (0 = one per core)",
+        )?;
+        Ok(())
+    }
+
+    /// The dataset label used in run directory names (`uci`, or `files`).
+    pub fn dataset_label(&self) -> &str {
+        self.data.as_deref().unwrap_or("files")
+    }
+
+    /// The optimizer settings.
+    pub fn optimizer_config(&self) -> set_nn::OptimizerConfig {
+        match self.optimizer {
+            OptimizerName::Sgd => set_nn::OptimizerConfig::Sgd {
+                lr: self.lr,
+                momentum: self.momentum,
+                weight_decay: self.weight_decay,
+            },
+            OptimizerName::Adam => set_nn::OptimizerConfig::Adam {
+                lr: self.lr,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: self.weight_decay,
+            },
+        }
+    }
+
+    /// The batching settings (training and evaluation).
+    pub fn batch_config(&self) -> set_data::BatchConfig {
+        set_data::BatchConfig {
+            batch_size: self.batch_size,
+            max_len: self.max_len,
+            ..set_data::BatchConfig::default()
+        }
+    }
+
+    /// The model for a vocabulary of `vocab_size` ids and `classes` classes: storage from the
+    /// sparsity settings (ER or uniform for the embedding and LSTM; the output layer is dense).
+    ///
+    /// # Errors
+    /// If the density allocation fails.
+    pub fn classifier_config(
+        &self,
+        vocab_size: usize,
+        classes: usize,
+    ) -> Result<set_nn::ClassifierConfig> {
+        use set_nn::Storage;
+        let (e, h) = (self.embed_dim, self.hidden);
+        let shapes = [(vocab_size, e), (4 * h, e), (4 * h, h)];
+        let storages: Vec<Storage> = if self.dense {
+            vec![Storage::Dense; 3]
+        } else {
+            let scheme = match (self.epsilon, self.density) {
+                (_, Some(density)) => set_evolve::DensityScheme::Uniform { density },
+                (Some(epsilon), None) => set_evolve::DensityScheme::ErdosRenyi { epsilon },
+                (None, None) => unreachable!("validated: one sparsity setting"),
+            };
+            set_evolve::allocate(&shapes, &scheme)
+                .map_err(|e| usage(format!("sparsity: {e}")))?
+                .into_iter()
+                .zip(shapes)
+                .map(|(d, (r, c))| {
+                    // At least one stored entry per matrix.
+                    let min = 1.0 / (r as f64 * c as f64);
+                    Storage::Sparse {
+                        density: d.max(min).min(1.0),
+                    }
+                })
+                .collect()
+        };
+        let cfg = set_nn::ClassifierConfig {
+            vocab_size,
+            embed_dim: e,
+            hidden: h,
+            classes,
+            embedding: storages[0],
+            lstm_ih: storages[1],
+            lstm_hh: storages[2],
+            output: Storage::Dense,
+            pooling: match self.pooling {
+                PoolingName::Last => set_nn::Pooling::Last,
+                PoolingName::Mean => set_nn::Pooling::Mean,
+            },
+            dropout_embed: self.dropout_embed,
+            dropout_output: self.dropout_output,
+            activation: set_nn::ActivationMode::Fast,
+        };
+        cfg.validate().map_err(|e| usage(e.to_string()))?;
+        let stored: f64 = [
+            (vocab_size, e, cfg.embedding),
+            (4 * h, e, cfg.lstm_ih),
+            (4 * h, h, cfg.lstm_hh),
+            (classes, h, cfg.output),
+        ]
+        .iter()
+        .map(|&(r, c, s)| {
+            let n = r as f64 * c as f64;
+            match s {
+                Storage::Dense => n,
+                Storage::Sparse { density } => (density * n).round(),
+            }
+        })
+        .sum();
+        let bytes = stored * 16.0;
+        if bytes > MAX_MODEL_BYTES as f64 {
+            return Err(usage(format!(
+                "the model would need about {:.0} GiB for weights, gradients and optimizer state (limit {} GiB): reduce --vocab-size, --embed-dim, --hidden or the density",
+                bytes / (1u64 << 30) as f64,
+                MAX_MODEL_BYTES >> 30
+            )));
+        }
+        Ok(cfg)
+    }
+
+    /// `config.toml` text.
+    ///
+    /// # Errors
+    /// If serialisation fails (it does not for valid configs).
+    pub fn to_toml(&self) -> Result<String> {
+        let body = toml::to_string(self).context("serialising the configuration")?;
+        Ok(format!(
+            "# set-lstm training configuration (fully resolved; usable as --config)\n{body}"
+        ))
+    }
+
+    /// Parses a `config.toml` written by [`TrainConfig::to_toml`].
+    ///
+    /// # Errors
+    /// A parse error or an invalid value.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let c: TrainConfig = toml::from_str(text)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Whether two configurations train identically (`threads` does not matter).
+    pub fn same_training(&self, other: &TrainConfig) -> bool {
+        let mut a = self.clone();
+        a.threads = other.threads;
+        a == *other
+    }
+
+    /// The first key whose value differs (for resume's error message).
+    pub fn first_difference(&self, other: &TrainConfig) -> Option<String> {
+        let a = toml::Table::try_from(self).ok()?;
+        let b = toml::Table::try_from(other).ok()?;
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| k.as_str() != "threads")
+            .find(|k| a.get(k.as_str()) != b.get(k.as_str()))
+            .map(|k| {
+                let show = |t: &toml::Table| {
+                    t.get(k.as_str())
+                        .map_or("(unset)".to_string(), |v| v.to_string())
+                };
+                format!("`{k}`: {} vs {}", show(&a), show(&b))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uci() -> Settings {
+        Settings {
+            data_dir: Some(compiled_data_dir()),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn defaults_resolve_and_round_trip_through_toml() {
+        let c = TrainConfig::resolve(uci()).unwrap();
+        assert_eq!(c.data.as_deref(), Some("uci"));
+        assert_eq!(c.epsilon, Some(DEFAULT_EPSILON));
+        let text = c.to_toml().unwrap();
+        let back = TrainConfig::from_toml(&text).unwrap();
+        assert_eq!(back, c);
+        // A resolved config is a valid --config file.
+        let s: Settings = toml::from_str(&text).unwrap();
+        assert_eq!(TrainConfig::resolve(s).unwrap(), c);
+    }
+
+    #[test]
+    fn flags_win_and_groups_replace() {
+        let file = Settings {
+            epsilon: Some(2.0),
+            lr: Some(0.5),
+            epochs: Some(3),
+            ..uci()
+        };
+        let flags = Settings {
+            density: Some(0.1),
+            lr: Some(0.1),
+            ..Settings::default()
+        };
+        let m = merge(flags, file);
+        assert_eq!(
+            (m.epsilon, m.density, m.lr, m.epochs),
+            (None, Some(0.1), Some(0.1), Some(3))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let err = |s: Settings| TrainConfig::resolve(s).unwrap_err().to_string();
+        assert!(
+            err(Settings {
+                lr: Some(-1.0),
+                ..uci()
+            })
+            .contains("--lr")
+        );
+        assert!(
+            err(Settings {
+                zeta: Some(1.5),
+                ..uci()
+            })
+            .contains("--zeta")
+        );
+        assert!(
+            err(Settings {
+                density: Some(0.0),
+                ..uci()
+            })
+            .contains("--density")
+        );
+        assert!(
+            err(Settings {
+                hidden: Some(0),
+                ..uci()
+            })
+            .contains("--hidden")
+        );
+        assert!(
+            err(Settings {
+                data: Some("mnist".into()),
+                ..uci()
+            })
+            .contains("--data mnist")
+        );
+        assert!(
+            err(Settings {
+                epsilon: Some(1.0),
+                density: Some(0.1),
+                ..uci()
+            })
+            .contains("alternatives")
+        );
+        assert!(
+            err(Settings {
+                train: Some("/nonexistent".into()),
+                ..Settings::default()
+            })
+            .contains("--test")
+        );
+        assert!(toml::from_str::<Settings>("lr = 0.1\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn differences_are_named() {
+        let a = TrainConfig::resolve(uci()).unwrap();
+        let mut b = a.clone();
+        b.threads += 1;
+        assert!(a.same_training(&b));
+        b.lr = 0.5;
+        assert!(!a.same_training(&b));
+        assert!(a.first_difference(&b).unwrap().starts_with("`lr`"));
+    }
+}

@@ -1,0 +1,389 @@
+//! The run directory: layout, lock file, atomic writes with fsync, append-only logs, orphaned
+//! temporary files.
+
+use crate::exit::Failure;
+use anyhow::{Context, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// File names inside a run directory.
+pub mod names {
+    /// Resolved configuration.
+    pub const CONFIG: &str = "config.toml";
+    /// Provenance.
+    pub const MANIFEST: &str = "manifest.json";
+    /// Per-epoch metrics.
+    pub const METRICS: &str = "metrics.csv";
+    /// One evolution report per line.
+    pub const EVENTS: &str = "events.jsonl";
+    /// Checkpoint folder.
+    pub const CHECKPOINTS: &str = "checkpoints";
+    /// Newest checkpoint (inside [`CHECKPOINTS`]).
+    pub const LATEST: &str = "latest.safetensors";
+    /// The checkpoint before the newest one (inside [`CHECKPOINTS`]).
+    pub const LAST_GOOD: &str = "last-good.safetensors";
+    /// Final model.
+    pub const MODEL: &str = "model.safetensors";
+    /// Vocabulary.
+    pub const VOCAB: &str = "vocab.txt";
+    /// Plots folder.
+    pub const PLOTS: &str = "plots";
+    /// Final summary.
+    pub const SUMMARY: &str = "summary.json";
+    /// Evaluation reports folder.
+    pub const EVAL: &str = "eval";
+    /// Lock file.
+    pub const LOCK: &str = "lock";
+}
+
+/// Header of `metrics.csv`.
+pub const METRICS_HEADER: &str = "epoch,split,loss,accuracy,nnz,density,seconds\n";
+
+/// Syncs a directory so that renames and new entries in it survive a crash.
+///
+/// # Errors
+/// I/O errors, naming the directory.
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing directory {}", dir.display()))
+}
+
+/// Writes `bytes` to `path` atomically: a `*.tmp` file in the same directory, `sync_all`,
+/// rename over `path`, then fsync the directory.
+///
+/// # Errors
+/// I/O errors, naming the path.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("renaming into {}", path.display()))?;
+    fsync_dir(dir)
+}
+
+/// Appends `text` to `path` and syncs the data.
+///
+/// # Errors
+/// I/O errors, naming the path.
+pub fn append_synced(path: &Path, text: &str) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_data())
+        .with_context(|| format!("appending to {}", path.display()))
+}
+
+/// Length of a file, 0 if it does not exist.
+pub fn file_len(path: &Path) -> u64 {
+    fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// Truncates an append-only log back to `len` bytes (what a checkpoint recorded), so that rows
+/// written after the checkpoint are not duplicated by a resumed run.
+///
+/// # Errors
+/// If the file is shorter than `len` (it was edited), or on I/O errors.
+pub fn truncate_to(path: &Path, len: u64) -> Result<()> {
+    let have = file_len(path);
+    if have < len {
+        return Err(Failure::Refused(format!(
+            "{} has {have} bytes but the checkpoint recorded {len}: the file was modified",
+            path.display()
+        ))
+        .into());
+    }
+    if have > len {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        f.set_len(len)
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("truncating {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes `*.tmp` files left by interrupted atomic writes in `dir` (not recursive).
+///
+/// # Errors
+/// I/O errors listing the directory.
+pub fn remove_orphaned_tmp(dir: &Path) -> Result<usize> {
+    let mut n = 0;
+    if !dir.is_dir() {
+        return Ok(0);
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_string_lossy().ends_with(".tmp") && entry.file_type()?.is_file() {
+            fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+            tracing::info!("removed orphaned temporary file {}", entry.path().display());
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The run directory lock: `lock` created with `create_new`, holding the owner's pid; removed on
+/// drop. A lock whose pid is no longer running (a killed run) is taken over with a warning.
+#[derive(Debug)]
+pub struct RunLock {
+    path: PathBuf,
+}
+
+fn pid_alive(pid: &str) -> bool {
+    pid.parse::<u32>()
+        .is_ok_and(|p| Path::new("/proc").join(p.to_string()).exists())
+}
+
+impl RunLock {
+    /// Takes the lock of `dir`.
+    ///
+    /// # Errors
+    /// [`Failure::Locked`] if a live process holds it; I/O errors otherwise.
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        let path = dir.join(names::LOCK);
+        for _ in 0..2 {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    writeln!(f, "{}", std::process::id())
+                        .and_then(|()| f.sync_all())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    fsync_dir(dir)?;
+                    return Ok(RunLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let pid = fs::read_to_string(&path)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    if pid_alive(&pid) || pid.is_empty() {
+                        return Err(Failure::Locked {
+                            dir: dir.display().to_string(),
+                            pid: if pid.is_empty() { "?".into() } else { pid },
+                            lock: path.display().to_string(),
+                        }
+                        .into());
+                    }
+                    tracing::warn!(
+                        "taking over stale lock {} (process {pid} is not running)",
+                        path.display()
+                    );
+                    fs::remove_file(&path)
+                        .with_context(|| format!("removing stale lock {}", path.display()))?;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("creating lock {}", path.display()));
+                }
+            }
+        }
+        Err(anyhow::anyhow!("could not take lock {}", path.display()))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Path helpers for one run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// The directory.
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// Wraps a path.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RunDir { root: root.into() }
+    }
+
+    /// A file in the run directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// The checkpoint folder.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join(names::CHECKPOINTS)
+    }
+
+    /// The newest checkpoint.
+    pub fn latest(&self) -> PathBuf {
+        self.checkpoints().join(names::LATEST)
+    }
+
+    /// The previous checkpoint.
+    pub fn last_good(&self) -> PathBuf {
+        self.checkpoints().join(names::LAST_GOOD)
+    }
+
+    /// The plots folder.
+    pub fn plots(&self) -> PathBuf {
+        self.root.join(names::PLOTS)
+    }
+
+    /// Creates a new run directory: `dir` must not exist or be empty.
+    ///
+    /// # Errors
+    /// A usage error if it holds files; I/O errors.
+    pub fn create(dir: &Path) -> Result<Self> {
+        if dir.exists() {
+            let empty = dir.is_dir()
+                && fs::read_dir(dir)
+                    .with_context(|| format!("listing {}", dir.display()))?
+                    .next()
+                    .is_none();
+            if !empty {
+                return Err(crate::exit::usage(format!(
+                    "--out {}: already exists and is not an empty directory (continue a run with `set-lstm resume {}`)",
+                    dir.display(),
+                    dir.display()
+                )));
+            }
+        }
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let run = RunDir::new(dir);
+        for sub in [run.checkpoints(), run.plots()] {
+            fs::create_dir_all(&sub).with_context(|| format!("creating {}", sub.display()))?;
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fsync_dir(parent)?;
+        }
+        fsync_dir(dir)?;
+        Ok(run)
+    }
+
+    /// Writes a new checkpoint: the bytes go to a synced `*.tmp` file first; then, if
+    /// `keep_previous` (the current `latest` is known to be valid), `latest` becomes
+    /// `last-good`; the temporary file is renamed to `latest`; the folder is synced. A crash
+    /// between the two renames leaves only `last-good`, which `resume` then uses.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn rotate_and_write_checkpoint(&self, bytes: &[u8], keep_previous: bool) -> Result<()> {
+        let (dir, latest, last_good) = (self.checkpoints(), self.latest(), self.last_good());
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".checkpoint.")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        tmp.write_all(bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .with_context(|| format!("writing {}", tmp.path().display()))?;
+        if keep_previous && latest.is_file() {
+            fs::rename(&latest, &last_good).with_context(|| {
+                format!("renaming {} to {}", latest.display(), last_good.display())
+            })?;
+        }
+        tmp.persist(&latest)
+            .map_err(|e| e.error)
+            .with_context(|| format!("renaming into {}", latest.display()))?;
+        fsync_dir(&dir)
+    }
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC for `secs` since the Unix epoch.
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Now as [`utc_stamp`].
+pub fn now_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc_stamp(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(951_782_400), "20000229-000000");
+        assert_eq!(utc_stamp(1_700_000_000), "20231114-221320");
+    }
+
+    #[test]
+    fn lock_is_exclusive_and_released() {
+        let d = tempfile::tempdir().unwrap();
+        let lock = RunLock::acquire(d.path()).unwrap();
+        let e = RunLock::acquire(d.path()).unwrap_err();
+        assert!(matches!(
+            e.downcast_ref::<Failure>(),
+            Some(Failure::Locked { .. })
+        ));
+        drop(lock);
+        let _again = RunLock::acquire(d.path()).unwrap();
+    }
+
+    #[test]
+    fn stale_lock_is_taken_over() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join(names::LOCK), "4000000000\n").unwrap();
+        RunLock::acquire(d.path()).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_and_tmp_cleanup() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        fs::write(d.path().join(".a.json.xyz.tmp"), b"partial").unwrap();
+        assert_eq!(remove_orphaned_tmp(d.path()).unwrap(), 1);
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn truncation_refuses_shorter_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.csv");
+        append_synced(&p, "abc\ndef\n").unwrap();
+        truncate_to(&p, 4).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "abc\n");
+        assert!(truncate_to(&p, 10).is_err());
+    }
+}

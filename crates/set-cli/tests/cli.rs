@@ -1,0 +1,1000 @@
+//! End-to-end tests of the `set-lstm` binary: every subcommand, bit-identical resume across an
+//! evolution step (after `--max-steps` and after SIGTERM), export round trips, bad flags,
+//! corrupt and truncated checkpoints, the lock file, and the NaN stop.
+
+use safetensors::SafeTensors;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const BIN: &str = env!("CARGO_BIN_EXE_set-lstm");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("SET_LSTM_DATA")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("spawn set-lstm")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    let (out, err) = text(o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    out
+}
+
+#[track_caller]
+fn fails(o: &Output, code: i32, needle: &str) -> String {
+    let (out, err) = text(o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{out}\nstderr:\n{err}"
+    );
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    err
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A small synthetic sentiment task in JSONL: sentiment words decide the label.
+fn write_data(dir: &Path) -> (PathBuf, PathBuf) {
+    let pos = [
+        "good",
+        "great",
+        "excellent",
+        "love",
+        "wonderful",
+        "nice",
+        "best",
+        "fun",
+    ];
+    let neg = [
+        "bad", "awful", "terrible", "hate", "worst", "poor", "boring", "ugly",
+    ];
+    let fill = [
+        "the", "movie", "film", "was", "a", "plot", "it", "really", "very", "and", "acting",
+        "story",
+    ];
+    let mut state = 12345u64;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) % n as u64) as usize
+    };
+    let mut lines = |count: usize| {
+        let mut out = String::new();
+        for i in 0..count {
+            let label = i % 2;
+            let words = if label == 1 { &pos } else { &neg };
+            let len = 3 + next(6);
+            let mut toks: Vec<&str> = (0..len).map(|_| fill[next(fill.len())]).collect();
+            for _ in 0..1 + next(2) {
+                let at = next(toks.len() + 1);
+                toks.insert(at, words[next(words.len())]);
+            }
+            out.push_str(&format!(
+                "{{\"label\": {label}, \"text\": \"{}\"}}\n",
+                toks.join(" ")
+            ));
+        }
+        out
+    };
+    let (train, test) = (dir.join("train.jsonl"), dir.join("test.jsonl"));
+    std::fs::write(&train, lines(160)).unwrap();
+    std::fs::write(&test, lines(40)).unwrap();
+    (train, test)
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    train: PathBuf,
+    test: PathBuf,
+    /// An uninterrupted reference run of [`tiny_args`].
+    reference: PathBuf,
+}
+
+/// Tiny settings: 5 epochs (four evolution steps), SET, dropout on.
+fn tiny_args<'a>(f: &'a Fixture, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--train",
+        s(&f.train),
+        "--test",
+        s(&f.test),
+        "--out",
+        s(out),
+        "--epochs",
+        "5",
+        "--batch-size",
+        "16",
+        "--embed-dim",
+        "8",
+        "--hidden",
+        "8",
+        "--epsilon",
+        "2",
+        "--zeta",
+        "0.3",
+        "--lr",
+        "0.05",
+        "--seed",
+        "7",
+        "--threads",
+        "1",
+    ]
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let (train, test) = write_data(&root);
+        let mut f = Fixture {
+            _dir: dir,
+            root: root.clone(),
+            train,
+            test,
+            reference: root.join("reference"),
+        };
+        let reference = f.reference.clone();
+        f.reference = PathBuf::new();
+        ok(&run(&tiny_args(&f, &reference)));
+        f.reference = reference;
+        f
+    })
+}
+
+fn new_dir(name: &str) -> PathBuf {
+    let p = fixture().root.join(name);
+    assert!(!p.exists());
+    p
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&read(p)).unwrap()
+}
+
+/// `metrics.csv` without the wall-time column.
+fn metrics_sans_time(dir: &Path) -> Vec<String> {
+    String::from_utf8(read(&dir.join("metrics.csv")))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+/// Tensor name -> (dtype, shape, bytes).
+fn tensors(bytes: &[u8]) -> BTreeMap<String, (String, Vec<usize>, Vec<u8>)> {
+    SafeTensors::deserialize(bytes)
+        .unwrap()
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            (
+                n,
+                (
+                    format!("{:?}", v.dtype()),
+                    v.shape().to_vec(),
+                    v.data().to_vec(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn metadata(bytes: &[u8]) -> BTreeMap<String, String> {
+    let (_, m) = SafeTensors::read_metadata(bytes).unwrap();
+    m.metadata().clone().unwrap().into_iter().collect()
+}
+
+#[track_caller]
+fn assert_same_run(a: &Path, b: &Path) {
+    assert_eq!(
+        read(&a.join("model.safetensors")),
+        read(&b.join("model.safetensors")),
+        "model.safetensors differ"
+    );
+    assert_eq!(metrics_sans_time(a), metrics_sans_time(b), "metrics differ");
+    assert_eq!(
+        read(&a.join("events.jsonl")),
+        read(&b.join("events.jsonl")),
+        "events differ"
+    );
+    // Final checkpoints: identical weights, topology, optimizer state and tracker, same counters.
+    let (ca, cb) = (
+        read(&a.join("checkpoints/latest.safetensors")),
+        read(&b.join("checkpoints/latest.safetensors")),
+    );
+    assert_eq!(tensors(&ca), tensors(&cb), "checkpoint tensors differ");
+    let (ma, mb) = (metadata(&ca), metadata(&cb));
+    for key in [
+        "counters",
+        "optimizer",
+        "evolution",
+        "config",
+        "model",
+        "vocab_sha256",
+    ] {
+        assert_eq!(ma[key], mb[key], "checkpoint metadata `{key}` differs");
+    }
+    let (sa, sb) = (json(&a.join("summary.json")), json(&b.join("summary.json")));
+    for key in [
+        "test_accuracy",
+        "params",
+        "dense_params",
+        "density",
+        "epochs",
+        "global_steps",
+        "evolution_steps",
+        "best_dev_accuracy",
+    ] {
+        assert_eq!(sa[key], sb[key], "summary `{key}` differs");
+    }
+}
+
+fn steps_per_epoch(dir: &Path) -> u64 {
+    let m = json(&dir.join("manifest.json"));
+    m["splits"]["train"].as_u64().unwrap().div_ceil(16)
+}
+
+#[test]
+fn help_documents_commands_flags_and_exit_codes() {
+    let out = ok(&run(&["--help"]));
+    for cmd in [
+        "train",
+        "resume",
+        "eval",
+        "predict",
+        "info",
+        "export",
+        "bench",
+        "Exit codes",
+        "130",
+    ] {
+        assert!(out.contains(cmd), "--help lacks {cmd}:\n{out}");
+    }
+    // Every key of a resolved config.toml is also a train flag.
+    let help = ok(&run(&["train", "--help"]));
+    let cfg = String::from_utf8(read(&fixture().reference.join("config.toml"))).unwrap();
+    for line in cfg.lines().filter(|l| l.contains(" = ")) {
+        let key = line.split(" = ").next().unwrap();
+        let flag = format!("--{}", key.replace('_', "-"));
+        assert!(help.contains(&flag), "train --help lacks {flag}");
+    }
+}
+
+#[test]
+fn run_directory_layout_and_outputs() {
+    let f = fixture();
+    let d = &f.reference;
+    for p in [
+        "config.toml",
+        "manifest.json",
+        "metrics.csv",
+        "events.jsonl",
+        "checkpoints/latest.safetensors",
+        "checkpoints/last-good.safetensors",
+        "model.safetensors",
+        "vocab.txt",
+        "summary.json",
+        "plots/learning_curves.svg",
+        "plots/density_churn.svg",
+        "plots/topology.svg",
+    ] {
+        assert!(d.join(p).is_file(), "missing {p}");
+    }
+    assert!(!d.join("lock").exists(), "lock not released");
+    let metrics = String::from_utf8(read(&d.join("metrics.csv"))).unwrap();
+    assert!(metrics.starts_with("epoch,split,loss,accuracy,nnz,density,seconds\n"));
+    assert_eq!(metrics.lines().count(), 1 + 5 * 3, "{metrics}");
+    let events = String::from_utf8(read(&d.join("events.jsonl"))).unwrap();
+    assert_eq!(events.lines().count(), 4);
+    for l in events.lines() {
+        let e: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(e["policy"], "set");
+        assert_eq!(e["total_removed"], e["total_added"]);
+        assert!(e["total_removed"].as_u64().unwrap() > 0);
+    }
+    let m = json(&d.join("manifest.json"));
+    assert_eq!(m["seed"], 7);
+    assert_eq!(m["threads"], 1);
+    assert!(m["isa"]["arch"].is_string());
+    assert!(m.get("git_revision").is_some());
+    assert_eq!(m["datasets"].as_array().unwrap().len(), 2);
+    assert_eq!(m["datasets"][0]["sha256"].as_str().unwrap().len(), 64);
+    let sm = json(&d.join("summary.json"));
+    for k in [
+        "test_accuracy",
+        "params",
+        "dense_params",
+        "density",
+        "train_seconds",
+        "epochs",
+        "best_dev_accuracy",
+        "peak_rss_bytes",
+    ] {
+        assert!(!sm[k].is_null(), "summary lacks {k}: {sm}");
+    }
+    assert!(sm["params"].as_u64().unwrap() < sm["dense_params"].as_u64().unwrap());
+    assert!(
+        sm["test_accuracy"].as_f64().unwrap() > 0.6,
+        "tiny task not learned: {sm}"
+    );
+    let svg = String::from_utf8(read(&d.join("plots/learning_curves.svg"))).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Accuracy"));
+    let vocab = String::from_utf8(read(&d.join("vocab.txt"))).unwrap();
+    assert!(vocab.starts_with("set-lstm-vocab v1\n<pad>\n<unk>\n"));
+    // config.toml is a valid --config for a new identical run.
+    let cfg = TomlKeys::from(d.join("config.toml"));
+    assert!(cfg.0.contains("epsilon") && cfg.0.contains("seed"));
+}
+
+struct TomlKeys(String);
+impl From<PathBuf> for TomlKeys {
+    fn from(p: PathBuf) -> Self {
+        TomlKeys(String::from_utf8(read(&p)).unwrap())
+    }
+}
+
+#[test]
+fn config_file_reproduces_a_run_and_threads_do_not_matter() {
+    let f = fixture();
+    let out = new_dir("from-config");
+    // The reference's resolved config as --config, with a different thread count.
+    ok(&run(&[
+        "train",
+        "--config",
+        s(&f.reference.join("config.toml")),
+        "--out",
+        s(&out),
+        "--threads",
+        "2",
+    ]));
+    let (a, b) = (
+        read(&f.reference.join("model.safetensors")),
+        read(&out.join("model.safetensors")),
+    );
+    assert_eq!(
+        tensors(&a),
+        tensors(&b),
+        "weights depend on the thread count"
+    );
+    assert_eq!(metrics_sans_time(&f.reference), metrics_sans_time(&out));
+}
+
+#[test]
+fn resume_after_max_steps_is_bit_identical_across_evolution() {
+    let f = fixture();
+    let spe = steps_per_epoch(&f.reference);
+    // Stop after epoch 1 (a stop on an epoch's last step includes its evaluation and
+    // evolution), then in the middle of epoch 2, then finish.
+    let d = new_dir("resumed");
+    let first = (spe).to_string();
+    let mut args = tiny_args(f, &d);
+    args.extend(["--max-steps", &first]);
+    let out = ok(&run(&args));
+    assert!(out.contains(&format!("stopped at step {spe}")), "{out}");
+    assert!(!d.join("model.safetensors").exists());
+    assert!(!d.join("lock").exists());
+    assert_eq!(
+        String::from_utf8(read(&d.join("events.jsonl")))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+    let mid = (spe + spe / 2).to_string();
+    let out = ok(&run(&[
+        "resume",
+        s(&d),
+        "--max-steps",
+        &mid,
+        "--threads",
+        "2",
+    ]));
+    assert!(out.contains("resuming"), "{out}");
+    let ck = read(&d.join("checkpoints/latest.safetensors"));
+    let counters: serde_json::Value = serde_json::from_str(&metadata(&ck)["counters"]).unwrap();
+    assert_eq!(counters["epoch"], 1);
+    assert_eq!(counters["evolution_steps"], 1);
+    ok(&run(&["resume", s(&d)]));
+    assert_same_run(&f.reference, &d);
+    // Resuming a finished run does nothing.
+    let out = ok(&run(&["resume", s(&d)]));
+    assert!(out.contains("already finished"));
+}
+
+#[test]
+fn sigterm_checkpoints_exits_130_and_resumes_identically() {
+    let f = fixture();
+    let d = new_dir("signalled");
+    let mut args = tiny_args(f, &d);
+    args.extend(["--step-delay-ms", "40"]);
+    let child = Command::new(BIN)
+        .args(&args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the initial checkpoint, then let a few steps run.
+    let start = std::time::Instant::now();
+    while !d.join("checkpoints/latest.safetensors").exists() {
+        assert!(start.elapsed().as_secs() < 30, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = fails(&out, 130, "interrupted");
+    assert!(err.contains("resume"), "{err}");
+    assert!(!d.join("lock").exists());
+    assert!(
+        !d.join("model.safetensors").exists(),
+        "the run finished before the signal"
+    );
+    ok(&run(&["resume", s(&d)]));
+    assert_same_run(&f.reference, &d);
+}
+
+#[test]
+fn eval_predict_info_export_and_round_trips() {
+    let f = fixture();
+    let d = &f.reference;
+    let out = ok(&run(&["eval", "--model", s(d)]));
+    for k in [
+        "accuracy",
+        "macro F1",
+        "precision",
+        "recall",
+        "confusion matrix",
+        "negative",
+        "positive",
+    ] {
+        assert!(out.contains(k), "eval lacks {k}:\n{out}");
+    }
+    let r = json(&d.join("eval/report.json"));
+    assert_eq!(r["examples"], 40);
+    let summary = json(&d.join("summary.json"));
+    assert_eq!(r["accuracy"], summary["test_accuracy"]);
+    assert_eq!(r["confusion"].as_array().unwrap().len(), 2);
+    let out = ok(&run(&["eval", "--model", s(d), "--test", s(&f.train)]));
+    assert!(out.contains("160 examples"), "{out}");
+
+    let out = ok(&run(&[
+        "predict",
+        "--model",
+        s(d),
+        "a great and wonderful film",
+        "awful boring plot",
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("positive\t"), "{out}");
+    assert!(lines[1].starts_with("negative\t"), "{out}");
+    let json_out = ok(&run(&[
+        "predict",
+        "--model",
+        s(d),
+        "--json",
+        "a great and wonderful film",
+        "",
+    ]));
+    let mut preds = Vec::new();
+    for l in json_out.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        for k in ["text", "token_ids", "logits", "probabilities", "label"] {
+            assert!(v.get(k).is_some(), "{l} lacks {k}");
+        }
+        let p: f64 = v["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .sum();
+        assert!((p - 1.0).abs() < 1e-9);
+        preds.push(v);
+    }
+    assert_eq!(preds.len(), 2);
+    assert_eq!(preds[1]["token_ids"], serde_json::json!([1]));
+    // stdin, one text per line.
+    let mut child = Command::new(BIN)
+        .args(["predict", "--model", s(d)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"great fun\nterrible\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(ok(&o).lines().count(), 2);
+
+    let out = ok(&run(&["info", "--model", s(d)]));
+    for k in [
+        "embedding.weight",
+        "lstm.weight_ih_l0",
+        "lstm.weight_hh_l0",
+        "fc.weight",
+        "csr",
+        "total",
+        "dense",
+    ] {
+        assert!(out.contains(k), "info lacks {k}:\n{out}");
+    }
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["info", "--model", s(d), "--json"]))).unwrap();
+    assert_eq!(info["total_params"], summary["params"]);
+
+    // Sparse export: the same bytes as model.safetensors, and identical logits when loaded back.
+    let sparse = f.root.join("export-sparse.safetensors");
+    ok(&run(&["export", "--model", s(d), "--out", s(&sparse)]));
+    assert_eq!(read(&sparse), read(&d.join("model.safetensors")));
+    let again = ok(&run(&[
+        "predict",
+        "--model",
+        s(&sparse),
+        "--json",
+        "a great and wonderful film",
+        "",
+    ]));
+    assert_eq!(again, json_out, "sparse export gives other logits");
+    fails(
+        &run(&["export", "--model", s(d), "--out", s(&sparse)]),
+        2,
+        "--force",
+    );
+
+    // Dense export: PyTorch names and layouts; loads back with (nearly) identical logits.
+    let dense = f.root.join("export-dense.safetensors");
+    ok(&run(&[
+        "export",
+        "--model",
+        s(d),
+        "--out",
+        s(&dense),
+        "--dense",
+    ]));
+    let t = tensors(&read(&dense));
+    let cfg = json(&d.join("manifest.json"));
+    let v = cfg["vocab_size"].as_u64().unwrap() as usize;
+    let expect: [(&str, Vec<usize>); 7] = [
+        ("embedding.weight", vec![v, 8]),
+        ("lstm.weight_ih_l0", vec![32, 8]),
+        ("lstm.weight_hh_l0", vec![32, 8]),
+        ("lstm.bias_ih_l0", vec![32]),
+        ("lstm.bias_hh_l0", vec![32]),
+        ("fc.weight", vec![2, 8]),
+        ("fc.bias", vec![2]),
+    ];
+    assert_eq!(t.len(), 7, "{:?}", t.keys());
+    for (name, shape) in expect {
+        assert_eq!(t[name].0, "F32", "{name}");
+        assert_eq!(t[name].1, shape, "{name}");
+    }
+    let dense_pred = ok(&run(&[
+        "predict",
+        "--model",
+        s(&dense),
+        "--json",
+        "a great and wonderful film",
+        "",
+    ]));
+    for (a, b) in dense_pred.lines().zip(json_out.lines()) {
+        let (a, b): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_str(a).unwrap(),
+            serde_json::from_str(b).unwrap(),
+        );
+        assert_eq!(a["label"], b["label"]);
+        for (x, y) in a["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b["logits"].as_array().unwrap())
+        {
+            assert!(
+                (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-4,
+                "{a} vs {b}"
+            );
+        }
+    }
+    let out = ok(&run(&["info", "--model", s(&dense)]));
+    assert!(out.contains("100.000%"), "{out}");
+}
+
+#[test]
+fn bench_prints_one_json_line() {
+    let out = ok(&run(&[
+        "bench",
+        "--vocab-size",
+        "500",
+        "--embed-dim",
+        "16",
+        "--hidden",
+        "16",
+        "--batch-size",
+        "4",
+        "--seq-len",
+        "8",
+        "--density",
+        "0.2",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--threads",
+        "1",
+    ]));
+    assert_eq!(out.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for k in [
+        "train_ms_per_step",
+        "infer_ms_per_batch",
+        "train_tokens_per_s",
+        "infer_tokens_per_s",
+        "params",
+        "dense_params",
+        "peak_rss_bytes",
+    ] {
+        assert!(v.get(k).is_some(), "{out} lacks {k}");
+    }
+    assert!(v["params"].as_u64().unwrap() < v["dense_params"].as_u64().unwrap());
+    let dense = ok(&run(&[
+        "bench",
+        "--vocab-size",
+        "100",
+        "--embed-dim",
+        "4",
+        "--hidden",
+        "4",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "3",
+        "--dense",
+        "--steps",
+        "2",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&dense).unwrap();
+    assert_eq!(v["params"], v["dense_params"]);
+    fails(&run(&["bench", "--embed-dim", "4"]), 2, "--density");
+    fails(&run(&["bench", "--density", "1.5"]), 2, "--density");
+}
+
+#[test]
+fn bad_flags_are_usage_errors_and_write_nothing() {
+    let f = fixture();
+    let out = f.root.join("never-created");
+    let base = [
+        "train",
+        "--train",
+        s(&f.train),
+        "--test",
+        s(&f.test),
+        "--out",
+        s(&out),
+    ];
+    let cases: &[(&[&str], &str)] = &[
+        (&["--lr", "-1"], "--lr"),
+        (&["--epochs", "0"], "--epochs"),
+        (&["--zeta", "1.5"], "--zeta"),
+        (&["--density", "0"], "--density"),
+        (&["--epsilon", "1", "--density", "0.1"], "alternatives"),
+        (&["--dense", "--epsilon", "1"], "--dense"),
+        (&["--dropout-embed", "1"], "--dropout-embed"),
+        (&["--hidden", "0"], "--hidden"),
+        (&["--threads", "5000"], "--threads"),
+        (&["--max-steps", "0"], "--max-steps"),
+        (&["--policy", "bogus"], "--policy"),
+        (&["--epochs", "many"], "--epochs"),
+        (&["--no-such-flag"], "--no-such-flag"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        fails(&run(&args), 2, needle);
+        assert!(!out.exists(), "{extra:?} created the run directory");
+    }
+    fails(
+        &run(&["train", "--data", "mnist", "--out", s(&out)]),
+        2,
+        "unknown dataset",
+    );
+    fails(
+        &run(&[
+            "train",
+            "--data",
+            "uci",
+            "--data-dir",
+            s(&f.root),
+            "--out",
+            s(&out),
+        ]),
+        2,
+        "not found in data directory",
+    );
+    fails(
+        &run(&["train", "--train", s(&f.train), "--out", s(&out)]),
+        2,
+        "--test",
+    );
+    fails(
+        &run(&[
+            "train",
+            "--train",
+            s(&f.root.join("missing.jsonl")),
+            "--test",
+            s(&f.test),
+            "--out",
+            s(&out),
+        ]),
+        2,
+        "no such file",
+    );
+    let cfg = f.root.join("bad.toml");
+    std::fs::write(&cfg, "lr = 0.1\nlearning_rate = 3\n").unwrap();
+    fails(
+        &run(&["train", "--config", s(&cfg), "--out", s(&out)]),
+        2,
+        "learning_rate",
+    );
+    std::fs::write(&cfg, "epochs = \"three\"\n").unwrap();
+    fails(
+        &run(&["train", "--config", s(&cfg), "--out", s(&out)]),
+        2,
+        "epochs",
+    );
+    assert!(!out.exists());
+    // An existing run directory is not overwritten.
+    fails(&run(&tiny_args(f, &f.reference)), 2, "resume");
+    fails(&run(&["resume", s(&f.root)]), 2, "not a run directory");
+}
+
+/// A run stopped after `steps` steps, in a fresh directory.
+fn stopped_run(name: &str, steps: u64) -> PathBuf {
+    let f = fixture();
+    let d = new_dir(name);
+    let n = steps.to_string();
+    let mut args = tiny_args(f, &d);
+    args.extend(["--max-steps", &n]);
+    ok(&run(&args));
+    d
+}
+
+#[test]
+fn resume_refuses_mismatches_before_writing() {
+    let d = stopped_run("mismatch", 3);
+    let snapshot = |d: &Path| {
+        let mut files: Vec<(PathBuf, Vec<u8>)> =
+            walk(d).into_iter().map(|p| (p.clone(), read(&p))).collect();
+        files.sort();
+        files
+    };
+    let before = snapshot(&d);
+    let cfg = d.join("config.toml");
+    let original = String::from_utf8(read(&cfg)).unwrap();
+    std::fs::write(&cfg, original.replace("lr = 0.05", "lr = 0.02")).unwrap();
+    fails(&run(&["resume", s(&d)]), 4, "`lr`");
+    std::fs::write(&cfg, &original).unwrap();
+    let vocab = d.join("vocab.txt");
+    let v = read(&vocab);
+    std::fs::write(&vocab, [v.as_slice(), b"extra\n"].concat()).unwrap();
+    fails(&run(&["resume", s(&d)]), 4, "vocab.txt");
+    std::fs::write(&vocab, &v).unwrap();
+    let other = fixture().root.join("other.toml");
+    std::fs::write(&other, original.replace("seed = 7", "seed = 8")).unwrap();
+    fails(&run(&["resume", s(&d), "--config", s(&other)]), 4, "`seed`");
+    assert_eq!(
+        snapshot(&d),
+        before,
+        "a refused resume changed the run directory"
+    );
+    // The matching config is accepted.
+    let same = fixture().root.join("same.toml");
+    std::fs::write(&same, &original).unwrap();
+    ok(&run(&[
+        "resume",
+        s(&d),
+        "--config",
+        s(&same),
+        "--max-steps",
+        "4",
+    ]));
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+#[test]
+fn lock_file_blocks_a_second_run() {
+    let d = stopped_run("locked", 2);
+    std::fs::write(d.join("lock"), format!("{}\n", std::process::id())).unwrap();
+    fails(&run(&["resume", s(&d)]), 5, "locked by process");
+    // A lock left by a dead process is taken over.
+    std::fs::write(d.join("lock"), "4000000000\n").unwrap();
+    ok(&run(&["resume", s(&d), "--max-steps", "3"]));
+    assert!(!d.join("lock").exists());
+}
+
+#[test]
+fn corrupt_and_truncated_checkpoints_are_rejected() {
+    let d = stopped_run("corrupt", 2);
+    let latest = d.join("checkpoints/latest.safetensors");
+    let good = read(&latest);
+    let len = good.len();
+    for n in [0, 7, 8, 9, 100, len / 2, len - 1] {
+        std::fs::write(&latest, &good[..n]).unwrap();
+        let err = fails(&run(&["resume", s(&d)]), 4, "checkpoint");
+        assert!(err.contains("latest.safetensors"), "{err}");
+    }
+    // A stored weight becomes NaN.
+    let mut flipped = good.clone();
+    let (n, meta) = SafeTensors::read_metadata(&good).unwrap();
+    let start = 8 + n + meta.info("fc.bias").unwrap().data_offsets.0;
+    flipped[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&latest, &flipped).unwrap();
+    fails(&run(&["resume", s(&d)]), 4, "non-finite");
+    let mut header = good.clone();
+    header[20] = b'#';
+    std::fs::write(&latest, &header).unwrap();
+    fails(&run(&["resume", s(&d)]), 4, "safetensors");
+    // The previous checkpoint still works, and the corrupt one never becomes `last-good`.
+    let last_good = read(&d.join("checkpoints/last-good.safetensors"));
+    ok(&run(&[
+        "resume",
+        s(&d),
+        "--from",
+        "last-good",
+        "--max-steps",
+        "3",
+    ]));
+    assert_eq!(
+        read(&d.join("checkpoints/last-good.safetensors")),
+        last_good
+    );
+    ok(&run(&["resume", s(&d), "--max-steps", "4"]));
+    // A corrupt model file is a typed error too.
+    let model = fixture().root.join("corrupt-model.safetensors");
+    let m = read(&fixture().reference.join("model.safetensors"));
+    std::fs::write(&model, &m[..m.len() - 1]).unwrap();
+    fails(&run(&["info", "--model", s(&model)]), 4, "safetensors");
+    std::fs::write(&model, &good).unwrap();
+    fails(&run(&["info", "--model", s(&model)]), 4, "format");
+}
+
+#[test]
+fn non_finite_training_stops_naming_step_and_tensor() {
+    let f = fixture();
+    let d = new_dir("nan");
+    let mut args = tiny_args(f, &d);
+    args.extend([
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e30",
+        "--clip",
+        "0",
+        "--max-steps",
+        "1",
+    ]);
+    ok(&run(&args));
+    let latest = d.join("checkpoints/latest.safetensors");
+    let before = read(&latest);
+    let err = fails(&run(&["resume", s(&d)]), 3, "at step 2");
+    assert!(
+        err.contains("non-finite") && err.contains("tensor `"),
+        "{err}"
+    );
+    assert_eq!(read(&latest), before, "the last good checkpoint changed");
+    assert!(!d.join("lock").exists());
+    assert!(!d.join("model.safetensors").exists());
+}
+
+#[test]
+fn default_train_uses_the_shipped_uci_data_and_reaches_70_percent() {
+    let cwd = new_dir("default-cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    // No arguments at all: data from the compiled-in datasets/ (no ./datasets, no SET_LSTM_DATA),
+    // run directory under ./runs/.
+    let o = Command::new(BIN)
+        .arg("train")
+        .current_dir(&cwd)
+        .env_remove("SET_LSTM_DATA")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("epoch ")).count(),
+        10,
+        "{out}"
+    );
+    let runs: Vec<PathBuf> = std::fs::read_dir(cwd.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let name = runs[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("uci-set-42-"), "{name}");
+    let sm = json(&runs[0].join("summary.json"));
+    let acc = sm["test_accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.70, "test accuracy {acc}");
+    assert!(sm["density"].as_f64().unwrap() <= 0.05, "{sm}");
+    assert!(
+        out.contains("test accuracy") && out.contains("dense ("),
+        "{out}"
+    );
+}
+
+#[test]
+fn rigl_and_snfs_resume_bit_identically_mid_epoch() {
+    let f = fixture();
+    for policy in ["rigl", "snfs"] {
+        let (a, b) = (
+            new_dir(&format!("{policy}-a")),
+            new_dir(&format!("{policy}-b")),
+        );
+        let mut args = tiny_args(f, &a);
+        args.extend(["--policy", policy, "--optimizer", "sgd", "--lr", "0.1"]);
+        ok(&run(&args));
+        let mut args = tiny_args(f, &b);
+        let stop = (steps_per_epoch(&a) * 2 + 3).to_string();
+        args.extend([
+            "--policy",
+            policy,
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.1",
+            "--max-steps",
+            &stop,
+        ]);
+        ok(&run(&args));
+        ok(&run(&["resume", s(&b), "--checkpoint-every", "2"]));
+        assert_same_run(&a, &b);
+        let events = String::from_utf8(read(&a.join("events.jsonl"))).unwrap();
+        assert!(
+            events
+                .lines()
+                .all(|l| l.contains(&format!("\"policy\":\"{policy}\"")))
+        );
+    }
+}
