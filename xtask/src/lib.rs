@@ -10,4 +10,5 @@ pub mod fetch;
 pub mod http;
 pub mod install;
 pub mod jsonl;
+pub mod report;
 pub mod verify;

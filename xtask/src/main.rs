@@ -22,6 +22,20 @@ enum Command {
     /// Download (or import) an official dataset archive, verify it, convert it to canonical
     /// JSONL and install it into the data directory.
     FetchData(FetchDataArgs),
+    /// Build docs/RESULTS.md from run directories and benchmark JSON lines.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Run directories, or folders holding them (searched recursively).
+    paths: Vec<std::path::PathBuf>,
+    /// JSON-lines files from `set-lstm bench` / `bench/pytorch_lstm.py`.
+    #[arg(long = "bench")]
+    bench: Vec<std::path::PathBuf>,
+    /// Where to write the Markdown report.
+    #[arg(long, default_value = "docs/RESULTS.md")]
+    out: std::path::PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -47,9 +61,24 @@ struct FetchDataArgs {
     force: bool,
 }
 
+fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let mut invocation = String::from("cargo xtask report");
+    for p in &args.paths {
+        invocation.push_str(&format!(" {}", p.display()));
+    }
+    for b in &args.bench {
+        invocation.push_str(&format!(" --bench {}", b.display()));
+    }
+    invocation.push_str(&format!(" --out {}", args.out.display()));
+    xtask::report::generate(&args.paths, &args.bench, &args.out, &invocation)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::FetchData(args) => fetch_data(args),
+        Command::Report(args) => report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
