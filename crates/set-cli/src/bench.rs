@@ -16,6 +16,18 @@ use std::time::Instant;
 
 #[derive(Debug, Serialize)]
 struct BenchResult {
+    /// Always `"set-lstm"` (reports mix our lines with PyTorch's).
+    #[serde(rename = "impl")]
+    implementation: &'static str,
+    threads: usize,
+    vocab_size: usize,
+    embed_dim: usize,
+    hidden: usize,
+    batch_size: usize,
+    seq_len: usize,
+    /// Density of the embedding and LSTM matrices (1 for `--dense`).
+    density: f64,
+    dense: bool,
     train_ms_per_step: f64,
     infer_ms_per_batch: f64,
     train_tokens_per_s: f64,
@@ -136,6 +148,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let (tm, im) = (median(train), median(infer));
         let tokens = (b * t) as f64;
         Ok(BenchResult {
+            implementation: "set-lstm",
+            threads: rayon::current_num_threads(),
+            vocab_size: args.vocab_size,
+            embed_dim: args.embed_dim,
+            hidden: args.hidden,
+            batch_size: b,
+            seq_len: t,
+            density: if args.dense { 1.0 } else { args.density.unwrap_or(1.0) },
+            dense: args.dense,
             train_ms_per_step: tm,
             infer_ms_per_batch: im,
             train_tokens_per_s: tokens / (tm / 1e3),
