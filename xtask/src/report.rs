@@ -88,12 +88,13 @@ pub fn read_run(dir: &Path) -> Result<Run> {
         })
         .unwrap_or_else(|| "?".into());
     let policy = get("policy").and_then(toml::Value::as_str).unwrap_or("set");
-    let init = get("new_weight_std").and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
+    let init = get("new_weight_std")
+        .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
     let model = if dense {
         "dense".to_string()
     } else {
         match init {
-            Some(s) if s == 0.0 => format!("{policy} (new weights 0)"),
+            Some(0.0) => format!("{policy} (new weights 0)"),
             Some(s) => format!("{policy} (new weights N(0, {s}))"),
             None => policy.to_string(),
         }
