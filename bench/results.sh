@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the experiments behind docs/RESULTS.md, one after another, then regenerates the report.
+# Usage: bash bench/results.sh [DATA_DIR] [OUT_DIR]   (defaults: ../shared/datasets, runs/results)
+# Each run is skipped if its directory already has a summary.json, so the script can resume.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:-../shared/datasets}
+OUT=${2:-runs/results}
+THREADS=${THREADS:-1}
+cargo build --release -p set-cli
+BIN=target/release/set-lstm
+mkdir -p "$OUT"
+run() { # name, args...
+  local name=$1; shift
+  if [ -f "$OUT/$name/summary.json" ]; then return; fi
+  rm -rf "${OUT:?}/$name"
+  echo "== $name: set-lstm train $*"
+  "$BIN" train --threads "$THREADS" --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1 || echo "   failed: see $OUT/$name.log"
+}
+for s in 1 2 3; do
+  for d in uci sst2 sanders; do
+    run "$d-set-s$s" --data "$d" --data-dir "$DATA" --seed "$s"
+    run "$d-dense-s$s" --data "$d" --data-dir "$DATA" --seed "$s" --dense
+  done
+done
+# Accuracy vs density on SST-2 (uniform density for the embedding and LSTM matrices).
+for dens in 0.01 0.02 0.04 0.1 0.25 1.0; do
+  run "sst2-density$dens-s1" --data sst2 --data-dir "$DATA" --seed 1 --density "$dens"
+done
+IMDB=(--data imdb --data-dir "$DATA" --max-len 400 --epochs 6 --batch-size 64)
+for s in 1 2 3; do run "imdb-set-s$s" "${IMDB[@]}" --seed "$s"; done
+run imdb-rigl-s1 "${IMDB[@]}" --seed 1 --policy rigl
+run imdb-snfs-s1 "${IMDB[@]}" --seed 1 --policy snfs
+run imdb-static-s1 "${IMDB[@]}" --seed 1 --policy static
+run imdb-set-zero-s1 "${IMDB[@]}" --seed 1 --new-weight-std 0
+for s in 1 2 3; do run "imdb-dense-s$s" "${IMDB[@]}" --seed "$s" --dense; done
+cargo run -q -p xtask --release -- report "$OUT" ${BENCH_JSONL:+--bench "$BENCH_JSONL"} --out docs/RESULTS.md
