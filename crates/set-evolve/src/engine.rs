@@ -141,6 +141,8 @@ pub(crate) fn apply(
     conservation: Conservation,
 ) -> Result<EvolutionReport, EvolveError> {
     debug_assert_eq!(views.len(), plans.len());
+    // Last check (tracker shapes), then the tracker records the structure before the edit.
+    observe_all(tracker, views)?;
     // Conservation is checked on the plan, before anything changes.
     let before: Vec<usize> = views.iter().map(|v| v.matrix.nnz()).collect();
     let planned: Vec<usize> = before

@@ -53,8 +53,6 @@ impl EvolutionPolicy for StaticPolicy {
         ctx.validate()?;
         engine::validate_views(matrices, self.name(), false, false)?;
         let plans = vec![Plan::default(); matrices.len()];
-        // Last check (tracker shapes), then the tracker records the structure before the edit.
-        engine::observe_all(&mut self.tracker, matrices)?;
         let name = self.name();
         engine::apply(
             matrices,

@@ -141,8 +141,6 @@ impl EvolutionPolicy for RiglPolicy {
         let init = ctx
             .new_weight_init
             .unwrap_or_else(|| self.default_new_weight_init());
-        // Last check (tracker shapes), then the tracker records the structure before the edit.
-        engine::observe_all(&mut self.tracker, matrices)?;
         let name = self.name();
         engine::apply(
             matrices,

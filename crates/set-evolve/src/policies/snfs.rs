@@ -254,8 +254,6 @@ impl EvolutionPolicy for SnfsPolicy {
         } else {
             Conservation::PerMatrix
         };
-        // Last check (tracker shapes), then the tracker records the structure before the edit.
-        engine::observe_all(&mut self.tracker, matrices)?;
         let name = self.name();
         engine::apply(
             matrices,
