@@ -8,7 +8,7 @@ DATA=${1:-../shared/datasets}
 OUT=${2:-runs/results}
 THREADS=${THREADS:-1}
 cargo build --release -p set-cli
-BIN=target/release/set-lstm
+BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 mkdir -p "$OUT"
 run() { # name, args...
   local name=$1; shift
