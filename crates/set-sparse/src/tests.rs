@@ -339,53 +339,225 @@ fn bad_edits_are_typed_errors_and_leave_matrix_unchanged() {
     assert_eq!(w.get(0, 0), Some(5.0));
 }
 
+fn same_bits<'a, T: crate::Scalar>(
+    a: impl IntoIterator<Item = &'a T>,
+    b: impl IntoIterator<Item = &'a T>,
+) -> bool {
+    let (a, b): (Vec<f64>, Vec<f64>) = (
+        a.into_iter().map(|v| v.as_f64()).collect(),
+        b.into_iter().map(|v| v.as_f64()).collect(),
+    );
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
 #[test]
 fn kernels_are_bit_identical_across_thread_counts() {
-    // Large enough to take the parallel paths.
+    // Large enough to take the parallel paths; 509 rows and 383 columns split unevenly.
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let w =
-        SparseMatrix::<f32>::random_density(512, 384, 0.1, &mut rng, |r| r.random_range(-1.0..1.0))
+        SparseMatrix::<f32>::random_density(509, 383, 0.1, &mut rng, |r| r.random_range(-1.0..1.0))
             .unwrap();
-    let x = Array2::from_shape_fn((384, 70), |_| rng.random_range(-1.0f32..1.0));
-    let dy = Array2::from_shape_fn((512, 70), |_| rng.random_range(-1.0f32..1.0));
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
+    for b in [70, 64, 37] {
+        let x = Array2::from_shape_fn((383, b), |_| rng.random_range(-1.0f32..1.0));
+        let dy = Array2::from_shape_fn((509, b), |_| rng.random_range(-1.0f32..1.0));
+        let run = |threads: usize| {
+            in_pool(threads, || {
+                let mut y = Array2::zeros((509, b));
+                w.spmm(x.view(), y.view_mut());
+                let mut dx = Array2::zeros((383, b));
+                w.spmm_t(dy.view(), dx.view_mut());
+                let mut g = vec![0.0f32; w.nnz()];
+                w.sddmm_acc(dy.view(), x.view(), &mut g);
+                let ss = crate::reduce::sum_squares(&g);
+                (y, dx, g, ss)
+            })
+        };
+        let one = run(1);
+        for t in [2, 4] {
+            let other = run(t);
+            assert!(same_bits(&one.0, &other.0), "spmm, b = {b}, {t} threads");
+            assert!(same_bits(&one.1, &other.1), "spmm_t, b = {b}, {t} threads");
+            assert!(same_bits(&one.2, &other.2), "sddmm, b = {b}, {t} threads");
+            assert_eq!(one.3.to_bits(), other.3.to_bits());
+        }
+    }
+}
+
+/// Runs the three batched kernels (accumulating into non-zero outputs) and, for comparison, the
+/// same products as a loop of 2-D calls.
+fn batched_and_per_step<T: crate::Scalar>(
+    w: &SparseMatrix<T>,
+    x: &ndarray::Array3<T>,
+    dy: &ndarray::Array3<T>,
+    per_step: bool,
+) -> (ndarray::Array3<T>, ndarray::Array3<T>, Vec<T>) {
+    use ndarray::Axis;
+    let steps = x.dim().0;
+    let mut y = ndarray::Array3::from_elem((steps, w.rows(), x.dim().2), T::of_f64(0.5));
+    let mut dx = ndarray::Array3::from_elem((steps, w.cols(), x.dim().2), T::of_f64(-0.5));
+    let mut g = vec![T::of_f64(0.25); w.nnz()];
+    if per_step {
+        for t in 0..steps {
+            w.spmm_acc(x.index_axis(Axis(0), t), y.index_axis_mut(Axis(0), t));
+            w.spmm_t_acc(dy.index_axis(Axis(0), t), dx.index_axis_mut(Axis(0), t));
+            w.sddmm_acc(dy.index_axis(Axis(0), t), x.index_axis(Axis(0), t), &mut g);
+        }
+    } else {
+        w.spmm_batched(x.view(), y.view_mut(), true);
+        w.spmm_t_batched(dy.view(), dx.view_mut(), true);
+        w.sddmm_batched_acc(dy.view(), x.view(), &mut g);
+    }
+    (y, dx, g)
+}
+
+#[test]
+fn batched_kernels_are_bit_identical_to_per_step_calls_for_any_thread_count() {
+    use ndarray::Array3;
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    // 4H x H at H = 61: row and column counts that no block size divides.
+    let w =
+        SparseMatrix::<f32>::random_density(244, 61, 0.2, &mut rng, |r| r.random_range(-1.0..1.0))
             .unwrap();
-        pool.install(|| {
-            let mut y = Array2::zeros((512, 70));
-            w.spmm(x.view(), y.view_mut());
-            let mut dx = Array2::zeros((384, 70));
-            w.spmm_t(dy.view(), dx.view_mut());
-            let mut g = vec![0.0f32; w.nnz()];
-            w.sddmm_acc(dy.view(), x.view(), &mut g);
-            let ss = crate::reduce::sum_squares(&g);
-            (y, dx, g, ss)
-        })
-    };
-    let one = run(1);
-    for t in [2, 4] {
-        let other = run(t);
-        assert!(
-            one.0
-                .iter()
-                .zip(other.0.iter())
-                .all(|(a, b)| a.to_bits() == b.to_bits())
+    // 9 steps take the per-step parallel path on 2 and 4 threads, 3 steps the row-split one;
+    // 64 columns are full registers, 37 end in a masked chunk, 300 take the wide SDDMM path and
+    // two column tiles.
+    for (steps, b) in [(9, 64), (3, 64), (9, 37), (2, 300)] {
+        let x = Array3::from_shape_fn((steps, 61, b), |_| rng.random_range(-1.0f32..1.0));
+        let dy = Array3::from_shape_fn((steps, 244, b), |_| rng.random_range(-1.0f32..1.0));
+        let reference = in_pool(1, || batched_and_per_step(&w, &x, &dy, true));
+        for threads in [1, 2, 4] {
+            for per_step in [false, true] {
+                let got = in_pool(threads, || batched_and_per_step(&w, &x, &dy, per_step));
+                let what = format!("steps {steps}, b {b}, {threads} threads, per_step {per_step}");
+                assert!(same_bits(&reference.0, &got.0), "spmm: {what}");
+                assert!(same_bits(&reference.1, &got.1), "spmm_t: {what}");
+                assert!(same_bits(&reference.2, &got.2), "sddmm: {what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn batched_kernels_match_dense_reference_in_f64() {
+    use ndarray::{Array3, Axis};
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let w = random_matrix(203, 57, 0.3, 14);
+    let (steps, b) = (10, 21);
+    let x = Array3::from_shape_fn((steps, 57, b), |_| rng.random_range(-1.0..1.0));
+    let dy = Array3::from_shape_fn((steps, 203, b), |_| rng.random_range(-1.0..1.0));
+    let (y, dx, g) = in_pool(2, || batched_and_per_step(&w, &x, &dy, false));
+    let d = w.to_dense();
+    let mut g_ref = Array2::<f64>::from_elem((203, 57), 0.25);
+    for t in 0..steps {
+        let (xt, dyt) = (x.index_axis(Axis(0), t), dy.index_axis(Axis(0), t));
+        assert_close(&y.index_axis(Axis(0), t).to_owned(), &(d.dot(&xt) + 0.5));
+        assert_close(
+            &dx.index_axis(Axis(0), t).to_owned(),
+            &(d.t().dot(&dyt) - 0.5),
         );
+        g_ref = g_ref + dyt.dot(&xt.t());
+    }
+    for (r, c, k) in w.entries() {
+        assert!((g[k] - g_ref[[r, c]]).abs() <= 1e-10 * (1.0 + g_ref[[r, c]].abs()));
+    }
+}
+
+/// Copies `a` into storage whose rows start `offset` floats after a 64-byte boundary, rows
+/// `stride` floats apart; returns the storage and where the copy starts.
+fn placed(a: &Array2<f32>, offset: usize, stride: usize) -> (Vec<f32>, usize) {
+    let (rows, cols) = a.dim();
+    let mut v = vec![f32::NAN; rows * stride + 32];
+    let start = (16 - (v.as_ptr() as usize % 64) / 4) % 16 + offset;
+    for r in 0..rows {
+        v[start + r * stride..][..cols].copy_from_slice(a.row(r).as_slice().unwrap());
+    }
+    (v, start)
+}
+
+#[test]
+fn kernels_give_the_same_bits_for_aligned_and_unaligned_operands() {
+    use ndarray::{ArrayView2, ShapeBuilder};
+    // The AVX-512 kernels copy randomly read operands whose rows are not 64-byte aligned into
+    // aligned scratch; the copy must not change a single bit, nor may the NaN padding leak in.
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let (m, n) = (300, 120);
+    let w = SparseMatrix::<f32>::random_density(m, n, 0.2, &mut rng, |r| r.random_range(-1.0..1.0))
+        .unwrap();
+    for b in [64, 40, 16, 130] {
+        let x = Array2::from_shape_fn((n, b), |_| rng.random_range(-1.0f32..1.0));
+        let dy = Array2::from_shape_fn((m, b), |_| rng.random_range(-1.0f32..1.0));
+        let mut results = Vec::new();
+        // Aligned rows; unaligned base; odd row stride.
+        for (offset, pad) in [(0, b.next_multiple_of(16) - b), (4, 0), (1, 3)] {
+            let (xs, x0) = placed(&x, offset, b + pad);
+            let (dys, dy0) = placed(&dy, offset, b + pad);
+            let xv = ArrayView2::from_shape((n, b).strides((b + pad, 1)), &xs[x0..]).unwrap();
+            let dyv = ArrayView2::from_shape((m, b).strides((b + pad, 1)), &dys[dy0..]).unwrap();
+            for threads in [1, 2] {
+                results.push(in_pool(threads, || {
+                    let mut y = Array2::zeros((m, b));
+                    w.spmm(xv, y.view_mut());
+                    let mut dx = Array2::zeros((n, b));
+                    w.spmm_t(dyv, dx.view_mut());
+                    let mut g = vec![0.0f32; w.nnz()];
+                    w.sddmm_acc(dyv, xv, &mut g);
+                    (y, dx, g)
+                }));
+            }
+        }
+        let first = &results[0];
         assert!(
-            one.1
+            first
+                .0
                 .iter()
-                .zip(other.1.iter())
-                .all(|(a, b)| a.to_bits() == b.to_bits())
+                .chain(&first.1)
+                .chain(&first.2)
+                .all(|v| v.is_finite())
         );
-        assert!(
-            one.2
-                .iter()
-                .zip(other.2.iter())
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        );
-        assert_eq!(one.3.to_bits(), other.3.to_bits());
+        for r in &results[1..] {
+            assert!(same_bits(&first.0, &r.0), "spmm, b = {b}");
+            assert!(same_bits(&first.1, &r.1), "spmm_t, b = {b}");
+            assert!(same_bits(&first.2, &r.2), "sddmm, b = {b}");
+        }
+    }
+}
+
+#[test]
+fn balanced_bounds_cover_all_rows_in_order() {
+    use crate::kernels::rows::balanced_bounds;
+    let mut rng = ChaCha8Rng::seed_from_u64(16);
+    for rows in [0usize, 1, 2, 7, 100, 1001] {
+        // Skewed rows: some empty, some long.
+        let mut ptr = vec![0usize];
+        for _ in 0..rows {
+            let len = if rng.random_bool(0.3) {
+                0
+            } else {
+                rng.random_range(0..50)
+            };
+            ptr.push(ptr.last().unwrap() + len);
+        }
+        for parts in [1, 2, 3, 8, 5000] {
+            let b = balanced_bounds(&ptr, parts);
+            assert_eq!(b[0], 0);
+            assert_eq!(*b.last().unwrap(), rows);
+            assert!(b.windows(2).all(|w| w[0] < w[1]), "{b:?}");
+            assert!(b.len() - 1 <= parts.max(1));
+            if rows >= parts && parts > 1 {
+                // No range costs more than twice its share (plus one long row).
+                let cost = |r0: usize, r1: usize| ptr[r1] - ptr[r0] + (r1 - r0);
+                let share = cost(0, rows) / parts + 50;
+                assert!(b.windows(2).all(|w| cost(w[0], w[1]) <= 2 * share), "{b:?}");
+            }
+        }
     }
 }
 

@@ -2,14 +2,16 @@
 //!
 //! `grad[k] += dot(dY[i, :], X[j, :])` for each stored `(i, j)` at position `k`. Each dot product
 //! uses fixed lanes and a fixed-order tree reduction; rows are split across rayon workers by
-//! disjoint slices of `grad`, so results are bit-identical for any thread count.
+//! disjoint slices of `grad` (equal work, [`super::rows::balanced_bounds`]), so results are
+//! bit-identical for any thread count.
 
-use super::rows::{COL_TILE, PARALLEL_MIN_WORK, Rows, block_rows};
+use super::rows::{COL_TILE, PARALLEL_MIN_WORK, Rows, parallel_bounds};
 use crate::Scalar;
 use crate::matrix::SparseMatrix;
 use crate::simd::{dispatch, madd};
 use ndarray::{ArrayView2, s};
 use rayon::prelude::*;
+use std::ops::Range;
 
 const LANES: usize = 32;
 
@@ -62,7 +64,7 @@ fn sddmm_rows<T: Scalar, const FMA: bool>(
 
 dispatch!(fn sddmm_rows_generic<T>(w: &SparseMatrix<T>, rows: std::ops::Range<usize>, dy: &Rows<'_, T>, x: &Rows<'_, T>, grad: &mut [T]) => sddmm_rows);
 
-fn sddmm_rows_dispatch<T: Scalar>(
+pub(crate) fn sddmm_rows_dispatch<T: Scalar>(
     w: &SparseMatrix<T>,
     rows: std::ops::Range<usize>,
     dy: &Rows<'_, T>,
@@ -77,26 +79,61 @@ fn sddmm_rows_dispatch<T: Scalar>(
     sddmm_rows_generic(w, rows, dy, x, grad)
 }
 
-fn sddmm_driver<T: Scalar>(w: &SparseMatrix<T>, dy: Rows<'_, T>, x: Rows<'_, T>, grad: &mut [T]) {
-    if w.nnz() * dy.ncols() < PARALLEL_MIN_WORK {
-        sddmm_rows_dispatch(w, 0..w.rows(), &dy, &x, grad);
-        return;
-    }
-    let block = block_rows(w.rows());
+/// Splits `grad` (aligned with `w`'s values) into the entry slices of row ranges `bounds`.
+pub(crate) fn split_grad<'g, T>(
+    w: &SparseMatrix<impl Scalar>,
+    bounds: &[usize],
+    grad: &'g mut [T],
+) -> Vec<(Range<usize>, &'g mut [T])> {
     let indptr = w.indptr();
-    let mut parts = Vec::with_capacity(w.rows().div_ceil(block));
+    let mut parts = Vec::with_capacity(bounds.len());
     let mut rest = grad;
-    let mut r0 = 0;
-    while r0 < w.rows() {
-        let r1 = (r0 + block).min(w.rows());
-        let (head, tail) = rest.split_at_mut(indptr[r1] - indptr[r0]);
-        parts.push((r0..r1, head));
+    for r in bounds.windows(2) {
+        let (head, tail) = rest.split_at_mut(indptr[r[1]] - indptr[r[0]]);
+        parts.push((r[0]..r[1], head));
         rest = tail;
-        r0 = r1;
     }
     parts
-        .into_par_iter()
-        .for_each(|(rows, g)| sddmm_rows_dispatch(w, rows, &dy, &x, g));
+}
+
+/// Runs `f` with `x`, or with a 64-byte aligned copy of it when the kernels gain from that
+/// (`uses` random row reads of `x` follow).
+#[inline]
+pub(crate) fn with_aligned_x<T: Scalar, R>(
+    x: Rows<'_, T>,
+    uses: usize,
+    parallel: bool,
+    f: impl FnOnce(&Rows<'_, T>) -> R,
+) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512::applies::<T>() {
+        // SAFETY: `applies` checked that T is f32 and the CPU has AVX-512F.
+        return unsafe { super::avx512::with_aligned(x, uses, parallel, f) };
+    }
+    let _ = (uses, parallel);
+    f(&x)
+}
+
+/// `grad += sddmm(dy, x)` over all rows, split across rayon workers when `parallel` and the
+/// product is large enough (shapes checked by the caller).
+fn sddmm_driver<T: Scalar>(
+    w: &SparseMatrix<T>,
+    dy: Rows<'_, T>,
+    x: Rows<'_, T>,
+    grad: &mut [T],
+    parallel: bool,
+) {
+    let parallel =
+        parallel && w.nnz() * dy.ncols() >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1;
+    with_aligned_x(x, w.nnz(), parallel, |x| {
+        if !parallel {
+            sddmm_rows_dispatch(w, 0..w.rows(), &dy, x, grad);
+            return;
+        }
+        split_grad(w, &parallel_bounds(w.indptr()), grad)
+            .into_par_iter()
+            .for_each(|(rows, g)| sddmm_rows_dispatch(w, rows, &dy, x, g));
+    });
 }
 
 impl<T: Scalar> SparseMatrix<T> {
@@ -148,16 +185,33 @@ impl<T: Scalar> SparseMatrix<T> {
             grad.len(),
             self.nnz()
         );
-        if dy.ncols() > COL_TILE {
-            // Column tiles keep the touched rows of `x` in cache; tiles add up in a fixed order.
-            for t0 in (0..dy.ncols()).step_by(COL_TILE) {
-                let t1 = (t0 + COL_TILE).min(dy.ncols());
-                self.sddmm_acc(dy.slice(s![.., t0..t1]), x.slice(s![.., t0..t1]), grad);
+        self.sddmm_tiles(0..self.rows(), dy, x, grad, true);
+    }
+
+    /// `grad += sddmm` for rows `rows` (`grad` holds exactly their entries), in column tiles of
+    /// at most [`COL_TILE`] added in order; split across workers when `parallel`. Shapes of `dy`
+    /// and `x` must have been checked against `self`.
+    pub(crate) fn sddmm_tiles(
+        &self,
+        rows: Range<usize>,
+        dy: ArrayView2<'_, T>,
+        x: ArrayView2<'_, T>,
+        grad: &mut [T],
+        parallel: bool,
+    ) {
+        for t0 in (0..dy.ncols().max(1)).step_by(COL_TILE) {
+            let t1 = (t0 + COL_TILE).min(dy.ncols());
+            let (dyt, xt) = (dy.slice(s![.., t0..t1]), x.slice(s![.., t0..t1]));
+            let dyr = Rows::new(&dyt, "sddmm dy");
+            let xr = Rows::new(&xt, "sddmm x");
+            if rows == (0..self.rows()) {
+                sddmm_driver(self, dyr, xr, grad, parallel);
+            } else {
+                let uses = self.nnz_in_rows(rows.clone());
+                with_aligned_x(xr, uses, false, |x| {
+                    sddmm_rows_dispatch(self, rows.clone(), &dyr, x, grad)
+                });
             }
-            return;
         }
-        let dyr = Rows::new(&dy, "sddmm dy");
-        let xr = Rows::new(&x, "sddmm x");
-        sddmm_driver(self, dyr, xr, grad);
     }
 }

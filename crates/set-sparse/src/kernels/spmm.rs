@@ -3,14 +3,17 @@
 //! Dense operands are feature-major: row `j` of `X` holds feature `j` for every batch column,
 //! contiguously. Each output row is then a sum of scaled input rows, an axpy over the batch that
 //! vectorises at full width. Output rows are independent, so rows are split across rayon
-//! workers without any reduction: the bits do not depend on the thread count.
+//! workers without any reduction: the bits do not depend on the thread count. The split is by
+//! equal work (entries + rows, [`super::rows::balanced_bounds`]), a few ranges per thread.
+//!
+//! On AVX-512 the `f32` products run the kernels of `avx512.rs`, which first copy a randomly
+//! read operand whose rows are not 64-byte aligned into aligned scratch (in parallel).
 
-use super::rows::{COL_TILE, PARALLEL_MIN_WORK, Rows, block_rows, check_rows_mut, row_mut};
+use super::rows::{COL_TILE, PARALLEL_MIN_WORK, Rows, check_rows_mut, for_row_blocks, row_mut};
 use crate::Scalar;
 use crate::matrix::SparseMatrix;
 use crate::simd::{dispatch, madd};
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
-use rayon::prelude::*;
+use ndarray::{ArrayView2, ArrayViewMut2, s};
 
 /// Batch columns processed per register block.
 const LANES: usize = 64;
@@ -106,21 +109,115 @@ fn spmm_t_block<T: Scalar, const FMA: bool>(
 dispatch!(fn spmm_block_dispatch<T>(w: &SparseMatrix<T>, x: Rows<'_, T>, y: &mut ArrayViewMut2<'_, T>, first: usize, accumulate: bool) => spmm_block);
 dispatch!(fn spmm_t_block_dispatch<T>(w: &SparseMatrix<T>, dy: Rows<'_, T>, dx: &mut ArrayViewMut2<'_, T>, first: usize, accumulate: bool) => spmm_t_block);
 
-/// Runs `block_fn` over row blocks of `out`, in parallel when the work is large enough.
-fn for_row_blocks<T: Scalar>(
-    out: &mut ArrayViewMut2<'_, T>,
-    work: usize,
-    block_fn: impl Fn(&mut ArrayViewMut2<'_, T>, usize) + Sync,
-) {
-    if work < PARALLEL_MIN_WORK {
-        block_fn(out, 0);
-        return;
+impl<T: Scalar> SparseMatrix<T> {
+    /// `y (+)= W x` (shapes checked by the caller) in column tiles of at most [`COL_TILE`]; rows
+    /// split across rayon workers when `parallel` and the product is large enough.
+    #[track_caller]
+    fn spmm_impl(
+        &self,
+        x: ArrayView2<'_, T>,
+        mut y: ArrayViewMut2<'_, T>,
+        accumulate: bool,
+        parallel: bool,
+    ) {
+        check_rows_mut(&y, "spmm output");
+        if x.ncols() > COL_TILE {
+            // Keep the touched part of `x` in cache: one column tile at a time.
+            for t0 in (0..x.ncols()).step_by(COL_TILE) {
+                let t1 = (t0 + COL_TILE).min(x.ncols());
+                self.spmm_impl(
+                    x.slice(s![.., t0..t1]),
+                    y.slice_mut(s![.., t0..t1]),
+                    accumulate,
+                    parallel,
+                );
+            }
+            return;
+        }
+        let xr = Rows::new(&x, "spmm input");
+        let parallel = parallel && self.nnz() * xr.ncols() >= PARALLEL_MIN_WORK;
+        #[cfg(target_arch = "x86_64")]
+        if super::avx512::applies::<T>() {
+            let run = |xa: &Rows<'_, T>| {
+                for_row_blocks(&mut y, self.indptr(), parallel, |rows, part| {
+                    // SAFETY: T is f32 and the CPU has AVX-512F (`applies`); `xa` has `cols`
+                    // rows (checked by `spmm_into`); `part` is rows `rows` of `y`, contiguous
+                    // (checked above) and owned by this task.
+                    unsafe {
+                        super::avx512::spmm_rows(
+                            self,
+                            xa,
+                            rows,
+                            part.as_mut_ptr(),
+                            part.strides()[0],
+                            accumulate,
+                        )
+                    }
+                })
+            };
+            // SAFETY: `applies` checked that T is f32 and the CPU has AVX-512F.
+            return unsafe { super::avx512::with_aligned(xr, self.nnz(), parallel, run) };
+        }
+        for_row_blocks(&mut y, self.indptr(), parallel, |rows, part| {
+            spmm_block_dispatch(self, xr, part, rows.start, accumulate)
+        });
     }
-    let block = block_rows(out.nrows());
-    out.axis_chunks_iter_mut(Axis(0), block)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(bi, mut part)| block_fn(&mut part, bi * block));
+
+    /// `dx (+)= W^T dy` (shapes checked by the caller), tiled and split like `spmm_impl`.
+    /// `values_t`: the values in transposed order, if the caller has them.
+    #[track_caller]
+    fn spmm_t_impl(
+        &self,
+        dy: ArrayView2<'_, T>,
+        mut dx: ArrayViewMut2<'_, T>,
+        accumulate: bool,
+        parallel: bool,
+        values_t: Option<&[T]>,
+    ) {
+        check_rows_mut(&dx, "spmm_t output");
+        if dy.ncols() > COL_TILE {
+            for t0 in (0..dy.ncols()).step_by(COL_TILE) {
+                let t1 = (t0 + COL_TILE).min(dy.ncols());
+                self.spmm_t_impl(
+                    dy.slice(s![.., t0..t1]),
+                    dx.slice_mut(s![.., t0..t1]),
+                    accumulate,
+                    parallel,
+                    values_t,
+                );
+            }
+            return;
+        }
+        let dyr = Rows::new(&dy, "spmm_t input");
+        let parallel = parallel && self.nnz() * dyr.ncols() >= PARALLEL_MIN_WORK;
+        let col_ptr = &self.t_index.col_ptr;
+        #[cfg(target_arch = "x86_64")]
+        if super::avx512::applies::<T>() {
+            let run = |dya: &Rows<'_, T>| {
+                for_row_blocks(&mut dx, col_ptr, parallel, |cols, part| {
+                    // SAFETY: T is f32 and the CPU has AVX-512F (`applies`); `dya` has `rows`
+                    // rows (checked by `spmm_t_into`); `part` is rows `cols` of `dx`,
+                    // contiguous (checked above) and owned by this task.
+                    unsafe {
+                        super::avx512::spmm_t_rows(
+                            self,
+                            values_t,
+                            dya,
+                            cols,
+                            part.as_mut_ptr(),
+                            part.strides()[0],
+                            accumulate,
+                        )
+                    }
+                })
+            };
+            // SAFETY: `applies` checked that T is f32 and the CPU has AVX-512F.
+            return unsafe { super::avx512::with_aligned(dyr, self.nnz(), parallel, run) };
+        }
+        for_row_blocks(&mut dx, col_ptr, parallel, |cols, part| {
+            spmm_t_block_dispatch(self, dyr, part, cols.start, accumulate)
+        });
+    }
 }
 
 impl<T: Scalar> SparseMatrix<T> {
@@ -141,7 +238,7 @@ impl<T: Scalar> SparseMatrix<T> {
     /// If the shapes do not match or rows are not contiguous (caller bugs).
     #[track_caller]
     pub fn spmm(&self, x: ArrayView2<'_, T>, y: ArrayViewMut2<'_, T>) {
-        self.spmm_into(x, y, false);
+        self.spmm_into(x, y, false, true);
     }
 
     /// `y += W x`, shapes as [`SparseMatrix::spmm`].
@@ -150,11 +247,18 @@ impl<T: Scalar> SparseMatrix<T> {
     /// As [`SparseMatrix::spmm`].
     #[track_caller]
     pub fn spmm_acc(&self, x: ArrayView2<'_, T>, y: ArrayViewMut2<'_, T>) {
-        self.spmm_into(x, y, true);
+        self.spmm_into(x, y, true, true);
     }
 
+    /// Checks the shapes, then `y (+)= W x`; rows split across rayon workers when `parallel`.
     #[track_caller]
-    fn spmm_into(&self, x: ArrayView2<'_, T>, mut y: ArrayViewMut2<'_, T>, accumulate: bool) {
+    pub(crate) fn spmm_into(
+        &self,
+        x: ArrayView2<'_, T>,
+        y: ArrayViewMut2<'_, T>,
+        accumulate: bool,
+        parallel: bool,
+    ) {
         assert_eq!(
             x.nrows(),
             self.cols(),
@@ -176,28 +280,7 @@ impl<T: Scalar> SparseMatrix<T> {
             x.ncols(),
             y.ncols()
         );
-        check_rows_mut(&y, "spmm output");
-        if x.ncols() > COL_TILE {
-            // Keep the touched part of `x` in cache: one column tile at a time.
-            for t0 in (0..x.ncols()).step_by(COL_TILE) {
-                let t1 = (t0 + COL_TILE).min(x.ncols());
-                self.spmm_into(
-                    x.slice(s![.., t0..t1]),
-                    y.slice_mut(s![.., t0..t1]),
-                    accumulate,
-                );
-            }
-            return;
-        }
-        let xr = Rows::new(&x, "spmm input");
-        for_row_blocks(&mut y, self.nnz() * xr.ncols(), |part, first| {
-            #[cfg(target_arch = "x86_64")]
-            if super::avx512::applies::<T>() {
-                // SAFETY: `applies` checked that T is f32 and the CPU has AVX-512F.
-                return unsafe { super::avx512::spmm_block(self, xr, part, first, accumulate) };
-            }
-            spmm_block_dispatch(self, xr, part, first, accumulate)
-        });
+        self.spmm_impl(x, y, accumulate, parallel);
     }
 
     /// `dx = W^T dy` without building a transposed copy (walks the stored transposed index).
@@ -207,7 +290,7 @@ impl<T: Scalar> SparseMatrix<T> {
     /// If the shapes do not match or rows are not contiguous (caller bugs).
     #[track_caller]
     pub fn spmm_t(&self, dy: ArrayView2<'_, T>, dx: ArrayViewMut2<'_, T>) {
-        self.spmm_t_into(dy, dx, false);
+        self.spmm_t_into(dy, dx, false, true, None);
     }
 
     /// `dx += W^T dy`, shapes as [`SparseMatrix::spmm_t`].
@@ -216,11 +299,20 @@ impl<T: Scalar> SparseMatrix<T> {
     /// As [`SparseMatrix::spmm_t`].
     #[track_caller]
     pub fn spmm_t_acc(&self, dy: ArrayView2<'_, T>, dx: ArrayViewMut2<'_, T>) {
-        self.spmm_t_into(dy, dx, true);
+        self.spmm_t_into(dy, dx, true, true, None);
     }
 
+    /// Checks the shapes, then `dx (+)= W^T dy`; split across workers when `parallel`.
+    /// `values_t`: the values in transposed order (`values[pos[k]]`), if the caller has them.
     #[track_caller]
-    fn spmm_t_into(&self, dy: ArrayView2<'_, T>, mut dx: ArrayViewMut2<'_, T>, accumulate: bool) {
+    pub(crate) fn spmm_t_into(
+        &self,
+        dy: ArrayView2<'_, T>,
+        dx: ArrayViewMut2<'_, T>,
+        accumulate: bool,
+        parallel: bool,
+        values_t: Option<&[T]>,
+    ) {
         assert_eq!(
             dy.nrows(),
             self.rows(),
@@ -242,26 +334,6 @@ impl<T: Scalar> SparseMatrix<T> {
             dy.ncols(),
             dx.ncols()
         );
-        check_rows_mut(&dx, "spmm_t output");
-        if dy.ncols() > COL_TILE {
-            for t0 in (0..dy.ncols()).step_by(COL_TILE) {
-                let t1 = (t0 + COL_TILE).min(dy.ncols());
-                self.spmm_t_into(
-                    dy.slice(s![.., t0..t1]),
-                    dx.slice_mut(s![.., t0..t1]),
-                    accumulate,
-                );
-            }
-            return;
-        }
-        let dyr = Rows::new(&dy, "spmm_t input");
-        for_row_blocks(&mut dx, self.nnz() * dyr.ncols(), |part, first| {
-            #[cfg(target_arch = "x86_64")]
-            if super::avx512::applies::<T>() {
-                // SAFETY: `applies` checked that T is f32 and the CPU has AVX-512F.
-                return unsafe { super::avx512::spmm_t_block(self, dyr, part, first, accumulate) };
-            }
-            spmm_t_block_dispatch(self, dyr, part, first, accumulate)
-        });
+        self.spmm_t_impl(dy, dx, accumulate, parallel, values_t);
     }
 }
