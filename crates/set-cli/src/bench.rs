@@ -155,7 +155,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             hidden: args.hidden,
             batch_size: b,
             seq_len: t,
-            density: if args.dense { 1.0 } else { args.density.unwrap_or(1.0) },
+            density: if args.dense {
+                1.0
+            } else {
+                args.density.unwrap_or(1.0)
+            },
             dense: args.dense,
             train_ms_per_step: tm,
             infer_ms_per_batch: im,

@@ -58,6 +58,10 @@ pub enum CheckpointError {
     /// A metadata key is missing.
     #[error("metadata key `{0}` is missing")]
     MissingKey(String),
+    /// A metadata key this format does not have (files are pure data: nothing in them is
+    /// interpreted beyond the documented keys).
+    #[error("unexpected metadata key `{0}`")]
+    UnexpectedMetadata(String),
     /// A metadata value does not parse.
     #[error("metadata `{key}`: {message}")]
     BadMetadata {
@@ -294,6 +298,7 @@ pub struct TensorFile<'a> {
     st: SafeTensors<'a>,
     metadata: BTreeMap<String, String>,
     used: RefCell<BTreeSet<String>>,
+    used_meta: RefCell<BTreeSet<String>>,
 }
 
 impl<'a> TensorFile<'a> {
@@ -315,6 +320,7 @@ impl<'a> TensorFile<'a> {
             st,
             metadata,
             used: RefCell::new(BTreeSet::new()),
+            used_meta: RefCell::new(BTreeSet::new()),
         };
         let found = f.meta("format")?;
         if found != format {
@@ -337,10 +343,13 @@ impl<'a> TensorFile<'a> {
     /// # Errors
     /// [`CheckpointError::MissingKey`].
     pub fn meta(&self, key: &str) -> CResult<&str> {
-        self.metadata
+        let v = self
+            .metadata
             .get(key)
             .map(String::as_str)
-            .ok_or_else(|| CheckpointError::MissingKey(key.to_string()))
+            .ok_or_else(|| CheckpointError::MissingKey(key.to_string()))?;
+        self.used_meta.borrow_mut().insert(key.to_string());
+        Ok(v)
     }
 
     /// A metadata value parsed as JSON.
@@ -442,11 +451,15 @@ impl<'a> TensorFile<'a> {
             .collect())
     }
 
-    /// Rejects any tensor that was not read.
+    /// Rejects any tensor or metadata key that was not read.
     ///
     /// # Errors
-    /// [`CheckpointError::UnexpectedTensor`].
+    /// [`CheckpointError::UnexpectedTensor`], [`CheckpointError::UnexpectedMetadata`].
     pub fn finish(self) -> CResult<()> {
+        let used_meta = self.used_meta.borrow();
+        if let Some(k) = self.metadata.keys().find(|k| !used_meta.contains(*k)) {
+            return Err(CheckpointError::UnexpectedMetadata(k.clone()));
+        }
         let used = self.used.borrow();
         let mut names = self.st.names();
         names.sort();
@@ -501,6 +514,42 @@ fn bad(name: &str, message: String) -> CheckpointError {
         name: name.to_string(),
         message,
     }
+}
+
+/// Largest vocabulary a file may declare (the `vocab_size` limit of training).
+pub const MAX_VOCAB: usize = 1 << 24;
+/// Most classes a file may declare (the `classes` limit of training).
+pub const MAX_CLASSES: usize = 1_000;
+
+/// Validates a model configuration read from a file, with the limits training itself enforces.
+/// Dimensions are the only sizes of a model that are not backed by bytes of the file (a sparse
+/// matrix's column count sizes its transposed index), so bounding them here, before any tensor is
+/// read, is what keeps a hostile header from making the loader allocate more than a small
+/// multiple of the file's length.
+fn check_model_config(mcfg: &ClassifierConfig) -> CResult<()> {
+    mcfg.validate().map_err(CheckpointError::Model)?;
+    for (field, value, max) in [
+        ("vocab_size", mcfg.vocab_size, MAX_VOCAB),
+        ("embed_dim", mcfg.embed_dim, crate::config::MAX_WIDTH),
+        ("hidden", mcfg.hidden, crate::config::MAX_WIDTH),
+        ("classes", mcfg.classes, MAX_CLASSES),
+    ] {
+        if value > max {
+            return Err(CheckpointError::BadMetadata {
+                key: "model".into(),
+                message: format!("`{field}` = {value} exceeds the limit {max}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Validates a training configuration read from a file (the checks of `config.toml`).
+fn check_train_config(config: &TrainConfig) -> CResult<()> {
+    config.validate().map_err(|e| CheckpointError::BadMetadata {
+        key: "config".into(),
+        message: e.to_string(),
+    })
 }
 
 fn read_sparse(
@@ -673,8 +722,9 @@ pub fn encode_model(b: &ModelBundle) -> CResult<Vec<u8>> {
 pub fn decode_model(bytes: &[u8]) -> CResult<ModelBundle> {
     let f = TensorFile::parse(bytes, MODEL_FORMAT)?;
     let config: TrainConfig = f.meta_json("config")?;
+    check_train_config(&config)?;
     let mcfg: ClassifierConfig = f.meta_json("model")?;
-    mcfg.validate().map_err(CheckpointError::Model)?;
+    check_model_config(&mcfg)?;
     let class_names: Vec<String> = f.meta_json("class_names")?;
     if class_names.len() != mcfg.classes {
         return Err(CheckpointError::BadMetadata {
@@ -700,6 +750,15 @@ pub fn decode_model(bytes: &[u8]) -> CResult<ModelBundle> {
         });
     }
     let params = read_params(&f, &mcfg)?;
+    let layout = f.meta("layout")?;
+    let sparse = params.iter().any(|p| p.value.as_sparse().is_some());
+    let expected = if sparse { "sparse" } else { "dense" };
+    if layout != expected {
+        return Err(CheckpointError::BadMetadata {
+            key: "layout".into(),
+            message: format!("`{layout}`, but the tensors are {expected}"),
+        });
+    }
     f.finish()?;
     let model = Classifier::from_params(mcfg, params).map_err(CheckpointError::Model)?;
     Ok(ModelBundle {
@@ -861,8 +920,9 @@ pub fn encode_checkpoint(s: &TrainingState) -> CResult<Vec<u8>> {
 pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
     let f = TensorFile::parse(bytes, CHECKPOINT_FORMAT)?;
     let config: TrainConfig = f.meta_json("config")?;
+    check_train_config(&config)?;
     let mcfg: ClassifierConfig = f.meta_json("model")?;
-    mcfg.validate().map_err(CheckpointError::Model)?;
+    check_model_config(&mcfg)?;
     let class_names: Vec<String> = f.meta_json("class_names")?;
     if class_names.len() != mcfg.classes {
         return Err(CheckpointError::BadMetadata {
@@ -872,7 +932,26 @@ pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
     }
     let counters: Counters = f.meta_json("counters")?;
     let progress: Progress = f.meta_json("progress")?;
+    for (what, bits) in [
+        ("loss_sum_bits", Some(progress.loss_sum_bits)),
+        ("best_dev_accuracy_bits", progress.best_dev_accuracy_bits),
+    ] {
+        if let Some(b) = bits
+            && !f64::from_bits(b).is_finite()
+        {
+            return Err(CheckpointError::BadMetadata {
+                key: "progress".into(),
+                message: format!("`{what}` is the non-finite {}", f64::from_bits(b)),
+            });
+        }
+    }
     let om: OptimMeta = f.meta_json("optimizer")?;
+    if om.config != config.optimizer_config() {
+        return Err(CheckpointError::BadMetadata {
+            key: "optimizer".into(),
+            message: "differs from the optimizer of the configuration".into(),
+        });
+    }
     let em: EvolutionMeta = f.meta_json("evolution")?;
     let vocab_sha256 = f.meta("vocab_sha256")?.to_string();
     let datasets: Vec<FileDigest> = f.meta_json("datasets")?;
@@ -1250,6 +1329,54 @@ mod tests {
         let mut garbage = good.clone();
         garbage[10] = b'!';
         assert!(decode_checkpoint(&garbage).is_err());
+    }
+
+    #[test]
+    fn metadata_must_be_known_consistent_and_within_limits() {
+        let good = encode_checkpoint(&state()).unwrap();
+        let bad_key = |bytes: &[u8], key: &str| matches!(decode_checkpoint(bytes), Err(CheckpointError::BadMetadata { key: k, .. }) if k == key);
+        let meta: BTreeMap<String, String> = {
+            let (_, m) = SafeTensors::read_metadata(&good).unwrap();
+            m.metadata().clone().unwrap().into_iter().collect()
+        };
+        let edit = |key: &str, f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v: serde_json::Value = serde_json::from_str(&meta[key]).unwrap();
+            f(&mut v);
+            with_meta(&good, key, Some(&v.to_string()))
+        };
+        // The optimizer must be the one the configuration describes.
+        assert!(bad_key(
+            &edit("optimizer", &|v| v["config"]["lr"] = 0.5.into()),
+            "optimizer"
+        ));
+        // The configuration passes the checks of config.toml.
+        assert!(bad_key(
+            &edit("config", &|v| v["epochs"] = 0.into()),
+            "config"
+        ));
+        // Dimensions within the limits of training, checked before any tensor is read.
+        for (field, value) in [
+            ("embed_dim", 1u64 << 20),
+            ("hidden", 1 << 20),
+            ("vocab_size", 1 << 30),
+            ("classes", 5000),
+        ] {
+            assert!(
+                bad_key(&edit("model", &|v| v[field] = value.into()), "model"),
+                "{field}"
+            );
+        }
+        // Running sums are finite.
+        let nan = f64::NAN.to_bits();
+        assert!(bad_key(
+            &edit("progress", &|v| v["loss_sum_bits"] = nan.into()),
+            "progress"
+        ));
+        // Every metadata key is known.
+        assert!(matches!(
+            decode_checkpoint(&with_meta(&good, "hook", Some("x"))),
+            Err(CheckpointError::UnexpectedMetadata(k)) if k == "hook"
+        ));
     }
 
     #[test]

@@ -45,6 +45,29 @@ pub enum Command {
     /// Time training steps and inference batches on random tokens; prints one JSON line
     #[command(after_help = EXIT_CODES_HELP)]
     Bench(BenchArgs),
+    /// Test-only (hidden): rewrite a run's latest checkpoint in a loop, for the SIGKILL tests
+    #[command(name = "__test-write-loop", hide = true)]
+    TestWriteLoop(TestWriteLoopArgs),
+}
+
+/// `__test-write-loop` flags: a helper of the reliability tests, not a user command. It
+/// alternates between checkpoint files, writing each over `checkpoints/latest.safetensors` of
+/// `RUN_DIR` exactly as training does (or, with `--plain`, with a bare `fs::write`: the
+/// non-atomic control that the tests must see torn), until killed or `--max-seconds` pass.
+#[derive(Debug, Args)]
+pub struct TestWriteLoopArgs {
+    /// Run directory whose `checkpoints/latest.safetensors` is rewritten
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Checkpoint files to write, in turn
+    #[arg(value_name = "VERSION", num_args = 1.., required = true)]
+    pub versions: Vec<PathBuf>,
+    /// Write with a bare `std::fs::write` (truncate, then write): the torn-file control
+    #[arg(long)]
+    pub plain: bool,
+    /// Stop after this many seconds (a safety net if the test never kills the process)
+    #[arg(long, value_name = "S", default_value_t = 20)]
+    pub max_seconds: u64,
 }
 
 /// `train` flags (a repeated flag: the last one wins).

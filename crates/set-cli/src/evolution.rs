@@ -77,3 +77,27 @@ pub fn gate_nnz(model: &Classifier<f32>, name: &str) -> Option<[usize; 4]> {
         _ => [h * shape[1]; 4],
     })
 }
+
+/// SHA-256 (hex) of the model's topology: for every sparse parameter in order, its name, shape
+/// and CSR structure (row pointers, column indices), not its values. Two runs with the same
+/// topology have the same hash; `summary.json` records it as `topology_sha256`.
+pub fn topology_sha256(model: &Classifier<f32>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in model.params() {
+        if let Some(m) = p.value.as_sparse() {
+            h.update((p.name.len() as u64).to_le_bytes());
+            h.update(p.name.as_bytes());
+            for d in [m.rows(), m.cols(), m.nnz()] {
+                h.update((d as u64).to_le_bytes());
+            }
+            for &x in m.indptr() {
+                h.update((x as u64).to_le_bytes());
+            }
+            for &c in m.indices() {
+                h.update(c.to_le_bytes());
+            }
+        }
+    }
+    crate::sysinfo::hex(&h.finalize())
+}

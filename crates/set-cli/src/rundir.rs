@@ -276,31 +276,80 @@ impl RunDir {
     }
 
     /// Writes a new checkpoint: the bytes go to a synced `*.tmp` file first; then, if
-    /// `keep_previous` (the current `latest` is known to be valid), `latest` becomes
-    /// `last-good`; the temporary file is renamed to `latest`; the folder is synced. A crash
-    /// between the two renames leaves only `last-good`, which `resume` then uses.
+    /// `keep_previous` (the current `latest` is known to be valid), `last-good` is atomically
+    /// replaced by a hard link to the current `latest`; then the temporary file is renamed over
+    /// `latest`; the folder is synced. At every moment `latest` is a complete old or new
+    /// checkpoint (on a filesystem without hard links, `latest` is renamed to `last-good`
+    /// instead, and a crash between the two renames leaves only `last-good`, which `resume`
+    /// then uses). A failed write (a full disk) removes its temporary file and leaves both
+    /// checkpoints untouched.
     ///
     /// # Errors
-    /// I/O errors.
+    /// I/O errors, naming the checkpoint and the temporary file.
     pub fn rotate_and_write_checkpoint(&self, bytes: &[u8], keep_previous: bool) -> Result<()> {
+        self.write_checkpoint_with(bytes, keep_previous, |f, b| f.write_all(b))
+    }
+
+    /// [`RunDir::rotate_and_write_checkpoint`] with the byte-writing step supplied by the
+    /// caller: the seam through which tests inject write failures (a full disk).
+    #[doc(hidden)]
+    pub fn write_checkpoint_with(
+        &self,
+        bytes: &[u8],
+        keep_previous: bool,
+        write: impl FnOnce(&mut File, &[u8]) -> std::io::Result<()>,
+    ) -> Result<()> {
         let (dir, latest, last_good) = (self.checkpoints(), self.latest(), self.last_good());
         let mut tmp = tempfile::Builder::new()
             .prefix(".checkpoint.")
             .suffix(".tmp")
             .tempfile_in(&dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        tmp.write_all(bytes)
+        // On error `tmp` is dropped, which deletes the temporary file.
+        write(tmp.as_file_mut(), bytes)
             .and_then(|()| tmp.as_file().sync_all())
-            .with_context(|| format!("writing {}", tmp.path().display()))?;
-        if keep_previous && latest.is_file() {
-            fs::rename(&latest, &last_good).with_context(|| {
-                format!("renaming {} to {}", latest.display(), last_good.display())
+            .with_context(|| {
+                format!(
+                    "writing checkpoint {} (temporary file {})",
+                    latest.display(),
+                    tmp.path().display()
+                )
             })?;
+        if keep_previous && latest.is_file() {
+            rotate_last_good(&dir, &latest, &last_good)?;
         }
         tmp.persist(&latest)
             .map_err(|e| e.error)
             .with_context(|| format!("renaming into {}", latest.display()))?;
         fsync_dir(&dir)
+    }
+}
+
+/// Makes `last_good` the current `latest` without ever removing `latest`: a hard link under a
+/// temporary name, renamed over `last_good`. Falls back to renaming `latest` itself where hard
+/// links are not supported.
+fn rotate_last_good(dir: &Path, latest: &Path, last_good: &Path) -> Result<()> {
+    let link = dir.join(format!(".last-good.{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&link);
+    match fs::hard_link(latest, &link) {
+        Ok(()) => {
+            let renamed = fs::rename(&link, last_good);
+            // Where `last_good` already is `latest` (a crash right after this rename, before
+            // the new checkpoint replaced `latest`), rename() succeeds without removing `link`.
+            let _ = fs::remove_file(&link);
+            renamed
+                .with_context(|| format!("renaming {} to {}", link.display(), last_good.display()))
+        }
+        Err(e) => {
+            tracing::debug!(
+                "no hard link {} -> {} ({e}); renaming instead",
+                latest.display(),
+                link.display()
+            );
+            fs::rename(latest, last_good).with_context(|| {
+                format!("renaming {} to {}", latest.display(), last_good.display())
+            })
+        }
     }
 }
 
@@ -375,6 +424,72 @@ mod tests {
         fs::write(d.path().join(".a.json.xyz.tmp"), b"partial").unwrap();
         assert_eq!(remove_orphaned_tmp(d.path()).unwrap(), 1);
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    fn checkpoint_dir() -> (tempfile::TempDir, RunDir) {
+        let d = tempfile::tempdir().unwrap();
+        let run = RunDir::new(d.path());
+        fs::create_dir_all(run.checkpoints()).unwrap();
+        (d, run)
+    }
+
+    fn listing(run: &RunDir) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(run.checkpoints())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn checkpoints_rotate_and_a_failed_write_changes_nothing() {
+        let (_d, run) = checkpoint_dir();
+        run.rotate_and_write_checkpoint(b"one", false).unwrap();
+        run.rotate_and_write_checkpoint(b"two", true).unwrap();
+        assert_eq!(fs::read(run.latest()).unwrap(), b"two");
+        assert_eq!(fs::read(run.last_good()).unwrap(), b"one");
+        // A full disk part-way through the write: a clear error naming the checkpoint, both
+        // checkpoints unchanged, the temporary file removed.
+        let e = run
+            .write_checkpoint_with(b"three", true, crate::testing::fail_after(2))
+            .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("No space left on device"), "{msg}");
+        assert!(
+            msg.contains(&format!("writing checkpoint {}", run.latest().display())),
+            "{msg}"
+        );
+        assert_eq!(fs::read(run.latest()).unwrap(), b"two");
+        assert_eq!(fs::read(run.last_good()).unwrap(), b"one");
+        assert_eq!(
+            listing(&run),
+            ["last-good.safetensors", "latest.safetensors"]
+        );
+        run.rotate_and_write_checkpoint(b"three", true).unwrap();
+        assert_eq!(fs::read(run.latest()).unwrap(), b"three");
+        assert_eq!(fs::read(run.last_good()).unwrap(), b"two");
+        assert_eq!(
+            listing(&run),
+            ["last-good.safetensors", "latest.safetensors"]
+        );
+    }
+
+    #[test]
+    fn rotation_after_a_crash_between_its_renames_leaves_no_stray_link() {
+        // The state a crash leaves right after `last-good` became a link to `latest`, before the
+        // new checkpoint replaced `latest`: both names are one file. rename() between two links
+        // of one file does nothing, so the temporary link must be removed explicitly.
+        let (_d, run) = checkpoint_dir();
+        run.rotate_and_write_checkpoint(b"two", false).unwrap();
+        fs::hard_link(run.latest(), run.last_good()).unwrap();
+        run.rotate_and_write_checkpoint(b"three", true).unwrap();
+        assert_eq!(fs::read(run.latest()).unwrap(), b"three");
+        assert_eq!(fs::read(run.last_good()).unwrap(), b"two");
+        assert_eq!(
+            listing(&run),
+            ["last-good.safetensors", "latest.safetensors"]
+        );
     }
 
     #[test]

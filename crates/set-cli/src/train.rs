@@ -72,6 +72,7 @@ struct Summary {
     global_steps: u64,
     evolution_steps: u64,
     itop_rate: Option<f64>,
+    topology_sha256: String,
     peak_rss_bytes: Option<u64>,
 }
 
@@ -379,6 +380,7 @@ impl Session {
                 .next()
                 .is_some()
                 .then(|| tracker.total_itop_rate()),
+            topology_sha256: crate::evolution::topology_sha256(&self.state.model),
             peak_rss_bytes: crate::sysinfo::peak_rss_bytes(),
         };
         write_atomic(

@@ -1,261 +1,14 @@
 //! End-to-end tests of the `set-lstm` binary: every subcommand, bit-identical resume across an
 //! evolution step (after `--max-steps` and after SIGTERM), export round trips, bad flags,
-//! corrupt and truncated checkpoints, the lock file, and the NaN stop.
+//! corrupt and truncated checkpoints, the lock file, and the NaN stop. The reliability suite
+//! (issue 7) is in `reliability.rs`.
 
+mod common;
+
+use common::*;
 use safetensors::SafeTensors;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
-
-const BIN: &str = env!("CARGO_BIN_EXE_set-lstm");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("SET_LSTM_DATA")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("spawn set-lstm")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    let (out, err) = text(o);
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
-    out
-}
-
-#[track_caller]
-fn fails(o: &Output, code: i32, needle: &str) -> String {
-    let (out, err) = text(o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout:\n{out}\nstderr:\n{err}"
-    );
-    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
-    err
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// A small synthetic sentiment task in JSONL: sentiment words decide the label.
-fn write_data(dir: &Path) -> (PathBuf, PathBuf) {
-    let pos = [
-        "good",
-        "great",
-        "excellent",
-        "love",
-        "wonderful",
-        "nice",
-        "best",
-        "fun",
-    ];
-    let neg = [
-        "bad", "awful", "terrible", "hate", "worst", "poor", "boring", "ugly",
-    ];
-    let fill = [
-        "the", "movie", "film", "was", "a", "plot", "it", "really", "very", "and", "acting",
-        "story",
-    ];
-    let mut state = 12345u64;
-    let mut next = |n: usize| {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) % n as u64) as usize
-    };
-    let mut lines = |count: usize| {
-        let mut out = String::new();
-        for i in 0..count {
-            let label = i % 2;
-            let words = if label == 1 { &pos } else { &neg };
-            let len = 3 + next(6);
-            let mut toks: Vec<&str> = (0..len).map(|_| fill[next(fill.len())]).collect();
-            for _ in 0..1 + next(2) {
-                let at = next(toks.len() + 1);
-                toks.insert(at, words[next(words.len())]);
-            }
-            out.push_str(&format!(
-                "{{\"label\": {label}, \"text\": \"{}\"}}\n",
-                toks.join(" ")
-            ));
-        }
-        out
-    };
-    let (train, test) = (dir.join("train.jsonl"), dir.join("test.jsonl"));
-    std::fs::write(&train, lines(160)).unwrap();
-    std::fs::write(&test, lines(40)).unwrap();
-    (train, test)
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    train: PathBuf,
-    test: PathBuf,
-    /// An uninterrupted reference run of [`tiny_args`].
-    reference: PathBuf,
-}
-
-/// Tiny settings: 5 epochs (four evolution steps), SET, dropout on.
-fn tiny_args<'a>(f: &'a Fixture, out: &'a Path) -> Vec<&'a str> {
-    vec![
-        "train",
-        "--train",
-        s(&f.train),
-        "--test",
-        s(&f.test),
-        "--out",
-        s(out),
-        "--epochs",
-        "5",
-        "--batch-size",
-        "16",
-        "--embed-dim",
-        "8",
-        "--hidden",
-        "8",
-        "--epsilon",
-        "2",
-        "--zeta",
-        "0.3",
-        "--lr",
-        "0.05",
-        "--seed",
-        "7",
-        "--threads",
-        "1",
-    ]
-}
-
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let (train, test) = write_data(&root);
-        let mut f = Fixture {
-            _dir: dir,
-            root: root.clone(),
-            train,
-            test,
-            reference: root.join("reference"),
-        };
-        let reference = f.reference.clone();
-        f.reference = PathBuf::new();
-        ok(&run(&tiny_args(&f, &reference)));
-        f.reference = reference;
-        f
-    })
-}
-
-fn new_dir(name: &str) -> PathBuf {
-    let p = fixture().root.join(name);
-    assert!(!p.exists());
-    p
-}
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn json(p: &Path) -> serde_json::Value {
-    serde_json::from_slice(&read(p)).unwrap()
-}
-
-/// `metrics.csv` without the wall-time column.
-fn metrics_sans_time(dir: &Path) -> Vec<String> {
-    String::from_utf8(read(&dir.join("metrics.csv")))
-        .unwrap()
-        .lines()
-        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-        .collect()
-}
-
-/// Tensor name -> (dtype, shape, bytes).
-fn tensors(bytes: &[u8]) -> BTreeMap<String, (String, Vec<usize>, Vec<u8>)> {
-    SafeTensors::deserialize(bytes)
-        .unwrap()
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| {
-            (
-                n,
-                (
-                    format!("{:?}", v.dtype()),
-                    v.shape().to_vec(),
-                    v.data().to_vec(),
-                ),
-            )
-        })
-        .collect()
-}
-
-fn metadata(bytes: &[u8]) -> BTreeMap<String, String> {
-    let (_, m) = SafeTensors::read_metadata(bytes).unwrap();
-    m.metadata().clone().unwrap().into_iter().collect()
-}
-
-#[track_caller]
-fn assert_same_run(a: &Path, b: &Path) {
-    assert_eq!(
-        read(&a.join("model.safetensors")),
-        read(&b.join("model.safetensors")),
-        "model.safetensors differ"
-    );
-    assert_eq!(metrics_sans_time(a), metrics_sans_time(b), "metrics differ");
-    assert_eq!(
-        read(&a.join("events.jsonl")),
-        read(&b.join("events.jsonl")),
-        "events differ"
-    );
-    // Final checkpoints: identical weights, topology, optimizer state and tracker, same counters.
-    let (ca, cb) = (
-        read(&a.join("checkpoints/latest.safetensors")),
-        read(&b.join("checkpoints/latest.safetensors")),
-    );
-    assert_eq!(tensors(&ca), tensors(&cb), "checkpoint tensors differ");
-    let (ma, mb) = (metadata(&ca), metadata(&cb));
-    for key in [
-        "counters",
-        "optimizer",
-        "evolution",
-        "config",
-        "model",
-        "vocab_sha256",
-    ] {
-        assert_eq!(ma[key], mb[key], "checkpoint metadata `{key}` differs");
-    }
-    let (sa, sb) = (json(&a.join("summary.json")), json(&b.join("summary.json")));
-    for key in [
-        "test_accuracy",
-        "params",
-        "dense_params",
-        "density",
-        "epochs",
-        "global_steps",
-        "evolution_steps",
-        "best_dev_accuracy",
-    ] {
-        assert_eq!(sa[key], sb[key], "summary `{key}` differs");
-    }
-}
-
-fn steps_per_epoch(dir: &Path) -> u64 {
-    let m = json(&dir.join("manifest.json"));
-    m["splits"]["train"].as_u64().unwrap().div_ceil(16)
-}
+use std::process::Stdio;
 
 #[test]
 fn help_documents_commands_flags_and_exit_codes() {
@@ -430,13 +183,7 @@ fn sigterm_checkpoints_exits_130_and_resumes_identically() {
     let d = new_dir("signalled");
     let mut args = tiny_args(f, &d);
     args.extend(["--step-delay-ms", "40"]);
-    let child = Command::new(BIN)
-        .args(&args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = cmd(&args).spawn().unwrap();
     // Wait for the initial checkpoint, then let a few steps run.
     let start = std::time::Instant::now();
     while !d.join("checkpoints/latest.safetensors").exists() {
@@ -444,12 +191,8 @@ fn sigterm_checkpoints_exits_130_and_resumes_identically() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    signal(&child, "TERM");
+    let out = wait_with_timeout(child, "train (SIGTERM)");
     let err = fails(&out, 130, "interrupted");
     assert!(err.contains("resume"), "{err}");
     assert!(!d.join("lock").exists());
@@ -522,10 +265,8 @@ fn eval_predict_info_export_and_round_trips() {
     assert_eq!(preds.len(), 2);
     assert_eq!(preds[1]["token_ids"], serde_json::json!([1]));
     // stdin, one text per line.
-    let mut child = Command::new(BIN)
-        .args(["predict", "--model", s(d)])
+    let mut child = cmd(&["predict", "--model", s(d)])
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
@@ -535,7 +276,7 @@ fn eval_predict_info_export_and_round_trips() {
         .unwrap()
         .write_all(b"great fun\nterrible\n")
         .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = wait_with_timeout(child, "predict (stdin)");
     assert_eq!(ok(&o).lines().count(), 2);
 
     let out = ok(&run(&["info", "--model", s(d)]));
@@ -778,17 +519,6 @@ fn bad_flags_are_usage_errors_and_write_nothing() {
     fails(&run(&["resume", s(&f.root)]), 2, "not a run directory");
 }
 
-/// A run stopped after `steps` steps, in a fresh directory.
-fn stopped_run(name: &str, steps: u64) -> PathBuf {
-    let f = fixture();
-    let d = new_dir(name);
-    let n = steps.to_string();
-    let mut args = tiny_args(f, &d);
-    args.extend(["--max-steps", &n]);
-    ok(&run(&args));
-    d
-}
-
 #[test]
 fn resume_refuses_mismatches_before_writing() {
     let d = stopped_run("mismatch", 3);
@@ -828,19 +558,6 @@ fn resume_refuses_mismatches_before_writing() {
         "--max-steps",
         "4",
     ]));
-}
-
-fn walk(d: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
-    }
-    out
 }
 
 #[test]
@@ -934,13 +651,10 @@ fn default_train_uses_the_shipped_uci_data_and_reaches_70_percent() {
     std::fs::create_dir_all(&cwd).unwrap();
     // No arguments at all: data from the compiled-in datasets/ (no ./datasets, no SET_LSTM_DATA),
     // run directory under ./runs/.
-    let o = Command::new(BIN)
-        .arg("train")
-        .current_dir(&cwd)
-        .env_remove("SET_LSTM_DATA")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let o = wait_with_timeout(
+        cmd(&["train"]).current_dir(&cwd).spawn().unwrap(),
+        "train (defaults)",
+    );
     let out = ok(&o);
     assert_eq!(
         out.lines().filter(|l| l.starts_with("epoch ")).count(),

@@ -14,7 +14,7 @@ use crate::error::{DataError, Location, Result};
 use crate::example::{
     EmptyTextPolicy, Example, LabelLookup, LabelMap, LoadOptions, LoadStats, Loaded,
 };
-use crate::reader::{maybe_gunzip, open_text};
+use crate::reader::{maybe_gunzip, open_text, skip_utf8_bom};
 
 /// A column chosen by 0-based index or by header name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -110,6 +110,10 @@ fn parse<R: Read>(
     opts: &CsvOptions,
     options: &LoadOptions,
 ) -> Result<Loaded> {
+    let input = skip_utf8_bom(input).map_err(|e| DataError::Read {
+        at: Location::at(path, 1),
+        source: e,
+    })?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(opts.delimiter)
         .has_headers(opts.has_header)

@@ -38,6 +38,25 @@ pub(crate) fn maybe_gunzip<'a, R: Read + 'a>(mut reader: R) -> io::Result<Box<dy
     }
 }
 
+/// `reader` without a leading UTF-8 byte-order mark (the CSV reader would otherwise keep it as
+/// part of the first field, e.g. a header `\u{feff}label`).
+pub(crate) fn skip_utf8_bom<R: Read>(
+    mut reader: R,
+) -> io::Result<io::Chain<io::Cursor<Vec<u8>>, R>> {
+    let mut head = [0u8; 3];
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let keep = if head[..got] == *UTF8_BOM { 0 } else { got };
+    Ok(io::Cursor::new(head[..keep].to_vec()).chain(reader))
+}
+
 /// Opens `path` for reading, transparently gunzipping it (detected by magic bytes).
 pub(crate) fn open_text(path: &Path) -> Result<Box<dyn BufRead>> {
     let file = File::open(path).map_err(|e| DataError::io(path, "open", e))?;
@@ -127,7 +146,7 @@ impl<R: BufRead> LineReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Cursor, Write};
+    use std::io::{Cursor, Read, Write};
 
     fn lines(bytes: &[u8], max: usize) -> Result<Vec<(usize, String)>> {
         let mut r = LineReader::new(
@@ -176,6 +195,20 @@ mod tests {
             err.to_string(),
             "t.txt:2: invalid UTF-8 (byte 3 of the line)"
         );
+    }
+
+    #[test]
+    fn bom_is_skipped_once_and_short_inputs_survive() {
+        let strip = |b: &[u8]| {
+            let mut out = Vec::new();
+            skip_utf8_bom(b).unwrap().read_to_end(&mut out).unwrap();
+            out
+        };
+        assert_eq!(strip(b"\xEF\xBB\xBFa,b"), b"a,b");
+        assert_eq!(strip(b"\xEF\xBB\xBF\xEF\xBB\xBF"), b"\xEF\xBB\xBF");
+        assert_eq!(strip(b"\xEF\xBB"), b"\xEF\xBB");
+        assert_eq!(strip(b"ab"), b"ab");
+        assert_eq!(strip(b""), b"");
     }
 
     #[test]

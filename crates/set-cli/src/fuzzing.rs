@@ -1,0 +1,84 @@
+//! Entry points shared by the cargo-fuzz targets (`fuzz/fuzz_targets/checkpoint.rs`,
+//! `config.rs`) and the corpus replay test, so both exercise exactly the same code. Each takes
+//! arbitrary bytes and must return (a typed error is fine), never panic, never allocate more than
+//! a small multiple of the input. Beyond "no panic", each checks a round-trip property: whatever
+//! is accepted re-encodes to something accepted that re-encodes to the same bytes.
+
+use crate::checkpoint::{decode_checkpoint, decode_model, encode_checkpoint, encode_model};
+use crate::config::{Settings, TrainConfig};
+
+/// Decodes `data` as a checkpoint and as a model file; re-encodes whatever is accepted.
+///
+/// # Panics
+/// If an accepted file does not re-encode stably (a bug the fuzzer is looking for).
+pub fn checkpoint(data: &[u8]) {
+    if let Ok(state) = decode_checkpoint(data) {
+        let bytes = encode_checkpoint(&state).expect("a decoded checkpoint encodes");
+        let again = decode_checkpoint(&bytes).expect("a re-encoded checkpoint decodes");
+        assert!(
+            encode_checkpoint(&again).expect("encodes") == bytes,
+            "checkpoint re-encoding is not stable"
+        );
+    }
+    if let Ok(bundle) = decode_model(data) {
+        let bytes = encode_model(&bundle).expect("a decoded model encodes");
+        let again = decode_model(&bytes).expect("a re-encoded model decodes");
+        assert!(
+            encode_model(&again).expect("encodes") == bytes,
+            "model re-encoding is not stable"
+        );
+    }
+}
+
+/// Parses `data` as a `--config` file (settings) and as a run's `config.toml`; a configuration
+/// that is accepted must survive `to_toml` -> `from_toml` unchanged.
+///
+/// # Panics
+/// If an accepted configuration does not round-trip (a bug the fuzzer is looking for).
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = toml::from_str::<Settings>(text);
+    if let Ok(c) = TrainConfig::from_toml(text) {
+        let written = c.to_toml().expect("a valid configuration serialises");
+        let back = TrainConfig::from_toml(&written).expect("a written configuration parses");
+        assert!(
+            back == c,
+            "config.toml round trip changed {c:?} into {back:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Replays every committed fuzz corpus entry and crash input through the same entry points.
+    #[test]
+    fn fuzz_corpus_replays_without_panics() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+        for (target, f) in [
+            ("checkpoint", super::checkpoint as fn(&[u8])),
+            ("config", super::config),
+        ] {
+            let mut replayed = 0;
+            for dir in [
+                root.join("corpus").join(target),
+                root.join("artifacts").join(target),
+            ] {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries {
+                    let path = entry.unwrap().path();
+                    f(&std::fs::read(&path).unwrap());
+                    replayed += 1;
+                }
+            }
+            assert!(
+                replayed >= 10,
+                "expected the committed corpus under {}/corpus/{target}, replayed {replayed}",
+                root.display()
+            );
+        }
+    }
+}
