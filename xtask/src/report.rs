@@ -294,7 +294,11 @@ pub fn render(runs: &[Run], bench: &[BenchLine], invocation: &str, out: &Path) -
         }
         // Accuracy vs density per dataset, where there are several densities.
         let mut curves: BTreeMap<String, Vec<(f64, f64, f64)>> = BTreeMap::new();
-        for ((data, _, _, _), rs) in &groups {
+        // The curve: sparse runs with an explicit uniform density (`--density`), plus dense.
+        for ((data, model, setting, _), rs) in &groups {
+            if !(setting.starts_with("d=") || model == "dense") {
+                continue;
+            }
             let (m, s) = mean_std(&rs.iter().map(|r| r.test_accuracy).collect::<Vec<_>>());
             curves
                 .entry(data.clone())
@@ -312,6 +316,10 @@ pub fn render(runs: &[Run], bench: &[BenchLine], invocation: &str, out: &Path) -
                 plot.file_name()
                     .and_then(|f| f.to_str())
                     .unwrap_or_default()
+            )?;
+            writeln!(
+                md,
+                "Sparse runs trained with `--density d` (uniform density for the embedding and LSTM matrices), and the dense model.\n"
             )?;
             writeln!(md, "| dataset | density | test accuracy |")?;
             writeln!(md, "|---|---:|---:|")?;
