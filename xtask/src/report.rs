@@ -203,18 +203,26 @@ fn read_bench(path: &Path) -> Result<Vec<BenchLine>> {
                 i + 1
             );
         }
-        let label = match value.get("impl").and_then(Value::as_str) {
-            Some(s) => s.to_string(),
-            None if value.get("dense").and_then(Value::as_bool) == Some(true) => {
-                "set-lstm dense".into()
-            }
-            None => format!(
+        let ours = matches!(
+            value.get("impl").and_then(Value::as_str),
+            None | Some("set-lstm")
+        );
+        let label = if !ours {
+            value
+                .get("impl")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        } else if value.get("dense").and_then(Value::as_bool) == Some(true) {
+            "set-lstm dense".into()
+        } else {
+            format!(
                 "set-lstm d={}",
                 value
                     .get("density")
-                    .map(|d| d.to_string())
+                    .map(Value::to_string)
                     .unwrap_or_default()
-            ),
+            )
         };
         out.push(BenchLine { label, value });
     }
@@ -223,6 +231,14 @@ fn read_bench(path: &Path) -> Result<Vec<BenchLine>> {
 
 fn field(v: &Value, k: &str) -> String {
     match v.get(k) {
+        Some(Value::Number(n)) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            if x >= 1000.0 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.1}")
+            }
+        }
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::String(s)) => s.clone(),
         Some(Value::Bool(b)) => b.to_string(),
@@ -519,6 +535,28 @@ mod tests {
         std::fs::write(&bench, "{\"x\":1}\n").unwrap();
         let err = generate(&[], &[bench], &empty.path().join("R.md"), "x").unwrap_err();
         assert!(format!("{err:#}").contains("b.jsonl:1"), "{err:#}");
+    }
+
+    #[test]
+    fn bench_lines_are_labelled_and_rounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("b.jsonl");
+        std::fs::write(&f, concat!(
+            r#"{"impl":"set-lstm","threads":2,"embed_dim":8,"hidden":8,"density":0.04,"dense":false,"train_ms_per_step":12.345,"infer_ms_per_batch":1.0,"train_tokens_per_s":123456.7,"params":10}"#, "\n",
+            r#"{"impl":"set-lstm","dense":true,"density":1.0,"train_ms_per_step":50.0}"#, "\n",
+            r#"{"impl":"pytorch","train_ms_per_step":99.99}"#, "\n",
+        )).unwrap();
+        let out = tmp.path().join("R.md");
+        generate(&[], &[f], &out, "x").unwrap();
+        let md = std::fs::read_to_string(out).unwrap();
+        assert!(
+            md.contains("| set-lstm d=0.04 | 2 | – | 8 | 8 | – | – | 12.3 | 1.0 | 123457 | 10 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| set-lstm dense |") && md.contains("| pytorch |"),
+            "{md}"
+        );
     }
 
     #[test]
