@@ -715,12 +715,9 @@ pub fn encode_model(b: &ModelBundle) -> CResult<Vec<u8>> {
     Ok(encode_safetensors(tensors, &meta))
 }
 
-/// Parses and validates a model file.
-///
-/// # Errors
-/// Any problem, typed.
-pub fn decode_model(bytes: &[u8]) -> CResult<ModelBundle> {
-    let f = TensorFile::parse(bytes, MODEL_FORMAT)?;
+/// The metadata every model file and checkpoint carries: the training configuration, the model
+/// configuration and one class name per class, each validated.
+fn read_configs(f: &TensorFile<'_>) -> CResult<(TrainConfig, ClassifierConfig, Vec<String>)> {
     let config: TrainConfig = f.meta_json("config")?;
     check_train_config(&config)?;
     let mcfg: ClassifierConfig = f.meta_json("model")?;
@@ -732,6 +729,16 @@ pub fn decode_model(bytes: &[u8]) -> CResult<ModelBundle> {
             message: format!("{} names for {} classes", class_names.len(), mcfg.classes),
         });
     }
+    Ok((config, mcfg, class_names))
+}
+
+/// Parses and validates a model file.
+///
+/// # Errors
+/// Any problem, typed.
+pub fn decode_model(bytes: &[u8]) -> CResult<ModelBundle> {
+    let f = TensorFile::parse(bytes, MODEL_FORMAT)?;
+    let (config, mcfg, class_names) = read_configs(&f)?;
     let tokens: Vec<String> = f.meta_json("vocab")?;
     let vocab = set_data::Vocab::from_tokens(tokens).map_err(|e| CheckpointError::BadMetadata {
         key: "vocab".into(),
@@ -919,17 +926,7 @@ pub fn encode_checkpoint(s: &TrainingState) -> CResult<Vec<u8>> {
 /// Any problem, typed.
 pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
     let f = TensorFile::parse(bytes, CHECKPOINT_FORMAT)?;
-    let config: TrainConfig = f.meta_json("config")?;
-    check_train_config(&config)?;
-    let mcfg: ClassifierConfig = f.meta_json("model")?;
-    check_model_config(&mcfg)?;
-    let class_names: Vec<String> = f.meta_json("class_names")?;
-    if class_names.len() != mcfg.classes {
-        return Err(CheckpointError::BadMetadata {
-            key: "class_names".into(),
-            message: format!("{} names for {} classes", class_names.len(), mcfg.classes),
-        });
-    }
+    let (config, mcfg, class_names) = read_configs(&f)?;
     let counters: Counters = f.meta_json("counters")?;
     let progress: Progress = f.meta_json("progress")?;
     for (what, bits) in [
