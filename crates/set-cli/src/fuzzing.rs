@@ -60,20 +60,7 @@ mod tests {
             ("checkpoint", super::checkpoint as fn(&[u8])),
             ("config", super::config),
         ] {
-            let mut replayed = 0;
-            for dir in [
-                root.join("corpus").join(target),
-                root.join("artifacts").join(target),
-            ] {
-                let Ok(entries) = std::fs::read_dir(&dir) else {
-                    continue;
-                };
-                for entry in entries {
-                    let path = entry.unwrap().path();
-                    f(&std::fs::read(&path).unwrap());
-                    replayed += 1;
-                }
-            }
+            let replayed = set_data::fuzzing::replay(&root, target, f);
             assert!(
                 replayed >= 10,
                 "expected the committed corpus under {}/corpus/{target}, replayed {replayed}",

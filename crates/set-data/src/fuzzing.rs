@@ -36,32 +36,44 @@ pub fn vocab(data: &[u8]) {
     let _ = Vocab::read_from(Cursor::new(data), Path::new("fuzz.vocab"));
 }
 
+/// Runs `f` on every file under `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/` of the
+/// workspace (`fuzz_root`); returns how many inputs were replayed. Used by the replay tests of
+/// every crate with fuzz targets.
+///
+/// # Panics
+/// If a listed file cannot be read (a broken checkout).
+pub fn replay(fuzz_root: &Path, target: &str, f: fn(&[u8])) -> usize {
+    let mut replayed = 0;
+    for dir in [
+        fuzz_root.join("corpus").join(target),
+        fuzz_root.join("artifacts").join(target),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("listing the fuzz corpus").path();
+            f(&std::fs::read(&path).expect("reading a fuzz corpus file"));
+            replayed += 1;
+        }
+    }
+    replayed
+}
+
 #[cfg(test)]
 mod tests {
     /// Replays every committed fuzz corpus entry and crash input through the same entry points.
     #[test]
     fn fuzz_corpus_replays_without_panics() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-        let mut replayed = 0;
-        for (target, f) in [
+        let replayed: usize = [
             ("jsonl", super::jsonl as fn(&[u8])),
             ("delimited", super::delimited),
             ("vocab", super::vocab),
-        ] {
-            for dir in [
-                root.join("corpus").join(target),
-                root.join("artifacts").join(target),
-            ] {
-                let Ok(entries) = std::fs::read_dir(&dir) else {
-                    continue;
-                };
-                for entry in entries {
-                    let path = entry.unwrap().path();
-                    f(&std::fs::read(&path).unwrap());
-                    replayed += 1;
-                }
-            }
-        }
+        ]
+        .into_iter()
+        .map(|(target, f)| super::replay(&root, target, f))
+        .sum();
         assert!(
             replayed >= 9,
             "expected the committed corpus under {}, replayed {replayed}",
