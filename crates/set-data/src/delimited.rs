@@ -11,9 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Location, Result};
-use crate::example::{
-    EmptyTextPolicy, Example, LabelLookup, LabelMap, LoadOptions, LoadStats, Loaded,
-};
+use crate::example::{EmptyTextPolicy, Example, LabelMap, LoadOptions, LoadStats, Loaded};
 use crate::reader::{maybe_gunzip, open_text, skip_utf8_bom};
 
 /// A column chosen by 0-based index or by header name.
@@ -206,19 +204,8 @@ fn parse<R: Read>(
             field: label_name.clone(),
             message: format!("expected an integer, found {label_str:?}"),
         })?;
-        let class = match labels.lookup(raw_label) {
-            LabelLookup::Class(c) => c,
-            LabelLookup::Filtered => {
-                stats.filtered_label += 1;
-                continue;
-            }
-            LabelLookup::Unknown => {
-                return Err(DataError::UnknownLabel {
-                    at: at(),
-                    label: raw_label,
-                    expected: labels.expected(),
-                });
-            }
+        let Some(class) = labels.classify(raw_label, at(), &mut stats)? else {
+            continue;
         };
         let text = field(text_idx, &text_name)?;
         if text.trim().is_empty() {

@@ -169,6 +169,31 @@ impl LabelMap {
         }
     }
 
+    /// The class of raw label `raw` for a loader: `Some(class)`, `None` for a filtered label
+    /// (counted in `stats.filtered_label`), or [`DataError::UnknownLabel`] at `at`.
+    ///
+    /// # Errors
+    /// A label that is neither mapped nor filtered.
+    pub fn classify(
+        &self,
+        raw: i64,
+        at: crate::error::Location,
+        stats: &mut LoadStats,
+    ) -> Result<Option<usize>> {
+        match self.lookup(raw) {
+            LabelLookup::Class(c) => Ok(Some(c)),
+            LabelLookup::Filtered => {
+                stats.filtered_label += 1;
+                Ok(None)
+            }
+            LabelLookup::Unknown => Err(DataError::UnknownLabel {
+                at,
+                label: raw,
+                expected: self.expected(),
+            }),
+        }
+    }
+
     /// Number of classes `C`.
     pub fn num_classes(&self) -> usize {
         self.class_names.len()

@@ -21,9 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{DataError, Location, Result};
-use crate::example::{
-    EmptyTextPolicy, Example, LabelLookup, LabelMap, LoadOptions, LoadStats, Loaded,
-};
+use crate::example::{EmptyTextPolicy, Example, LabelMap, LoadOptions, LoadStats, Loaded};
 use crate::reader::{LineReader, maybe_gunzip, open_text};
 
 /// The two fields we read. `Option<Value>` lets us name a missing field ourselves; serde_json
@@ -134,19 +132,8 @@ fn parse_lines<R: std::io::BufRead>(
                 ));
             }
         };
-        let class = match labels.lookup(raw_label) {
-            LabelLookup::Class(c) => c,
-            LabelLookup::Filtered => {
-                stats.filtered_label += 1;
-                continue;
-            }
-            LabelLookup::Unknown => {
-                return Err(DataError::UnknownLabel {
-                    at: at(),
-                    label: raw_label,
-                    expected: labels.expected(),
-                });
-            }
+        let Some(class) = labels.classify(raw_label, at(), &mut stats)? else {
+            continue;
         };
         let text = match record.text {
             None => return Err(field_err("text", "missing (or null)".into())),
