@@ -1,10 +1,14 @@
 //! `cargo xtask report`: builds `docs/RESULTS.md` from run directories and benchmark JSON lines.
 //!
 //! A run directory is any folder holding `summary.json`, `config.toml` and `manifest.json`
-//! (written by `set-lstm train`). Runs are grouped by dataset, model (dense, or sparse with its
-//! policy, density setting and new-weight initialisation) and size; each group reports the mean
-//! and sample standard deviation of test accuracy over its seeds. Benchmark files are JSON lines
-//! printed by `set-lstm bench` or `bench/pytorch_lstm.py`. Nothing in the output is typed by hand.
+//! (written by `set-lstm train`), found at any depth, e.g. the run directories of a
+//! `set-lstm sweep` folder. Runs are grouped by dataset, model (dense, or sparse with its
+//! policy, density setting and new-weight initialisation) and size, and within those by every
+//! other training setting whose value differs between the group's runs (zeta, epochs, dropout,
+//! learning rate, ...: see [`VARIANT_IGNORED`]), shown in a `settings` column; each group reports
+//! the mean and sample standard deviation of test accuracy over its seeds. Benchmark files are
+//! JSON lines printed by `set-lstm bench` or `bench/pytorch_lstm.py`. Nothing in the output is
+//! typed by hand.
 
 use anyhow::{Context, Result, bail};
 use plotters::prelude::*;
@@ -42,7 +46,29 @@ pub struct Run {
     pub peak_rss: u64,
     /// The command line that produced the run.
     pub command: String,
+    /// Every `config.toml` key with its value as text (strings unquoted).
+    pub config: BTreeMap<String, String>,
 }
+
+/// `config.toml` keys that never split a group into variants: the seed (aggregated over),
+/// settings that do not change results or are machine-specific (`threads`, `data_dir`), and
+/// those already in the group's dataset, model, setting and size columns.
+pub const VARIANT_IGNORED: &[&str] = &[
+    "seed",
+    "threads",
+    "data_dir",
+    "data",
+    "train",
+    "dev",
+    "test",
+    "dense",
+    "policy",
+    "new_weight_std",
+    "epsilon",
+    "density",
+    "embed_dim",
+    "hidden",
+];
 
 impl Run {
     /// `params / dense_params`.
@@ -111,6 +137,16 @@ pub fn read_run(dir: &Path) -> Result<Run> {
         "?".into()
     };
     let int = |k: &str| get(k).and_then(toml::Value::as_integer).unwrap_or(0);
+    let config_text = config
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect();
     let epochs = num(&summary, "epochs", &summary_path)? as u64;
     let command = manifest
         .get("command")
@@ -143,7 +179,50 @@ pub fn read_run(dir: &Path) -> Result<Run> {
             .and_then(Value::as_u64)
             .unwrap_or(0),
         command,
+        config: config_text,
     })
+}
+
+/// For each run, the settings (outside [`VARIANT_IGNORED`]) whose values differ between the
+/// runs of its dataset/model/setting/size group, as `key=value` joined by `, ` (empty when the
+/// group's runs agree on everything): runs of a sweep over zeta, epochs, dropout, ... land in
+/// separate groups, while settings shared by a whole group are not repeated.
+pub fn variants(runs: &[Run]) -> Vec<String> {
+    let base = |r: &Run| {
+        (
+            r.data.clone(),
+            r.model.clone(),
+            r.setting.clone(),
+            r.size.clone(),
+        )
+    };
+    let mut groups: BTreeMap<_, Vec<usize>> = BTreeMap::new();
+    for (i, r) in runs.iter().enumerate() {
+        groups.entry(base(r)).or_default().push(i);
+    }
+    let mut out = vec![String::new(); runs.len()];
+    for members in groups.values() {
+        let mut keys: Vec<&String> = members
+            .iter()
+            .flat_map(|&i| runs[i].config.keys())
+            .filter(|k| !VARIANT_IGNORED.contains(&k.as_str()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let value = |i: usize, k: &str| runs[i].config.get(k).map_or("–", String::as_str);
+        let varying: Vec<&String> = keys
+            .into_iter()
+            .filter(|k| members.iter().any(|&i| value(i, k) != value(members[0], k)))
+            .collect();
+        for &i in members {
+            out[i] = varying
+                .iter()
+                .map(|k| format!("{k}={}", value(i, k)))
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
+    }
+    out
 }
 
 /// Finds run directories under `paths` (each a run directory or a folder of them, recursively).
@@ -260,20 +339,27 @@ pub fn render(runs: &[Run], bench: &[BenchLine], invocation: &str, out: &Path) -
         runs.len(),
         bench.len()
     )?;
-    let mut groups: BTreeMap<(String, String, String, String), Vec<&Run>> = BTreeMap::new();
-    for r in runs {
+    type Key = (String, String, String, String, String);
+    let mut groups: BTreeMap<Key, Vec<&Run>> = BTreeMap::new();
+    for (r, variant) in runs.iter().zip(variants(runs)) {
         groups
             .entry((
                 r.data.clone(),
                 r.model.clone(),
                 r.setting.clone(),
                 r.size.clone(),
+                variant,
             ))
             .or_default()
             .push(r);
     }
-    let mut datasets: Vec<&String> = groups.keys().map(|k| &k.0).collect();
-    datasets.dedup();
+    // The `settings` column only when some group has settings of its own.
+    let any_variant = groups.keys().any(|k| !k.4.is_empty());
+    let (settings_head, settings_rule) = if any_variant {
+        (" settings |", "---|")
+    } else {
+        ("", "")
+    };
     if !runs.is_empty() {
         writeln!(md, "## Accuracy, size, time and memory\n")?;
         writeln!(
@@ -282,28 +368,41 @@ pub fn render(runs: &[Run], bench: &[BenchLine], invocation: &str, out: &Path) -
         )?;
         writeln!(
             md,
-            "| dataset | model | setting | E/H | seeds | test accuracy | params | density | s / epoch | peak RSS (MiB) |"
+            "| dataset | model | setting | E/H |{settings_head} seeds | test accuracy | params | density | s / epoch | peak RSS (MiB) |"
         )?;
-        writeln!(md, "|---|---|---|---|---:|---:|---:|---:|---:|---:|")?;
-        for ((data, model, setting, size), rs) in &groups {
+        writeln!(
+            md,
+            "|---|---|---|---|{settings_rule}---:|---:|---:|---:|---:|---:|"
+        )?;
+        for ((data, model, setting, size, variant), rs) in &groups {
             let accs: Vec<f64> = rs.iter().map(|r| r.test_accuracy).collect();
             let (m, s) = mean_std(&accs);
             let secs = mean_std(&rs.iter().map(|r| r.epoch_seconds).collect::<Vec<_>>()).0;
             let rss = rs.iter().map(|r| r.peak_rss).max().unwrap_or(0) as f64 / (1 << 20) as f64;
+            let settings = if any_variant {
+                format!(" {} |", if variant.is_empty() { "–" } else { variant })
+            } else {
+                String::new()
+            };
             writeln!(
                 md,
-                "| {data} | {model} | {setting} | {size} | {} | {m:.4} ± {s:.4} | {} | {:.2} % | {secs:.1} | {rss:.0} |",
+                "| {data} | {model} | {setting} | {size} |{settings} {} | {m:.4} ± {s:.4} | {} | {:.2} % | {secs:.1} | {rss:.0} |",
                 rs.len(),
                 rs[0].params,
                 100.0 * rs[0].density()
             )?;
         }
         writeln!(md, "\n### Commands\n")?;
-        for ((data, model, setting, size), rs) in &groups {
+        for ((data, model, setting, size, variant), rs) in &groups {
             let seeds: Vec<String> = rs.iter().map(|r| r.seed.to_string()).collect();
+            let variant = if variant.is_empty() {
+                String::new()
+            } else {
+                format!(", {variant}")
+            };
             writeln!(
                 md,
-                "- {data}, {model}, {setting}, {size} (seeds {}): `{}`",
+                "- {data}, {model}, {setting}, {size}{variant} (seeds {}): `{}`",
                 seeds.join(", "),
                 rs[0].command
             )?;
@@ -311,13 +410,19 @@ pub fn render(runs: &[Run], bench: &[BenchLine], invocation: &str, out: &Path) -
         // Accuracy vs density per dataset, where there are several densities.
         let mut curves: BTreeMap<String, Vec<(f64, f64, f64)>> = BTreeMap::new();
         // The curve: sparse runs with an explicit uniform density (`--density`), plus dense.
-        for ((data, model, setting, _), rs) in &groups {
+        // One curve per dataset and variant (e.g. `uci (zeta=0.5)`).
+        for ((data, model, setting, _, variant), rs) in &groups {
             if !(setting.starts_with("d=") || model == "dense") {
                 continue;
             }
             let (m, s) = mean_std(&rs.iter().map(|r| r.test_accuracy).collect::<Vec<_>>());
+            let curve = if variant.is_empty() {
+                data.clone()
+            } else {
+                format!("{data} ({variant})")
+            };
             curves
-                .entry(data.clone())
+                .entry(curve)
                 .or_default()
                 .push((rs[0].density(), m, s));
         }
@@ -506,6 +611,63 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("`set-lstm train --data uci`"));
+    }
+
+    #[test]
+    fn sweep_folders_are_found_and_settings_that_differ_split_groups() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A `set-lstm sweep` folder: configs/, logs/ and runs.txt beside the run directories.
+        let sweep = tmp.path().join("runs").join("sweep-g");
+        std::fs::create_dir_all(sweep.join("configs")).unwrap();
+        std::fs::create_dir_all(sweep.join("logs")).unwrap();
+        std::fs::write(sweep.join("runs.txt"), "seed-1_zeta-0.3\n").unwrap();
+        std::fs::write(sweep.join("configs/seed-1_zeta-0.3.toml"), "zeta = 0.3\n").unwrap();
+        let add = |d: &Path, extra: &str| {
+            let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
+            std::fs::write(d.join("config.toml"), format!("{cfg}{extra}")).unwrap();
+        };
+        for (zeta, seed, acc) in [
+            (0.3, 1, 0.80),
+            (0.3, 2, 0.82),
+            (0.5, 1, 0.70),
+            (0.5, 2, 0.74),
+        ] {
+            let d = write_run(
+                &sweep,
+                &format!("seed-{seed}_zeta-{zeta}"),
+                seed,
+                acc,
+                false,
+                5.0,
+            );
+            // threads and data_dir differ between runs too, but never split a group.
+            add(
+                &d,
+                &format!("zeta = {zeta}\nepochs = 5\nthreads = {seed}\ndata_dir = \"/m{seed}\"\n"),
+            );
+        }
+        // Another model group in which only epochs differ.
+        for (seed, epochs) in [(1, 5), (2, 10)] {
+            let d = write_run(&sweep, &format!("dense-{seed}"), seed, 0.9, true, 5.0);
+            add(&d, &format!("zeta = 0.3\nepochs = {epochs}\n"));
+        }
+        assert_eq!(find_runs(&[tmp.path().join("runs")]).unwrap().len(), 6);
+        let out = tmp.path().join("RESULTS.md");
+        generate(&[tmp.path().join("runs")], &[], &out, "x").unwrap();
+        let md = std::fs::read_to_string(&out).unwrap();
+        for row in [
+            "| dataset | model | setting | E/H | settings | seeds |",
+            "| uci | set | eps=5 | 8/8 | zeta=0.3 | 2 | 0.8100 ± 0.0141 |",
+            "| uci | set | eps=5 | 8/8 | zeta=0.5 | 2 | 0.7200 ± 0.0283 |",
+            "| uci | dense | dense | 8/8 | epochs=10 | 1 | 0.9000 ± 0.0000 |",
+            "| uci | dense | dense | 8/8 | epochs=5 | 1 | 0.9000 ± 0.0000 |",
+            "- uci, set, eps=5, 8/8, zeta=0.5 (seeds 1, 2)",
+        ] {
+            assert!(md.contains(row), "report lacks {row:?}:\n{md}");
+        }
+        for absent in ["threads=", "data_dir=", "seed=", "epochs=5, zeta"] {
+            assert!(!md.contains(absent), "report shows {absent:?}:\n{md}");
+        }
     }
 
     #[test]

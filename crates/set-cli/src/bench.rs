@@ -20,6 +20,8 @@ struct BenchResult {
     #[serde(rename = "impl")]
     implementation: &'static str,
     threads: usize,
+    /// Processes training data-parallel (MPI ranks); `batch_size` is the global batch.
+    ranks: usize,
     vocab_size: usize,
     embed_dim: usize,
     hidden: usize,
@@ -35,6 +37,16 @@ struct BenchResult {
     params: usize,
     dense_params: usize,
     peak_rss_bytes: Option<u64>,
+    /// Peak resident set before the inference loop: what training needed.
+    train_peak_rss_bytes: Option<u64>,
+    /// Stored weights with their sparse structure (values, column indices, row pointers).
+    weight_bytes: usize,
+    /// Gradients (one per stored weight).
+    gradient_bytes: usize,
+    /// Optimizer state (Adam: two moments per stored weight).
+    optimizer_bytes: usize,
+    /// Activations and backward workspaces of one training step (the reused cache).
+    activation_bytes: usize,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -80,11 +92,22 @@ fn validate(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// `set-lstm bench`.
+/// `set-lstm bench` in one process.
 ///
 /// # Errors
 /// Bad values (usage errors) or model construction failures.
 pub fn run(args: &BenchArgs) -> Result<()> {
+    run_with(args, &crate::dist::Local)
+}
+
+/// `set-lstm bench` on the ranks of `comm`: each training step is a data-parallel step over the
+/// global batch (see [`crate::dist::DataParallel`]) and each inference batch forwards this
+/// rank's shard; every timed step ends with a collective, so times are the slowest rank's.
+/// Rank 0 prints the line.
+///
+/// # Errors
+/// Bad values (usage errors) or model construction failures.
+pub fn run_with(args: &BenchArgs, comm: &dyn crate::dist::Collective) -> Result<()> {
     validate(args)?;
     let storage = match args.density {
         Some(density) if !args.dense => Storage::Sparse { density },
@@ -125,31 +148,46 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         };
         let mut opt = Optimizer::new(oc, model.params());
         let mut train = Vec::with_capacity(args.steps);
+        let mut dp = crate::dist::DataParallel::default();
         for i in 0..args.warmup + args.steps {
             let start = Instant::now();
-            model.train_step(&batch, &labels, &mut rng, i as u64)?;
+            dp.train_step(comm, &mut model, &batch, &labels, &mut rng, i as u64)?;
             opt.step(model.params_mut());
             if i >= args.warmup {
                 train.push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
+        let train_peak_rss_bytes = crate::sysinfo::peak_rss_bytes();
         let mut infer = Vec::with_capacity(args.steps);
         // Inference reuses one activation cache, as a serving loop would.
         let mut cache = set_nn::ForwardCache::default();
+        let mut shard = crate::dist::Shard::default();
+        let range = crate::dist::shard_range(b, comm.rank(), comm.size());
+        shard.fill(&batch, &labels, range.clone());
         for i in 0..args.warmup + args.steps {
             let start = Instant::now();
-            model.forward_into::<rand_chacha::ChaCha8Rng>(&batch, None, &mut cache)?;
-            std::hint::black_box(&cache.logits);
+            if !range.is_empty() {
+                model.forward_into::<rand_chacha::ChaCha8Rng>(
+                    &shard.batch_ref(),
+                    None,
+                    &mut cache,
+                )?;
+                std::hint::black_box(&cache.logits);
+            }
+            comm.any(false);
             if i >= args.warmup {
                 infer.push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
-        let r = model_report(&model, None);
+        let r = model_report(&model, Some(&opt));
+        let gradient_bytes = model.params().iter().map(|p| p.grad.len() * 4).sum();
+        let activation_bytes = model.scratch.memory_bytes();
         let (tm, im) = (median(train), median(infer));
         let tokens = (b * t) as f64;
         Ok(BenchResult {
             implementation: "set-lstm",
             threads: rayon::current_num_threads(),
+            ranks: comm.size(),
             vocab_size: args.vocab_size,
             embed_dim: args.embed_dim,
             hidden: args.hidden,
@@ -168,8 +206,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             params: r.total_params,
             dense_params: r.dense_params,
             peak_rss_bytes: crate::sysinfo::peak_rss_bytes(),
+            train_peak_rss_bytes,
+            weight_bytes: r.weight_bytes,
+            gradient_bytes,
+            optimizer_bytes: r.optimizer_bytes,
+            activation_bytes,
         })
     })?;
-    println!("{}", serde_json::to_string(&result)?);
+    if comm.is_root() {
+        println!("{}", serde_json::to_string(&result)?);
+    }
     Ok(())
 }

@@ -45,6 +45,9 @@ pub enum Command {
     /// Time training steps and inference batches on random tokens; prints one JSON line
     #[command(after_help = EXIT_CODES_HELP)]
     Bench(BenchArgs),
+    /// Expand a grid of train settings into runs; train them here or write a Slurm array job
+    #[command(after_help = EXIT_CODES_HELP)]
+    Sweep(crate::sweep::SweepArgs),
     /// Test-only (hidden): rewrite a run's latest checkpoint in a loop, for the SIGKILL tests
     #[command(name = "__test-write-loop", hide = true)]
     TestWriteLoop(TestWriteLoopArgs),

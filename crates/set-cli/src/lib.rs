@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod dist;
 pub mod eval;
 pub mod evolution;
 pub mod exit;
@@ -26,6 +27,7 @@ pub mod predict;
 pub mod rng;
 pub mod rundir;
 pub mod signal;
+pub mod sweep;
 pub mod sysinfo;
 #[doc(hidden)]
 pub mod testing;
@@ -49,7 +51,14 @@ fn init_tracing(filter: Option<&str>) {
         .try_init();
 }
 
-fn outcome_code(o: Outcome) -> i32 {
+/// The exit code of an outcome, printing what it means unless `quiet` (ranks other than 0).
+fn outcome_code(o: Outcome, quiet: bool) -> i32 {
+    if quiet {
+        return match o {
+            Outcome::Interrupted { .. } => exit::INTERRUPTED,
+            _ => exit::OK,
+        };
+    }
     match o {
         Outcome::Finished | Outcome::AlreadyFinished => exit::OK,
         Outcome::Stopped {
@@ -77,23 +86,49 @@ fn outcome_code(o: Outcome) -> i32 {
 
 /// Parses the process arguments, runs the subcommand, prints any error, and returns the exit
 /// code (see [`exit`]).
+///
+/// Built with the `mpi` feature, `train`, `resume` and `bench` run on all ranks of the MPI
+/// job (one rank when not started by `mpirun`); an error on any rank prints it and aborts the
+/// whole job with the error's exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing(cli.log.as_deref());
+    let world = match &cli.command {
+        Command::Train(_) | Command::Resume(_) | Command::Bench(_) => dist::World::init(),
+        _ => Ok(dist::World::local()),
+    };
+    let world = match world {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::FAILURE;
+        }
+    };
+    let comm = world.comm();
+    let quiet = !comm.is_root();
     let result = match cli.command {
-        Command::Train(args) => train::train(*args).map(outcome_code),
-        Command::Resume(args) => train::resume(args).map(outcome_code),
+        Command::Train(args) => {
+            train::train_with(*args, comm.clone()).map(|o| outcome_code(o, quiet))
+        }
+        Command::Resume(args) => {
+            train::resume_with(args, comm.clone()).map(|o| outcome_code(o, quiet))
+        }
         Command::Eval(args) => eval::run(&args).map(|()| exit::OK),
         Command::Predict(args) => predict::run(&args).map(|()| exit::OK),
         Command::Info(args) => info::run(&args).map(|()| exit::OK),
         Command::Export(args) => export::run(&args).map(|()| exit::OK),
-        Command::Bench(args) => bench::run(&args).map(|()| exit::OK),
+        Command::Bench(args) => bench::run_with(&args, &*comm).map(|()| exit::OK),
+        Command::Sweep(args) => sweep::run(&args),
         Command::TestWriteLoop(args) => testing::write_loop(&args).map(|()| exit::OK),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             let code = exit::exit_code(&e);
+            if comm.size() > 1 {
+                eprintln!("error on rank {}: {e:#}", comm.rank());
+                comm.abort(code);
+            }
             eprintln!("error: {e:#}");
             if code == exit::NON_FINITE {
                 eprintln!(

@@ -8,6 +8,7 @@ use crate::checkpoint::{
 use crate::cli::{ResumeArgs, TrainArgs, Which};
 use crate::config::{TrainConfig, merge, read_settings_file};
 use crate::data::{RunData, digests, vocab_sha256};
+use crate::dist::{Collective, DataParallel, Handoff, Local};
 use crate::eval::{SplitEval, evaluate};
 use crate::exit::{Failure, usage};
 use crate::rng::{Stream, stream_rng};
@@ -22,6 +23,7 @@ use set_evolve::EvolutionPolicy;
 use set_nn::{BatchRef, Classifier, NnError, Optimizer, model_report};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How a `train` or `resume` invocation ended (errors aside).
@@ -88,7 +90,12 @@ struct Session {
     /// Whether `checkpoints/latest` is known to be valid (written by this process or loaded
     /// from): only then does it become `last-good` when the next checkpoint is written.
     latest_is_valid: bool,
-    _lock: RunLock,
+    /// The processes training this model (one, or MPI ranks); only rank 0 writes `run`.
+    comm: Arc<dyn Collective>,
+    /// Gradient exchange buffers of data-parallel steps.
+    dp: DataParallel,
+    /// Held by rank 0 only.
+    _lock: Option<RunLock>,
 }
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -126,8 +133,11 @@ impl Session {
         self.base_train_ms + ms(self.session_start.elapsed())
     }
 
-    /// Writes a checkpoint of the current state (refuses non-finite values).
+    /// Writes a checkpoint of the current state (refuses non-finite values). Rank 0 only.
     fn checkpoint(&mut self, epoch_ms: u64) -> Result<()> {
+        if !self.comm.is_root() {
+            return Ok(());
+        }
         self.state.progress.metrics_bytes = file_len(&self.run.file(names::METRICS));
         self.state.progress.events_bytes = file_len(&self.run.file(names::EVENTS));
         self.state.progress.train_ms = self.train_ms();
@@ -171,7 +181,7 @@ impl Session {
             // lives only in memory.
             let mut stop_after_epoch = false;
             while self.state.counters.step_in_epoch < batches.len() {
-                if crate::signal::requested() {
+                if self.comm.any(crate::signal::requested()) {
                     pb.finish_and_clear();
                     self.checkpoint(epoch_ms(&epoch_start))?;
                     return Ok(Outcome::Interrupted {
@@ -182,10 +192,15 @@ impl Session {
                 let b = &batches[self.state.counters.step_in_epoch];
                 let g = self.state.counters.global_step;
                 let step_no = g + 1;
-                let mut dropout = stream_rng(cfg.seed, Stream::Dropout, g);
+                #[cfg(feature = "mpi")]
+                crate::dist::planted_panic(&*self.comm, step_no);
+                let mut dropout = crate::dist::dropout_rng(cfg.seed, g, &*self.comm);
                 let model = &mut self.state.model;
-                let stats = model
+                let stats = self
+                    .dp
                     .train_step(
+                        &*self.comm,
+                        model,
                         &BatchRef {
                             tokens: &b.tokens,
                             lengths: &b.lengths,
@@ -242,7 +257,7 @@ impl Session {
                     run_dir: self.run.root.clone(),
                 });
             }
-            if more && crate::signal::requested() {
+            if more && self.comm.any(crate::signal::requested()) {
                 return Ok(Outcome::Interrupted {
                     global_step: self.state.counters.global_step,
                     run_dir: self.run.root.clone(),
@@ -264,9 +279,16 @@ impl Session {
             accuracy: p.correct as f64 / n,
             examples: p.examples as usize,
         };
+        let root = self.comm.is_root();
         let model = &self.state.model;
-        let dev = evaluate(model, &self.data.splits.dev, &bcfg)?;
-        let test = evaluate(model, &self.data.splits.test, &bcfg)?;
+        let (dev, test) = if root {
+            (
+                evaluate(model, &self.data.splits.dev, &bcfg)?,
+                evaluate(model, &self.data.splits.test, &bcfg)?,
+            )
+        } else {
+            (None, None)
+        };
         let (nnz, density) = self.nnz();
         let secs = epoch_ms as f64 / 1000.0;
         let mut rows = String::new();
@@ -280,7 +302,9 @@ impl Session {
                 ));
             }
         }
-        append_synced(&self.run.file(names::METRICS), &rows)?;
+        if root {
+            append_synced(&self.run.file(names::METRICS), &rows)?;
+        }
         if let Some(d) = dev {
             let best = self
                 .state
@@ -310,27 +334,39 @@ impl Session {
         line.push_str(&format!(" | params {nnz} ({:.2}%)", density * 100.0));
         if has_sparse && set_evolve::should_evolve(epoch, cfg.epochs) {
             let ctx = crate::evolution::context(epoch, cfg.epochs, cfg.zeta, cfg.new_weight_std)?;
-            let mut rng = stream_rng(cfg.seed, Stream::Evolve, epoch as u64);
-            let report = crate::evolution::evolve(
-                &mut self.state.model,
-                &mut self.state.optimizer,
-                self.policy.as_mut(),
-                &ctx,
-                &mut rng,
-            )
-            .with_context(|| format!("evolution step after epoch {}", epoch + 1))?;
-            append_synced(
-                &self.run.file(names::EVENTS),
-                &format!("{}\n", serde_json::to_string(&report)?),
-            )?;
+            let when = format!("before the evolution step after epoch {}", epoch + 1);
+            crate::dist::check_in_sync(&*self.comm, &self.state.model, &when)?;
+            if root {
+                let mut rng = stream_rng(cfg.seed, Stream::Evolve, epoch as u64);
+                let report = crate::evolution::evolve(
+                    &mut self.state.model,
+                    &mut self.state.optimizer,
+                    self.policy.as_mut(),
+                    &ctx,
+                    &mut rng,
+                )
+                .with_context(|| format!("evolution step after epoch {}", epoch + 1))?;
+                append_synced(
+                    &self.run.file(names::EVENTS),
+                    &format!("{}\n", serde_json::to_string(&report)?),
+                )?;
+                line.push_str(&format!(
+                    " | {} pruned/regrown {}/{}",
+                    report.policy, report.total_removed, report.total_added
+                ));
+            }
             self.state.counters.evolution_steps += 1;
-            line.push_str(&format!(
-                " | {} pruned/regrown {}/{}",
-                report.policy, report.total_removed, report.total_added
-            ));
+            if self.comm.size() > 1 {
+                self.sync_from_root()
+                    .with_context(|| format!("sharing the topology after epoch {}", epoch + 1))?;
+                let when = format!("after the evolution step after epoch {}", epoch + 1);
+                crate::dist::check_in_sync(&*self.comm, &self.state.model, &when)?;
+            }
         }
         line.push_str(&format!(" | {secs:.1}s"));
-        println!("{line}");
+        if root {
+            println!("{line}");
+        }
         self.state.counters.epoch += 1;
         self.state.counters.step_in_epoch = 0;
         let p = &mut self.state.progress;
@@ -341,8 +377,28 @@ impl Session {
         Ok(())
     }
 
-    /// Final model, summary and plots.
+    /// Rank 0's model and optimizer state (weights, topology, moments) replace every other
+    /// rank's: the evolution step of rank 0 becomes everyone's.
+    fn sync_from_root(&mut self) -> Result<()> {
+        let mut bytes = if self.comm.is_root() {
+            encode_checkpoint(&self.state).context("encoding the state for the other ranks")?
+        } else {
+            Vec::new()
+        };
+        self.comm.broadcast_bytes(&mut bytes);
+        if !self.comm.is_root() {
+            let s = decode_checkpoint(&bytes).context("decoding the state sent by rank 0")?;
+            self.state.model = s.model;
+            self.state.optimizer = s.optimizer;
+        }
+        Ok(())
+    }
+
+    /// Final model, summary and plots (rank 0; the other ranks have nothing to write).
     fn finish(&mut self) -> Result<()> {
+        if !self.comm.is_root() {
+            return Ok(());
+        }
         let cfg = &self.state.config;
         let bcfg = cfg.batch_config();
         let bundle = ModelBundle {
@@ -465,11 +521,20 @@ fn check_steps(max_steps: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-/// `set-lstm train`.
+/// `set-lstm train` in one process.
 ///
 /// # Errors
 /// Usage errors before anything is written; data, I/O and numerical errors after.
 pub fn train(args: TrainArgs) -> Result<Outcome> {
+    train_with(args, Arc::new(Local))
+}
+
+/// `set-lstm train` on the processes of `comm` (see [`crate::dist`]): rank 0 does everything
+/// [`train`] does and hands the initial state to the others; all ranks then train together.
+///
+/// # Errors
+/// As [`train`]; an error on one rank must end the whole job (the binary aborts it).
+pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome> {
     crate::signal::install();
     let file = args
         .config
@@ -479,6 +544,14 @@ pub fn train(args: TrainArgs) -> Result<Outcome> {
         .unwrap_or_default();
     let cfg = TrainConfig::resolve(merge(args.settings, file))?;
     check_steps(args.max_steps)?;
+    let opts = RunOptions {
+        max_steps: args.max_steps,
+        checkpoint_every: args.checkpoint_every,
+        step_delay_ms: args.step_delay_ms,
+    };
+    if !comm.is_root() {
+        return follow_root(comm, Some(cfg.threads), opts);
+    }
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
     check_out_free(&out)?;
     let pool = set_nn::runtime::training_pool(cfg.threads).context("building the thread pool")?;
@@ -565,28 +638,108 @@ pub fn train(args: TrainArgs) -> Result<Outcome> {
         state,
         policy,
         data,
-        opts: RunOptions {
-            max_steps: args.max_steps,
-            checkpoint_every: args.checkpoint_every,
-            step_delay_ms: args.step_delay_ms,
-        },
+        opts,
         session_start: Instant::now(),
         base_train_ms: 0,
         latest_is_valid: false,
-        _lock: lock,
+        comm,
+        dp: DataParallel::default(),
+        _lock: Some(lock),
     };
     session.checkpoint(0)?;
+    session.hand_off()?;
     pool.install(|| session.run())
 }
 
-/// `set-lstm resume`.
+impl Session {
+    /// Rank 0: sends the configuration, vocabulary and complete state to the other ranks
+    /// (see [`follow_root`]); then every rank checks that they hold the same model.
+    fn hand_off(&self) -> Result<()> {
+        if self.comm.size() == 1 {
+            return Ok(());
+        }
+        let h = Handoff {
+            config_toml: self.state.config.to_toml()?,
+            vocab: crate::data::vocab_bytes(&self.data.vocab),
+            checkpoint: encode_checkpoint(&self.state)
+                .context("encoding the state for the other ranks")?,
+        };
+        crate::dist::handoff(&*self.comm, Some(h));
+        crate::dist::check_in_sync(&*self.comm, &self.state.model, "at the start")?;
+        Ok(())
+    }
+}
+
+/// Ranks other than 0: receive what rank 0 hands off, read this rank's copy of the data with
+/// rank 0's vocabulary, and train in step with rank 0 without writing anything.
+/// `threads`: this rank's `--threads` (`None`: the run's setting).
+fn follow_root(
+    comm: Arc<dyn Collective>,
+    threads: Option<usize>,
+    opts: RunOptions,
+) -> Result<Outcome> {
+    let h = crate::dist::handoff(&*comm, None);
+    if h.config_toml.is_empty() {
+        return Ok(Outcome::AlreadyFinished);
+    }
+    let config = TrainConfig::from_toml(&h.config_toml)
+        .context("reading the configuration sent by rank 0")?;
+    let vocab = crate::dist::vocab_from_bytes(&h.vocab)?;
+    let threads = crate::config::resolve_threads(threads.unwrap_or(config.threads));
+    let pool = set_nn::runtime::training_pool(threads).context("building the thread pool")?;
+    let data = crate::data::load(&config, Some(vocab))?;
+    let state = decode_checkpoint(&h.checkpoint).context("decoding the state sent by rank 0")?;
+    let mut policy = crate::evolution::build_policy(config.policy);
+    *policy.tracker_mut() = state.tracker.clone();
+    let base_train_ms = state.progress.train_ms;
+    let mut session = Session {
+        run: RunDir::new(PathBuf::from("<written by rank 0>")),
+        state,
+        policy,
+        data,
+        opts,
+        session_start: Instant::now(),
+        base_train_ms,
+        latest_is_valid: false,
+        comm,
+        dp: DataParallel::default(),
+        _lock: None,
+    };
+    crate::dist::check_in_sync(&*session.comm, &session.state.model, "at the start")?;
+    pool.install(|| session.run())
+}
+
+/// `set-lstm resume` in one process.
 ///
 /// # Errors
 /// Refusals (exit code 4) before anything is written; then as `train`.
 pub fn resume(args: ResumeArgs) -> Result<Outcome> {
+    resume_with(args, Arc::new(Local))
+}
+
+/// `set-lstm resume` on the processes of `comm`: rank 0 checks and reads the run directory and
+/// hands the state to the others, as in [`train_with`].
+///
+/// # Errors
+/// As [`resume`].
+pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcome> {
     crate::signal::install();
     check_steps(args.max_steps)?;
     crate::config::check_threads(args.threads)?;
+    let opts = RunOptions {
+        max_steps: args.max_steps,
+        checkpoint_every: args.checkpoint_every,
+        step_delay_ms: args.step_delay_ms,
+    };
+    if !comm.is_root() {
+        return follow_root(comm, args.threads, opts);
+    }
+    // Rank 0 releases the other ranks when there is nothing left to train.
+    let release = |comm: &dyn Collective| {
+        if comm.size() > 1 {
+            crate::dist::handoff(comm, Some(Handoff::default()));
+        }
+    };
     let dir = &args.run_dir;
     let run = RunDir::new(dir);
     let config_path = run.file(names::CONFIG);
@@ -677,6 +830,7 @@ pub fn resume(args: ResumeArgs) -> Result<Outcome> {
             config.epochs,
             state.counters.global_step
         );
+        release(&*comm);
         return Ok(Outcome::AlreadyFinished);
     }
     if let Some(n) = args.max_steps
@@ -737,19 +891,19 @@ pub fn resume(args: ResumeArgs) -> Result<Outcome> {
         state,
         policy,
         data,
-        opts: RunOptions {
-            max_steps: args.max_steps,
-            checkpoint_every: args.checkpoint_every,
-            step_delay_ms: args.step_delay_ms,
-        },
+        opts,
         session_start: Instant::now(),
         base_train_ms,
         latest_is_valid,
-        _lock: lock,
+        comm,
+        dp: DataParallel::default(),
+        _lock: Some(lock),
     };
     if finished {
+        release(&*session.comm);
         pool.install(|| session.finish())?;
         return Ok(Outcome::Finished);
     }
+    session.hand_off()?;
     pool.install(|| session.run())
 }

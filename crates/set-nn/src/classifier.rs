@@ -185,6 +185,25 @@ pub struct ForwardCache<T: Scalar> {
     pub d_logits: Array2<T>,
 }
 
+impl<T: Scalar> ForwardCache<T> {
+    /// Bytes held by the cached activations, dropout masks and backward workspaces: the
+    /// activation memory of one training step at the largest batch seen so far.
+    ///
+    /// ```
+    /// let cache = set_nn::ForwardCache::<f32>::default();
+    /// assert_eq!(cache.memory_bytes(), 0);
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        let b = T::BYTES;
+        self.tokens.capacity() * 4
+            + self.emb_mask.as_ref().map_or(0, |m| m.len() * b)
+            + self.lstm.memory_bytes()
+            + (self.pooled.len() + self.logits.len() + self.d_logits.len()) * b
+            + self.out_mask.as_ref().map_or(0, |m| m.len() * b)
+            + self.d_embedded.len() * b
+    }
+}
+
 /// Result of one training forward/backward.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepStats {

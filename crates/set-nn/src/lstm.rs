@@ -62,6 +62,20 @@ pub struct LstmCache<T: Scalar> {
 }
 
 impl<T: Scalar> LstmCache<T> {
+    /// Bytes held by the activation and workspace arrays (what a training step keeps alive).
+    pub fn memory_bytes(&self) -> usize {
+        let arrays = [
+            &self.x,
+            &self.gates,
+            &self.c,
+            &self.h,
+            &self.tanh_c,
+            &self.d_gates,
+        ];
+        arrays.iter().map(|a| a.len() * T::BYTES).sum::<usize>()
+            + self.lengths.capacity() * std::mem::size_of::<usize>()
+    }
+
     /// Hidden states `[T, H, B]` (`h_1 .. h_T`).
     pub fn outputs(&self) -> ArrayView3<'_, T> {
         self.h.slice(s![1.., .., ..])

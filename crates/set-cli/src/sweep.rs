@@ -1,0 +1,165 @@
+//! `set-lstm sweep`: expand a grid file of train settings into runs, then train them one
+//! after another here, or write a Slurm array job that trains one run per task.
+//!
+//! - [`grid`]: the grid file (`[base]` and `[grid]`), expansion order and run names;
+//! - [`plan`]: resolving and validating every run, the output folder, `configs/` and `runs.txt`;
+//! - [`local`]: in-process execution (skip finished runs, resume interrupted ones);
+//! - [`slurm`]: the batch script.
+//!
+//! Every check (the grid, every run's settings, existing run directories) happens before
+//! anything is written or trained; a problem is a usage error (exit code 2).
+
+pub mod grid;
+pub mod local;
+pub mod plan;
+pub mod slurm;
+
+use crate::exit;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+/// `sweep` flags.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Grid file (TOML): a `[base]` table of train settings and a `[grid]` table of settings with arrays of values
+    #[arg(long, value_name = "FILE")]
+    pub grid: PathBuf,
+    /// Output folder: configs/, runs.txt and one run directory per run [default: runs/sweep-<grid file stem>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write a Slurm array-job script to FILE (one task per run) instead of training here
+    #[arg(long, value_name = "FILE")]
+    pub slurm: Option<PathBuf>,
+    /// Print the expanded runs and their state; write nothing, train nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Worker threads of each local run (0 = one per core) [default: the grid's `threads`, else 0]
+    #[arg(long, value_name = "N", conflicts_with = "slurm")]
+    pub threads: Option<usize>,
+    /// With --slurm: CPUs per array task (#SBATCH --cpus-per-task; also each run's --threads)
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "slurm")]
+    pub cpus_per_task: usize,
+    /// With --slurm: the set-lstm executable the tasks run [default: this executable]
+    #[arg(long, value_name = "PATH", requires = "slurm")]
+    pub bin: Option<PathBuf>,
+    /// With --slurm: an extra #SBATCH option, e.g. --sbatch-arg=--time=02:00:00 (repeatable)
+    #[arg(
+        long,
+        value_name = "OPTION",
+        requires = "slurm",
+        allow_hyphen_values = true
+    )]
+    pub sbatch_arg: Vec<String>,
+    /// Sleep this long after every step (testing signal handling)
+    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
+    pub step_delay_ms: u64,
+}
+
+fn print_list(plan: &plan::Plan) {
+    println!(
+        "sweep of {}: {} runs into {}",
+        plan.grid_path.display(),
+        plan.runs.len(),
+        plan.out.display()
+    );
+    let width = plan
+        .runs
+        .iter()
+        .map(|r| r.point.name.len())
+        .max()
+        .unwrap_or(0);
+    for (i, run) in plan.runs.iter().enumerate() {
+        let values: Vec<String> = run
+            .point
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "{:>4}  {:<width$}  {:<10}  {}",
+            i + 1,
+            run.point.name,
+            plan::run_state(&plan.run_dir(run)).as_str(),
+            values.join(" ")
+        );
+    }
+}
+
+/// `set-lstm sweep`: returns the exit code (0, 1 if a run failed, 130 after a signal).
+///
+/// # Errors
+/// Usage errors (bad grid, invalid settings, a reused run directory with another
+/// configuration) before anything is written; I/O errors writing the configs or the script.
+pub fn run(args: &SweepArgs) -> Result<i32> {
+    crate::config::check_threads(args.threads)?;
+    if args.slurm.is_some() && !(1..=1024).contains(&args.cpus_per_task) {
+        return Err(exit::usage(format!(
+            "invalid value {} for --cpus-per-task: expected an integer in 1..=1024",
+            args.cpus_per_task
+        )));
+    }
+    let grid = grid::Grid::read(&args.grid)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| plan::default_out(&args.grid));
+    let plan = plan::Plan::new(&grid, &out)?;
+    plan.check_existing()?;
+    let script = match &args.slurm {
+        Some(_) => {
+            let bin = match &args.bin {
+                Some(b) => std::path::absolute(b)
+                    .with_context(|| format!("resolving --bin {}", b.display()))?,
+                None => std::env::current_exe().context("locating the set-lstm executable")?,
+            };
+            let opts = slurm::ScriptOptions {
+                bin,
+                cpus_per_task: args.cpus_per_task,
+                job_name: slurm::job_name(&args.grid),
+                extra: args.sbatch_arg.clone(),
+            };
+            Some(slurm::script(&plan, &opts)?)
+        }
+        None => None,
+    };
+    if args.dry_run {
+        print_list(&plan);
+        println!("dry run: nothing written");
+        return Ok(exit::OK);
+    }
+    plan.write()?;
+    match (&args.slurm, script) {
+        (Some(file), Some(text)) => {
+            let logs = plan.out.join(plan::LOGS);
+            std::fs::create_dir_all(&logs)
+                .with_context(|| format!("creating {}", logs.display()))?;
+            crate::rundir::write_atomic(file, text.as_bytes())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o755))
+                    .with_context(|| format!("making {} executable", file.display()))?;
+            }
+            println!(
+                "wrote {} run configs to {}, {} and the Slurm script {}; submit with: sbatch {}",
+                plan.runs.len(),
+                plan.out.join(plan::CONFIGS).display(),
+                plan.out.join(plan::RUNS_TXT).display(),
+                file.display(),
+                file.display()
+            );
+            Ok(exit::OK)
+        }
+        _ => {
+            let tally = local::run_all(
+                &plan,
+                local::LocalOptions {
+                    threads: args.threads,
+                    step_delay_ms: args.step_delay_ms,
+                },
+            );
+            Ok(tally.exit_code())
+        }
+    }
+}
