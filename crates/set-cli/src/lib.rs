@@ -84,6 +84,17 @@ fn outcome_code(o: Outcome, quiet: bool) -> i32 {
     }
 }
 
+/// Lets a closed stdout end the process quietly, as it does any Unix filter
+/// (`set-lstm sweep --dry-run | head`), instead of panicking in `println!`. Rust ignores
+/// SIGPIPE by default.
+fn restore_sigpipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Parses the process arguments, runs the subcommand, prints any error, and returns the exit
 /// code (see [`exit`]).
 ///
@@ -91,6 +102,7 @@ fn outcome_code(o: Outcome, quiet: bool) -> i32 {
 /// job (one rank when not started by `mpirun`); an error on any rank prints it and aborts the
 /// whole job with the error's exit code.
 pub fn main() -> i32 {
+    restore_sigpipe();
     let cli = Cli::parse();
     init_tracing(cli.log.as_deref());
     let world = match &cli.command {

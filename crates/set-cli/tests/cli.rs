@@ -712,3 +712,35 @@ fn rigl_and_snfs_resume_bit_identically_mid_epoch() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_ends_the_process_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    // `set-lstm predict` with many lines of output into a pipe whose reader is already gone.
+    let f = fixture();
+    let mut child = cmd(&["predict", "--model", s(&f.reference)])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        for _ in 0..20_000 {
+            if stdin.write_all(b"a good film\n").is_err() {
+                break;
+            }
+        }
+    });
+    let out = wait_with_timeout(child, "predict into a closed pipe");
+    writer.join().unwrap();
+    let (_, err) = text(&out);
+    const SIGPIPE: i32 = 13; // Linux
+    assert_eq!(
+        out.status.signal(),
+        Some(SIGPIPE),
+        "{:?}\n{err}",
+        out.status
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
