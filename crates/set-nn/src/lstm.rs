@@ -189,13 +189,10 @@ impl<T: Scalar> Lstm<T> {
         self.w_ih
             .value
             .matmul_batched(x.view(), gates.view_mut(), false);
+        // The biases are added by the gate math of each step (no separate pass over the gates).
         let bias: Array1<T> =
             self.b_ih.value.as_vector().expect("bias") + self.b_hh.value.as_vector().expect("bias");
-        for mut g_t in gates.axis_iter_mut(Axis(0)) {
-            for (mut row, &b) in g_t.axis_iter_mut(Axis(0)).zip(bias.iter()) {
-                row.mapv_inplace(|v| v + b);
-            }
-        }
+        let bias = bias.as_slice().expect("contiguous bias");
         // Step 0 of c and h is the zero initial state; every other entry is overwritten.
         let mut c = recycle(&mut cache.c, (steps + 1, h, batch), false);
         let mut hs = recycle(&mut cache.h, (steps + 1, h, batch), false);
@@ -222,6 +219,7 @@ impl<T: Scalar> Lstm<T> {
                 unsafe {
                     cell_forward(
                         fast,
+                        [bias[r], bias[h + r], bias[2 * h + r], bias[3 * h + r]],
                         g_rows.row(r),
                         g_rows.row(h + r),
                         g_rows.row(2 * h + r),
@@ -397,10 +395,12 @@ fn row<'a, T>(a: ArrayView2<'a, T>, i: usize) -> &'a [T] {
 }
 
 /// Gate nonlinearities, new cell and hidden state for one hidden unit over the batch, for one
-/// activation implementation. `g*` hold pre-activations on entry and activations on exit.
+/// activation implementation. `g*` hold pre-activations without the unit's biases `bias`
+/// (input, forget, cell, output gate) on entry, and activations on exit.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn cell_forward_loop<T: Scalar, const FAST: bool>(
+    bias: [T; 4],
     gi: &mut [T],
     gf: &mut [T],
     gg: &mut [T],
@@ -413,20 +413,22 @@ fn cell_forward_loop<T: Scalar, const FAST: bool>(
     let n = c_prev.len();
     let (gi, gf, gg, go) = (&mut gi[..n], &mut gf[..n], &mut gg[..n], &mut go[..n]);
     let (c_next, h_next, tanh_c) = (&mut c_next[..n], &mut h_next[..n], &mut tanh_c[..n]);
+    let [bi, bf, bg, bo] = bias;
     for b in 0..n {
+        let (pi, pf, pg, po) = (gi[b] + bi, gf[b] + bf, gg[b] + bg, go[b] + bo);
         let (i, f, g, o) = if FAST {
             (
-                sigmoid_fast(gi[b]),
-                sigmoid_fast(gf[b]),
-                tanh_fast(gg[b]),
-                sigmoid_fast(go[b]),
+                sigmoid_fast(pi),
+                sigmoid_fast(pf),
+                tanh_fast(pg),
+                sigmoid_fast(po),
             )
         } else {
             (
-                sigmoid_exact(gi[b]),
-                sigmoid_exact(gf[b]),
-                gg[b].tanh(),
-                sigmoid_exact(go[b]),
+                sigmoid_exact(pi),
+                sigmoid_exact(pf),
+                pg.tanh(),
+                sigmoid_exact(po),
             )
         };
         gi[b] = i;
@@ -446,6 +448,7 @@ fn cell_forward_loop<T: Scalar, const FAST: bool>(
 #[allow(clippy::too_many_arguments)]
 fn cell_forward_body<T: Scalar, const FMA: bool>(
     fast: bool,
+    bias: [T; 4],
     gi: &mut [T],
     gf: &mut [T],
     gg: &mut [T],
@@ -456,15 +459,15 @@ fn cell_forward_body<T: Scalar, const FMA: bool>(
     tanh_c: &mut [T],
 ) {
     if fast {
-        cell_forward_loop::<T, true>(gi, gf, gg, go, c_prev, c_next, h_next, tanh_c);
+        cell_forward_loop::<T, true>(bias, gi, gf, gg, go, c_prev, c_next, h_next, tanh_c);
     } else {
-        cell_forward_loop::<T, false>(gi, gf, gg, go, c_prev, c_next, h_next, tanh_c);
+        cell_forward_loop::<T, false>(bias, gi, gf, gg, go, c_prev, c_next, h_next, tanh_c);
     }
 }
 
 set_sparse::multiversion!(
     #[allow(clippy::too_many_arguments)]
-    fn cell_forward<T>(fast: bool, gi: &mut [T], gf: &mut [T], gg: &mut [T], go: &mut [T], c_prev: &[T], c_next: &mut [T], h_next: &mut [T], tanh_c: &mut [T]) => cell_forward_body
+    fn cell_forward<T>(fast: bool, bias: [T; 4], gi: &mut [T], gf: &mut [T], gg: &mut [T], go: &mut [T], c_prev: &[T], c_next: &mut [T], h_next: &mut [T], tanh_c: &mut [T]) => cell_forward_body
 );
 
 /// Gradients of one hidden unit's gates (pre-activation) and of the previous cell state.
