@@ -17,16 +17,4 @@ for _ in $(seq "$ROUNDS"); do
     mpirun -np "$np" --bind-to none -x RAYON_NUM_THREADS=1 "$BIN" "${ARGS[@]}" >> "$OUT"
   done
 done
-python3 - "$OUT" <<'PY'
-import json, statistics, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if '"ranks"' in l]
-med = {}
-for r in sorted({d["ranks"] for d in lines}):
-    t = [d["train_ms_per_step"] for d in lines if d["ranks"] == r]
-    i = [d["infer_ms_per_batch"] for d in lines if d["ranks"] == r]
-    med[r] = statistics.median(t)
-    print(f"{r} rank(s): train {statistics.median(t):.1f} ms/step (runs {len(t)}, "
-          f"min {min(t):.1f}, max {max(t):.1f}), infer {statistics.median(i):.1f} ms/batch")
-if 1 in med and 2 in med:
-    print(f"speed-up of 2 ranks: {med[1] / med[2]:.2f}x")
-PY
+python3 bench/mpi_table.py "$OUT"

@@ -52,6 +52,47 @@ pub fn evaluate(
     }))
 }
 
+/// [`evaluate`] over the ranks of `comm` (a collective call): each rank evaluates every
+/// `size`-th batch and the sums are added up, so every rank returns the whole split's numbers.
+/// With one process this is [`evaluate`].
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_with(
+    model: &Classifier<f32>,
+    examples: &[EncodedExample],
+    cfg: &BatchConfig,
+    comm: &dyn crate::dist::Collective,
+) -> Result<Option<SplitEval>> {
+    if comm.size() == 1 {
+        return evaluate(model, examples, cfg);
+    }
+    if examples.is_empty() {
+        return Ok(None);
+    }
+    let mut sums = [0.0f64; 2];
+    let batches = eval_batches(examples, cfg)?;
+    for b in batches.iter().skip(comm.rank()).step_by(comm.size()) {
+        let s = model.evaluate(
+            &BatchRef {
+                tokens: &b.tokens,
+                lengths: &b.lengths,
+                seq_len: b.seq_len,
+            },
+            &b.labels,
+        )?;
+        sums[0] += s.loss * s.batch as f64;
+        sums[1] += s.correct as f64;
+    }
+    comm.sum_f64(&mut sums);
+    let n = examples.len();
+    Ok(Some(SplitEval {
+        loss: sums[0] / n as f64,
+        accuracy: sums[1] / n as f64,
+        examples: n,
+    }))
+}
+
 /// Logits `[C]` of every example, in input order.
 ///
 /// # Errors

@@ -9,7 +9,7 @@ use crate::cli::{ResumeArgs, TrainArgs, Which};
 use crate::config::{TrainConfig, merge, read_settings_file};
 use crate::data::{RunData, digests, vocab_sha256};
 use crate::dist::{Collective, DataParallel, Handoff, Local};
-use crate::eval::{SplitEval, evaluate};
+use crate::eval::{SplitEval, evaluate_with};
 use crate::exit::{Failure, usage};
 use crate::rng::{Stream, stream_rng};
 use crate::rundir::{
@@ -281,14 +281,9 @@ impl Session {
         };
         let root = self.comm.is_root();
         let model = &self.state.model;
-        let (dev, test) = if root {
-            (
-                evaluate(model, &self.data.splits.dev, &bcfg)?,
-                evaluate(model, &self.data.splits.test, &bcfg)?,
-            )
-        } else {
-            (None, None)
-        };
+        let comm = &*self.comm;
+        let dev = evaluate_with(model, &self.data.splits.dev, &bcfg, comm)?;
+        let test = evaluate_with(model, &self.data.splits.test, &bcfg, comm)?;
         let (nnz, density) = self.nnz();
         let secs = epoch_ms as f64 / 1000.0;
         let mut rows = String::new();
@@ -394,13 +389,17 @@ impl Session {
         Ok(())
     }
 
-    /// Final model, summary and plots (rank 0; the other ranks have nothing to write).
+    /// Final model, summary and plots (written by rank 0; every rank takes part in the final
+    /// evaluation).
     fn finish(&mut self) -> Result<()> {
-        if !self.comm.is_root() {
-            return Ok(());
-        }
         let cfg = &self.state.config;
         let bcfg = cfg.batch_config();
+        let comm = &*self.comm;
+        let test = evaluate_with(&self.state.model, &self.data.splits.test, &bcfg, comm)?;
+        let dev = evaluate_with(&self.state.model, &self.data.splits.dev, &bcfg, comm)?;
+        if !comm.is_root() {
+            return Ok(());
+        }
         let bundle = ModelBundle {
             config: cfg.clone(),
             model: self.state.model.clone(),
@@ -409,8 +408,6 @@ impl Session {
         };
         let bytes = encode_model(&bundle).context("refusing to write the final model")?;
         write_atomic(&self.run.file(names::MODEL), &bytes)?;
-        let test = evaluate(&self.state.model, &self.data.splits.test, &bcfg)?;
-        let dev = evaluate(&self.state.model, &self.data.splits.dev, &bcfg)?;
         let r = model_report(&self.state.model, None);
         let tracker = self.policy.tracker();
         let summary = Summary {
@@ -900,7 +897,9 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         _lock: Some(lock),
     };
     if finished {
+        // The other ranks are released: rank 0 writes the final outputs alone.
         release(&*session.comm);
+        session.comm = Arc::new(Local);
         pool.install(|| session.finish())?;
         return Ok(Outcome::Finished);
     }

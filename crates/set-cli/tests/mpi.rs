@@ -116,6 +116,9 @@ fn two_ranks_of_32_train_the_model_one_rank_of_64_trains() {
     assert_eq!(a["topology_sha256"], b["topology_sha256"]);
     assert_eq!(a["params"], b["params"]);
     let loss = |v: &serde_json::Value| v["test_loss"].as_f64().unwrap();
+    // Evaluation is sharded over the ranks too: the same predictions, counted once.
+    assert_eq!(a["test_accuracy"], b["test_accuracy"]);
+    assert_eq!(a["dev_accuracy"], b["dev_accuracy"]);
     assert!(
         (loss(&a) - loss(&b)).abs() < 1e-5,
         "{} vs {}",
