@@ -34,4 +34,11 @@ run imdb-snfs-s1 "${IMDB[@]}" --seed 1 --policy snfs
 run imdb-static-s1 "${IMDB[@]}" --seed 1 --policy static
 run imdb-set-zero-s1 "${IMDB[@]}" --seed 1 --new-weight-std 0
 for s in 1 2 3; do run "imdb-dense-s$s" "${IMDB[@]}" --seed "$s" --dense; done
-cargo run -q -p xtask --release -- report "$OUT" ${BENCH_JSONL:+--bench "$BENCH_JSONL"} --out docs/RESULTS.md
+# Settings chosen on the dev split (same grid for SET-LSTM and dense): one sweep per small dataset.
+for d in uci sanders sst2; do
+  "$BIN" sweep --grid "bench/grids/select-$d.toml" --out "runs/select-$d" --threads "$THREADS" \
+    > "runs/select-$d.log" 2>&1 || echo "   sweep select-$d had failures: see runs/select-$d.log"
+done
+cargo run -q -p xtask --release -- report "$OUT" runs/select-uci runs/select-sanders runs/select-sst2 \
+  --bench bench/speed-t100-t200-2026-11-28.jsonl --bench bench/scaling-2026-11-28.jsonl \
+  --out docs/RESULTS.md
