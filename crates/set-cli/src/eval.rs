@@ -28,33 +28,11 @@ pub fn evaluate(
     examples: &[EncodedExample],
     cfg: &BatchConfig,
 ) -> Result<Option<SplitEval>> {
-    if examples.is_empty() {
-        return Ok(None);
-    }
-    let (mut loss, mut correct) = (0.0f64, 0usize);
-    for b in eval_batches(examples, cfg)? {
-        let s = model.evaluate(
-            &BatchRef {
-                tokens: &b.tokens,
-                lengths: &b.lengths,
-                seq_len: b.seq_len,
-            },
-            &b.labels,
-        )?;
-        loss += s.loss * s.batch as f64;
-        correct += s.correct;
-    }
-    let n = examples.len();
-    Ok(Some(SplitEval {
-        loss: loss / n as f64,
-        accuracy: correct as f64 / n as f64,
-        examples: n,
-    }))
+    evaluate_with(model, examples, cfg, &crate::dist::Local)
 }
 
 /// [`evaluate`] over the ranks of `comm` (a collective call): each rank evaluates every
 /// `size`-th batch and the sums are added up, so every rank returns the whole split's numbers.
-/// With one process this is [`evaluate`].
 ///
 /// # Errors
 /// As [`evaluate`].
@@ -64,9 +42,6 @@ pub fn evaluate_with(
     cfg: &BatchConfig,
     comm: &dyn crate::dist::Collective,
 ) -> Result<Option<SplitEval>> {
-    if comm.size() == 1 {
-        return evaluate(model, examples, cfg);
-    }
     if examples.is_empty() {
         return Ok(None);
     }

@@ -94,6 +94,9 @@ struct Session {
     comm: Arc<dyn Collective>,
     /// Gradient exchange buffers of data-parallel steps.
     dp: DataParallel,
+    /// Dev and test evaluation of the last epoch trained in this process, with its epoch
+    /// (0-based): the final model is that epoch's model, so `finish` need not evaluate again.
+    last_eval: Option<(usize, Option<SplitEval>, Option<SplitEval>)>,
     /// Held by rank 0 only.
     _lock: Option<RunLock>,
 }
@@ -284,6 +287,7 @@ impl Session {
         let comm = &*self.comm;
         let dev = evaluate_with(model, &self.data.splits.dev, &bcfg, comm)?;
         let test = evaluate_with(model, &self.data.splits.test, &bcfg, comm)?;
+        self.last_eval = Some((epoch, dev, test));
         let (nnz, density) = self.nnz();
         let secs = epoch_ms as f64 / 1000.0;
         let mut rows = String::new();
@@ -395,8 +399,15 @@ impl Session {
         let cfg = &self.state.config;
         let bcfg = cfg.batch_config();
         let comm = &*self.comm;
-        let test = evaluate_with(&self.state.model, &self.data.splits.test, &bcfg, comm)?;
-        let dev = evaluate_with(&self.state.model, &self.data.splits.dev, &bcfg, comm)?;
+        // The last epoch's evaluation is the final model's (no evolution follows the last
+        // epoch); only a run resumed after its last epoch evaluates here.
+        let (dev, test) = match self.last_eval {
+            Some((e, dev, test)) if e + 1 == cfg.epochs => (dev, test),
+            _ => (
+                evaluate_with(&self.state.model, &self.data.splits.dev, &bcfg, comm)?,
+                evaluate_with(&self.state.model, &self.data.splits.test, &bcfg, comm)?,
+            ),
+        };
         if !comm.is_root() {
             return Ok(());
         }
@@ -641,6 +652,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         latest_is_valid: false,
         comm,
         dp: DataParallel::default(),
+        last_eval: None,
         _lock: Some(lock),
     };
     session.checkpoint(0)?;
@@ -700,6 +712,7 @@ fn follow_root(
         latest_is_valid: false,
         comm,
         dp: DataParallel::default(),
+        last_eval: None,
         _lock: None,
     };
     crate::dist::check_in_sync(&*session.comm, &session.state.model, "at the start")?;
@@ -894,6 +907,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         latest_is_valid,
         comm,
         dp: DataParallel::default(),
+        last_eval: None,
         _lock: Some(lock),
     };
     if finished {
