@@ -132,6 +132,35 @@ fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
 }
 
 impl Session {
+    /// A session continuing `state` from its counters and its training time so far, with the
+    /// configured evolution policy carrying the state's topology tracker.
+    fn new(
+        run: RunDir,
+        lock: Option<RunLock>,
+        state: TrainingState,
+        data: RunData,
+        opts: RunOptions,
+        comm: Arc<dyn Collective>,
+        latest_is_valid: bool,
+    ) -> Self {
+        let mut policy = crate::evolution::build_policy(state.config.policy);
+        *policy.tracker_mut() = state.tracker.clone();
+        Session {
+            run,
+            base_train_ms: state.progress.train_ms,
+            state,
+            policy,
+            data,
+            opts,
+            session_start: Instant::now(),
+            latest_is_valid,
+            comm,
+            dp: DataParallel::default(),
+            last_eval: None,
+            _lock: lock,
+        }
+    }
+
     fn train_ms(&self) -> u64 {
         self.base_train_ms + ms(self.session_start.elapsed())
     }
@@ -641,20 +670,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         counters: Counters::default(),
         progress: Progress::default(),
     };
-    let mut session = Session {
-        run,
-        state,
-        policy,
-        data,
-        opts,
-        session_start: Instant::now(),
-        base_train_ms: 0,
-        latest_is_valid: false,
-        comm,
-        dp: DataParallel::default(),
-        last_eval: None,
-        _lock: Some(lock),
-    };
+    let mut session = Session::new(run, Some(lock), state, data, opts, comm, false);
     session.checkpoint(0)?;
     session.hand_off()?;
     pool.install(|| session.run())
@@ -698,23 +714,8 @@ fn follow_root(
     let pool = set_nn::runtime::training_pool(threads).context("building the thread pool")?;
     let data = crate::data::load(&config, Some(vocab))?;
     let state = decode_checkpoint(&h.checkpoint).context("decoding the state sent by rank 0")?;
-    let mut policy = crate::evolution::build_policy(config.policy);
-    *policy.tracker_mut() = state.tracker.clone();
-    let base_train_ms = state.progress.train_ms;
-    let mut session = Session {
-        run: RunDir::new(PathBuf::from("<written by rank 0>")),
-        state,
-        policy,
-        data,
-        opts,
-        session_start: Instant::now(),
-        base_train_ms,
-        latest_is_valid: false,
-        comm,
-        dp: DataParallel::default(),
-        last_eval: None,
-        _lock: None,
-    };
+    let run = RunDir::new(PathBuf::from("<written by rank 0>"));
+    let mut session = Session::new(run, None, state, data, opts, comm, false);
     crate::dist::check_in_sync(&*session.comm, &session.state.model, "at the start")?;
     pool.install(|| session.run())
 }
@@ -884,8 +885,6 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     truncate_to(&run.file(names::EVENTS), state.progress.events_bytes)?;
     let threads = crate::config::resolve_threads(args.threads.unwrap_or(config.threads));
     let pool = set_nn::runtime::training_pool(threads).context("building the thread pool")?;
-    let mut policy = crate::evolution::build_policy(config.policy);
-    *policy.tracker_mut() = state.tracker.clone();
     println!(
         "resuming {} at epoch {}/{}, batch {}, step {}",
         dir.display(),
@@ -894,22 +893,8 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         state.counters.step_in_epoch,
         state.counters.global_step
     );
-    let base_train_ms = state.progress.train_ms;
     let latest_is_valid = ckpt == run.latest();
-    let mut session = Session {
-        run,
-        state,
-        policy,
-        data,
-        opts,
-        session_start: Instant::now(),
-        base_train_ms,
-        latest_is_valid,
-        comm,
-        dp: DataParallel::default(),
-        last_eval: None,
-        _lock: Some(lock),
-    };
+    let mut session = Session::new(run, Some(lock), state, data, opts, comm, latest_is_valid);
     if finished {
         // The other ranks are released: rank 0 writes the final outputs alone.
         release(&*session.comm);

@@ -38,41 +38,24 @@ fn mpirun(ranks: usize, args: &[&str], env: &[(&str, &str)]) -> Output {
     )
 }
 
-/// Tiny run with a global batch of 64 and no dropout (dropout masks are drawn per rank).
+/// The common tiny run ([`tiny_args`]) with a global batch of 64, `epochs` epochs, its own seed
+/// and no dropout (dropout masks are drawn per rank); later flags override earlier ones.
 fn args<'a>(f: &'a Fixture, out: &'a Path, epochs: &'a str) -> Vec<&'a str> {
-    vec![
-        "--log",
-        "info",
-        "train",
-        "--train",
-        s(&f.train),
-        "--test",
-        s(&f.test),
-        "--out",
-        s(out),
+    let mut a = vec!["--log", "info"];
+    a.extend(tiny_args(f, out));
+    a.extend([
         "--epochs",
         epochs,
         "--batch-size",
         "64",
-        "--embed-dim",
-        "8",
-        "--hidden",
-        "8",
-        "--epsilon",
-        "2",
-        "--zeta",
-        "0.3",
-        "--lr",
-        "0.05",
         "--seed",
         "11",
-        "--threads",
-        "1",
         "--dropout-embed",
         "0",
         "--dropout-output",
         "0",
-    ]
+    ]);
+    a
 }
 
 fn model_values(dir: &Path) -> Vec<(String, Vec<f32>)> {
