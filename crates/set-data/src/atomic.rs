@@ -1,4 +1,6 @@
-//! Atomic file writes: write a temporary file in the target's directory, then rename it over the target.
+//! Atomic file writes: write a temporary file in the target's directory, sync it, rename it over
+//! the target, then sync the directory so that the rename itself survives a crash. The one
+//! helper every crate of the workspace uses to replace a file.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -10,8 +12,31 @@ use crate::error::{DataError, Result};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `bytes` to `path` so that readers see either the old file or the complete new one.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` so that readers see either the old file or the complete new one,
+/// and the new one is on disk (file and directory entry synced) when this returns.
+///
+/// A `path` that exists and is not a regular file (a directory, a FIFO, a device) is never
+/// replaced: that is an error.
+///
+/// # Errors
+/// I/O errors naming the path (the temporary file is removed).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("out.txt");
+/// set_data::write_atomic(&p, b"hello").unwrap();
+/// assert_eq!(std::fs::read(&p).unwrap(), b"hello");
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Ok(meta) = fs::symlink_metadata(path)
+        && !meta.file_type().is_file()
+    {
+        return Err(DataError::io(
+            path,
+            "replace",
+            std::io::Error::other("not a regular file"),
+        ));
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -39,12 +64,24 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .and_then(|()| file.sync_all())
             .map_err(|e| DataError::io(&tmp, "write", e))?;
         drop(file);
-        fs::rename(&tmp, path).map_err(|e| DataError::io(path, "rename temporary file onto", e))
+        fs::rename(&tmp, path)
+            .map_err(|e| DataError::io(path, "rename temporary file onto", e))?;
+        sync_dir(&dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Syncs a directory so that renames and new entries in it survive a crash.
+///
+/// # Errors
+/// I/O errors naming the directory.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| DataError::io(dir, "sync directory", e))
 }
 
 #[cfg(test)]
@@ -66,5 +103,15 @@ mod tests {
                 .to_string()
                 .contains("no/such/dir")
         );
+        // Something that is not a regular file is never replaced.
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        assert!(
+            write_atomic(&sub, b"x")
+                .unwrap_err()
+                .to_string()
+                .contains("not a regular file")
+        );
+        assert!(sub.is_dir());
     }
 }

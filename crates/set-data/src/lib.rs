@@ -10,6 +10,7 @@ pub mod cache;
 pub mod datadir;
 pub mod dataset;
 pub mod delimited;
+pub mod digest;
 pub mod error;
 pub mod example;
 #[doc(hidden)]
@@ -32,7 +33,9 @@ pub use dataset::{
     DatasetSplits, SplitConfig, SplitFiles, SplitOrigin, load_dataset, load_dataset_tokenized,
     load_files, load_files_tokenized,
 };
+pub use atomic::{sync_dir, write_atomic};
 pub use delimited::{ColumnRef, CsvOptions, load_delimited, read_delimited};
+pub use digest::FileDigest;
 pub use error::{DataError, Location, Result};
 pub use example::{
     EmptyTextPolicy, Example, LabelLookup, LabelMap, Labeled, LoadOptions, LoadStats, Loaded,

@@ -210,7 +210,16 @@ impl Vocab {
     /// Writes the vocabulary file format described in the [module docs](self), atomically
     /// (temporary file in the same directory, then rename).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
+        crate::atomic::write_atomic(path.as_ref(), &self.to_bytes())
+    }
+
+    /// The bytes [`Vocab::save`] writes: the header line, then one token per line in id order.
+    ///
+    /// ```
+    /// let v = set_data::Vocab::from_tokens(vec!["<pad>".into(), "<unk>".into(), "good".into()]).unwrap();
+    /// assert_eq!(v.to_bytes(), b"set-lstm-vocab v1\n<pad>\n<unk>\ngood\n");
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut text =
             String::with_capacity(self.tokens.iter().map(|t| t.len() + 1).sum::<usize>() + 32);
         text.push_str(Self::HEADER);
@@ -219,7 +228,13 @@ impl Vocab {
             text.push_str(t);
             text.push('\n');
         }
-        crate::atomic::write_atomic(path, text.as_bytes())
+        text.into_bytes()
+    }
+
+    /// SHA-256 (hex) of [`Vocab::to_bytes`]: the digest of the saved vocabulary file, which
+    /// checkpoints and model files record.
+    pub fn sha256(&self) -> String {
+        crate::digest::sha256_hex(&self.to_bytes())
     }
 
     /// Loads a vocabulary file written by [`Vocab::save`].

@@ -8,7 +8,7 @@ use std::ops::Range;
 /// the batch has fewer sequences than there are ranks.
 ///
 /// ```
-/// use set_cli::dist::shard_range;
+/// use set_train::dist::shard_range;
 /// assert_eq!(shard_range(64, 0, 2), 0..32);
 /// assert_eq!(shard_range(64, 1, 2), 32..64);
 /// assert_eq!(shard_range(5, 2, 3), 4..5);

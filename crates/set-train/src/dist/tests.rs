@@ -1,6 +1,7 @@
 //! The data-parallel step against the one-process step, with ranks simulated by threads.
 
 use super::*;
+use crate::analytics::model_hash64;
 use rand::{RngExt, SeedableRng};
 use set_nn::{ActivationMode, ClassifierConfig, Pooling, Storage};
 use std::sync::{Barrier, Mutex};

@@ -1,7 +1,7 @@
 //! [`Collective`] on MPI (the `mpi` cargo feature, rsmpi on the system's MPI library).
 
 use super::Collective;
-use anyhow::{Result, bail};
+use crate::error::TrainError;
 use mpi::Threading;
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
@@ -82,12 +82,14 @@ fn abort_world(code: i32) -> ! {
 /// Initialises MPI; with more than one rank, a panic anywhere (any thread, any rank) prints
 /// its message and aborts the whole job with exit code 101 instead of leaving the other ranks
 /// waiting in a collective.
-pub(super) fn init() -> Result<(Universe, Arc<dyn Collective>)> {
+pub(super) fn init() -> Result<(Universe, Arc<dyn Collective>), TrainError> {
     let Some((universe, provided)) = mpi::initialize_with_threading(Threading::Serialized) else {
-        bail!("MPI was already initialised");
+        return Err(TrainError::Distributed("MPI was already initialised".into()));
     };
     if provided < Threading::Serialized {
-        bail!("the MPI library offers thread level {provided:?}; set-lstm needs Serialized");
+        return Err(TrainError::Distributed(format!(
+            "the MPI library offers thread level {provided:?}; set-lstm needs Serialized"
+        )));
     }
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);

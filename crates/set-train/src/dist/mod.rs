@@ -24,7 +24,7 @@ pub use shard::{Shard, shard_range};
 #[cfg(feature = "mpi")]
 mod mpi_world;
 
-use anyhow::{Context, Result, bail};
+use crate::error::TrainError;
 use rand::Rng;
 use set_nn::{BatchRef, Classifier, NnError, StepStats};
 use std::sync::Arc;
@@ -64,7 +64,7 @@ pub trait Collective: Send + Sync {
 /// A single process: rank 0 of 1.
 ///
 /// ```
-/// use set_cli::dist::{Collective, Local};
+/// use set_train::dist::{Collective, Local};
 /// let mut recv = [0.0f32; 2];
 /// Local.sum_f32(&[1.0, 2.0], &mut recv);
 /// assert_eq!(recv, [1.0, 2.0]);
@@ -117,7 +117,7 @@ impl World {
     ///
     /// # Errors
     /// MPI could not be initialised.
-    pub fn init() -> Result<Self> {
+    pub fn init() -> Result<Self, TrainError> {
         #[cfg(feature = "mpi")]
         {
             let (universe, comm) = mpi_world::init()?;
@@ -136,34 +136,16 @@ impl World {
     }
 }
 
-/// A 64-bit hash of a model's weights and topology: the first 8 bytes of a SHA-256 over every
-/// parameter's name, shape, CSR structure (sparse) and value bits. Equal on two ranks exactly
-/// when they hold the same model.
-pub fn model_hash64(model: &Classifier<f32>) -> u64 {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(crate::evolution::topology_sha256(model).as_bytes());
-    for p in model.params() {
-        h.update(p.name.as_bytes());
-        for d in p.value.shape() {
-            h.update((d as u64).to_le_bytes());
-        }
-        for v in p.values() {
-            h.update(v.to_bits().to_le_bytes());
-        }
-    }
-    let d = h.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&d[..8]);
-    u64::from_le_bytes(first)
-}
-
-/// Compares [`model_hash64`] across ranks (a collective call).
+/// Compares [`crate::analytics::model_hash64`] across ranks (a collective call).
 ///
 /// # Errors
 /// The ranks hold different models; the message names each rank's hash and `when`.
-pub fn check_in_sync(comm: &dyn Collective, model: &Classifier<f32>, when: &str) -> Result<u64> {
-    let mine = model_hash64(model);
+pub fn check_in_sync(
+    comm: &dyn Collective,
+    model: &Classifier<f32>,
+    when: &str,
+) -> Result<u64, TrainError> {
+    let mine = crate::analytics::model_hash64(model);
     if comm.size() == 1 {
         return Ok(mine);
     }
@@ -179,10 +161,10 @@ pub fn check_in_sync(comm: &dyn Collective, model: &Classifier<f32>, when: &str)
             .enumerate()
             .map(|(r, h)| format!("rank {r}: {h:016x}"))
             .collect();
-        bail!(
+        return Err(TrainError::Distributed(format!(
             "ranks hold different models {when} (weights and topology hashes {}); stopping the job",
             list.join(", ")
-        );
+        )));
     }
     Ok(mine)
 }
@@ -190,7 +172,8 @@ pub fn check_in_sync(comm: &dyn Collective, model: &Classifier<f32>, when: &str)
 /// What rank 0 hands to the other ranks when a run starts or resumes.
 #[derive(Debug, Default)]
 pub struct Handoff {
-    /// The run's `config.toml` text; empty when there is nothing to train.
+    /// The front end's settings (the command line sends its `config.toml` text); empty when
+    /// there is nothing to train.
     pub config_toml: String,
     /// The vocabulary file's bytes.
     pub vocab: Vec<u8>,
@@ -213,9 +196,11 @@ pub fn handoff(comm: &dyn Collective, h: Option<Handoff>) -> Handoff {
 ///
 /// # Errors
 /// Malformed vocabulary bytes.
-pub fn vocab_from_bytes(bytes: &[u8]) -> Result<set_data::Vocab> {
-    set_data::Vocab::read_from(bytes, std::path::Path::new("<vocabulary from rank 0>"))
-        .context("reading the vocabulary sent by rank 0")
+pub fn vocab_from_bytes(bytes: &[u8]) -> Result<set_data::Vocab, TrainError> {
+    Ok(set_data::Vocab::read_from(
+        bytes,
+        std::path::Path::new("<vocabulary sent by rank 0>"),
+    )?)
 }
 
 /// One data-parallel training step: this rank's shard of the batch forward and backward, then
@@ -285,20 +270,6 @@ impl DataParallel {
             correct: stats[1] as usize,
             batch: total,
         })
-    }
-}
-
-/// Test hook of the MPI tests: `SET_LSTM_TEST_PANIC=RANK:STEP` makes rank `RANK` panic when
-/// it is about to take optimizer step `STEP` (1-based), to show that one failing rank ends the
-/// whole job. Read only in builds with the `mpi` feature.
-#[cfg(feature = "mpi")]
-pub fn planted_panic(comm: &dyn Collective, step: u64) {
-    if let Ok(v) = std::env::var("SET_LSTM_TEST_PANIC")
-        && let Some((r, s)) = v.split_once(':')
-        && r.parse() == Ok(comm.rank())
-        && s.parse() == Ok(step)
-    {
-        panic!("planted panic (SET_LSTM_TEST_PANIC={v})");
     }
 }
 

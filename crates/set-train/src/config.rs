@@ -1,0 +1,301 @@
+//! [`TrainerConfig`]: how a model is trained (epochs, batches, optimizer, clipping, seed and
+//! topology evolution), validated once; and the evolution policy and contexts it implies.
+
+use crate::error::SettingError;
+use crate::settings::{OptimizerName, PolicyName, ScheduleName, Zeta};
+use serde::{Deserialize, Serialize};
+use set_evolve::{
+    EvolutionPolicy, EvolveContext, EvolveError, NewWeightInit, PolicyConfig, PruneSchedule,
+    RiglConfig, SetConfig, SnfsConfig,
+};
+
+/// Training settings. Field names are the `set-lstm train` flags and config keys.
+///
+/// ```
+/// let c = set_train::TrainerConfig::default().with_epochs(3).with_lr(0.003);
+/// c.validate().unwrap();
+/// assert_eq!(c.batch_size, 32);
+/// assert!(set_train::TrainerConfig::default().with_lr(-1.0).validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainerConfig {
+    /// Training epochs.
+    pub epochs: usize,
+    /// Sequences per batch.
+    pub batch_size: usize,
+    /// Optimizer.
+    pub optimizer: OptimizerName,
+    /// Learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// L2 weight decay on matrices.
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this value (0 = off).
+    pub clip: f64,
+    /// Seed of every random choice (init, batch order, dropout, evolution).
+    pub seed: u64,
+    /// Topology evolution policy.
+    pub policy: PolicyName,
+    /// Prune fraction of each evolution step (the start value with a cosine schedule).
+    pub zeta: Zeta,
+    /// How the prune fraction changes over the run.
+    #[serde(default)]
+    pub prune_schedule: ScheduleName,
+    /// Standard deviation of regrown weights (0 = start at zero); `None` = the policy's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_weight_std: Option<f64>,
+    /// SET only: whether positions pruned in a step may be regrown in the same step.
+    #[serde(default = "yes")]
+    pub regrow_into_removed: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for TrainerConfig {
+    fn default() -> Self {
+        TrainerConfig {
+            epochs: 10,
+            batch_size: 32,
+            optimizer: OptimizerName::Adam,
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            clip: 5.0,
+            seed: 42,
+            policy: PolicyName::Set,
+            zeta: Zeta::DEFAULT,
+            prune_schedule: ScheduleName::Constant,
+            new_weight_std: None,
+            regrow_into_removed: true,
+        }
+    }
+}
+
+fn check(ok: bool, key: &'static str, value: impl ToString, expected: &'static str) -> Result<(), SettingError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingError {
+            key,
+            value: value.to_string(),
+            expected,
+        })
+    }
+}
+
+impl TrainerConfig {
+    /// Sets the epochs.
+    #[must_use]
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Sets the learning rate.
+    #[must_use]
+    pub fn with_lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Sets the batch size.
+    #[must_use]
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets the seed.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the evolution policy.
+    #[must_use]
+    pub fn with_policy(mut self, policy: PolicyName) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the prune fraction.
+    #[must_use]
+    pub fn with_zeta(mut self, zeta: Zeta) -> Self {
+        self.zeta = zeta;
+        self
+    }
+
+    /// Range checks of every value.
+    ///
+    /// # Errors
+    /// [`SettingError`] naming the first bad setting.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        check(
+            (1..=100_000).contains(&self.epochs),
+            "epochs",
+            self.epochs,
+            "an integer in 1..=100000",
+        )?;
+        check(
+            (1..=1 << 20).contains(&self.batch_size),
+            "batch_size",
+            self.batch_size,
+            "an integer in 1..=1048576",
+        )?;
+        check(
+            self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1e6,
+            "lr",
+            self.lr,
+            "a finite number in (0, 1e6]",
+        )?;
+        check(
+            self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum),
+            "momentum",
+            self.momentum,
+            "a number in [0, 1)",
+        )?;
+        check(
+            self.weight_decay.is_finite() && (0.0..=1e3).contains(&self.weight_decay),
+            "weight_decay",
+            self.weight_decay,
+            "a finite number in [0, 1000]",
+        )?;
+        check(
+            self.clip.is_finite() && self.clip >= 0.0,
+            "clip",
+            self.clip,
+            "a finite number >= 0 (0 = off)",
+        )?;
+        if let Some(s) = self.new_weight_std {
+            check(
+                s.is_finite() && (0.0..=1e3).contains(&s),
+                "new_weight_std",
+                s,
+                "a finite number in [0, 1000]",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The optimizer settings.
+    pub fn optimizer_config(&self) -> set_nn::OptimizerConfig {
+        match self.optimizer {
+            OptimizerName::Sgd => set_nn::OptimizerConfig::Sgd {
+                lr: self.lr,
+                momentum: self.momentum,
+                weight_decay: self.weight_decay,
+            },
+            OptimizerName::Adam => set_nn::OptimizerConfig::Adam {
+                lr: self.lr,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: self.weight_decay,
+            },
+        }
+    }
+
+    /// A fresh evolution policy of these settings.
+    pub fn build_policy(&self) -> Box<dyn EvolutionPolicy> {
+        match self.policy {
+            PolicyName::Set => PolicyConfig::Set(SetConfig {
+                regrow_into_removed: self.regrow_into_removed,
+                ..SetConfig::default()
+            }),
+            PolicyName::Rigl => PolicyConfig::Rigl(RiglConfig::default()),
+            PolicyName::Snfs => PolicyConfig::Snfs(SnfsConfig::default()),
+            PolicyName::Static => PolicyConfig::Static,
+        }
+        .build()
+    }
+
+    /// The prune schedule: constant `zeta`, or cosine from `zeta` to 0 at the last epoch.
+    pub fn prune_schedule(&self) -> PruneSchedule {
+        match self.prune_schedule {
+            ScheduleName::Constant => PruneSchedule::Constant(self.zeta.get()),
+            ScheduleName::Cosine => PruneSchedule::Cosine {
+                initial: self.zeta.get(),
+                final_epoch: self.epochs.saturating_sub(1),
+            },
+        }
+    }
+
+    /// The evolution context after `epoch` (0-based), with the configured new-weight std.
+    ///
+    /// # Errors
+    /// An epoch after which no step runs.
+    pub fn evolve_context(&self, epoch: usize) -> Result<EvolveContext, EvolveError> {
+        let ctx = EvolveContext::from_schedule(epoch, self.epochs, &self.prune_schedule())?;
+        Ok(match self.new_weight_std {
+            Some(0.0) => ctx.with_new_weight_init(NewWeightInit::Zero),
+            Some(std) => ctx.with_new_weight_init(NewWeightInit::Normal { std }),
+            None => ctx,
+        })
+    }
+
+    /// Reads the training settings out of a format-1 file's `config` (the command line's whole
+    /// configuration, a superset): the keys this type has, with the defaults of settings that
+    /// format 1 did not record.
+    ///
+    /// # Errors
+    /// A missing or invalid key.
+    pub(crate) fn from_v1_config(config: &serde_json::Value) -> Result<Self, String> {
+        let serde_json::Value::Object(map) = config else {
+            return Err("not a JSON object".into());
+        };
+        const KEYS: [&str; 11] = [
+            "epochs",
+            "batch_size",
+            "optimizer",
+            "lr",
+            "momentum",
+            "weight_decay",
+            "clip",
+            "seed",
+            "policy",
+            "zeta",
+            "new_weight_std",
+        ];
+        let picked: serde_json::Map<String, serde_json::Value> = map
+            .iter()
+            .filter(|(k, _)| KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let c: TrainerConfig =
+            serde_json::from_value(serde_json::Value::Object(picked)).map_err(|e| e.to_string())?;
+        c.validate().map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_schedule_decays_to_zero_and_constant_stays() {
+        let c = TrainerConfig {
+            prune_schedule: ScheduleName::Cosine,
+            ..TrainerConfig::default()
+        };
+        assert_eq!(c.evolve_context(0).unwrap().zeta, 0.3);
+        assert!(c.evolve_context(5).unwrap().zeta < 0.3);
+        assert!(c.evolve_context(9).is_err(), "no step after the last epoch");
+        let k = TrainerConfig::default();
+        assert_eq!(k.evolve_context(8).unwrap().zeta, 0.3);
+    }
+
+    #[test]
+    fn json_round_trip_and_unknown_keys() {
+        let c = TrainerConfig::default();
+        let j = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<TrainerConfig>(&j).unwrap(), c);
+        assert!(serde_json::from_str::<TrainerConfig>(&j.replace("}", ",\"x\":1}")).is_err());
+        assert!(serde_json::from_str::<TrainerConfig>(&j.replace("\"zeta\":0.3", "\"zeta\":2.0")).is_err());
+    }
+}

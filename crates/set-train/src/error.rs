@@ -1,0 +1,99 @@
+//! Errors of `set-train`: every way training, evaluation or a model file can fail, typed so
+//! that a front end can map each to its own exit code or exception.
+
+use set_data::DataError;
+use set_evolve::EvolveError;
+use set_nn::NnError;
+
+pub use crate::codec::CheckpointError;
+
+/// A setting outside the range where it makes sense.
+///
+/// ```
+/// let e = set_train::Zeta::new(1.5).unwrap_err();
+/// assert_eq!(e.key, "zeta");
+/// assert!(e.to_string().contains("a fraction in [0, 1]"));
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid value {value} for `{key}`: expected {expected}")]
+pub struct SettingError {
+    /// The setting's name (`zeta`, `lr`, ...), as in config files.
+    pub key: &'static str,
+    /// The rejected value, printed.
+    pub value: String,
+    /// What would be accepted.
+    pub expected: &'static str,
+}
+
+impl SettingError {
+    /// The same error for another setting name (for one type used by several settings).
+    #[must_use]
+    pub fn for_key(mut self, key: &'static str) -> Self {
+        self.key = key;
+        self
+    }
+}
+
+/// Any failure of training, evaluation, or reading and writing models and checkpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A setting is out of range.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// Training produced a NaN or infinite value; nothing after that step was kept.
+    #[error("training diverged: non-finite {what} in tensor `{tensor}` at step {step}")]
+    NonFinite {
+        /// "loss", "gradient" or "weight".
+        what: String,
+        /// Tensor name.
+        tensor: String,
+        /// Optimizer step (1-based).
+        step: u64,
+    },
+    /// A model or batch error from `set-nn` (shapes, token ids, configuration).
+    #[error(transparent)]
+    Nn(NnError),
+    /// The evolution policy refused a step (nothing was changed).
+    #[error("evolution step after epoch {epoch}")]
+    Evolve {
+        /// 1-based epoch after which the step ran.
+        epoch: usize,
+        /// The policy's error.
+        #[source]
+        source: EvolveError,
+    },
+    /// Reading or preparing data failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A checkpoint or model file is invalid, or could not be read or written.
+    #[error(transparent)]
+    Codec(#[from] CheckpointError),
+    /// The processes of a data-parallel run disagree or cannot communicate.
+    #[error("{0}")]
+    Distributed(String),
+    /// The model, data and settings do not fit together.
+    #[error("{0}")]
+    Mismatch(String),
+    /// The thread pool could not be built.
+    #[error("building the thread pool: {0}")]
+    ThreadPool(String),
+    /// An [`crate::Observer`] asked training to stop with an error of its own.
+    #[error("stopped by an observer")]
+    Observer(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<NnError> for TrainError {
+    fn from(e: NnError) -> Self {
+        match e {
+            NnError::NonFinite { what, tensor, step } => TrainError::NonFinite {
+                what: what.to_string(),
+                tensor,
+                step,
+            },
+            other => TrainError::Nn(other),
+        }
+    }
+}
+
+/// `Result` with [`TrainError`].
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
