@@ -2,9 +2,9 @@
 //! inference batches on random tokens, after warm-up; one JSON line on stdout.
 
 use crate::cli::BenchArgs;
-use crate::config::OptimizerName;
+use set_train::OptimizerName;
 use crate::exit::usage;
-use crate::rng::{Stream, stream_rng};
+use set_train::rng::{Stream, stream_rng};
 use anyhow::{Context, Result};
 use rand::RngExt;
 use serde::Serialize;
@@ -60,7 +60,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn validate(a: &BenchArgs) -> Result<()> {
-    let max = crate::config::MAX_WIDTH;
+    let max = set_train::MAX_WIDTH;
     let checks: [(&str, usize, usize, usize); 6] = [
         ("--vocab-size", a.vocab_size, 3, 1 << 24),
         ("--embed-dim", a.embed_dim, 1, max),

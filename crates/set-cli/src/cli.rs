@@ -1,7 +1,8 @@
 //! Command-line interface (clap derive): subcommands and their flags; help text comes from the
 //! doc comments.
 
-use crate::config::{OptimizerName, Settings};
+use crate::config::Settings;
+use set_train::OptimizerName;
 use crate::exit::EXIT_CODES_HELP;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -49,10 +50,12 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Sweep(crate::sweep::SweepArgs),
     /// Test-only (hidden): rewrite a run's latest checkpoint in a loop, for the SIGKILL tests
+    #[cfg(feature = "test-hooks")]
     #[command(name = "__test-write-loop", hide = true)]
     TestWriteLoop(TestWriteLoopArgs),
 }
 
+#[cfg(feature = "test-hooks")]
 /// `__test-write-loop` flags: a helper of the reliability tests, not a user command. It
 /// alternates between checkpoint files, writing each over `checkpoints/latest.safetensors` of
 /// `RUN_DIR` exactly as training does (or, with `--plain`, with a bare `fs::write`: the
@@ -86,13 +89,22 @@ pub struct TrainArgs {
     /// Run directory to create [default: runs/<dataset>-<policy>-<seed>-<UTC time>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Stop after N optimizer steps in total, writing a resumable checkpoint
+    /// Step limits and checkpoint frequency.
+    #[command(flatten)]
+    pub run: RunControlArgs,
+}
+
+/// Run-control flags shared by `train` and `resume`: they never change results.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct RunControlArgs {
+    /// Stop once the run has taken N optimizer steps in total, writing a resumable checkpoint
     #[arg(long, value_name = "N")]
     pub max_steps: Option<u64>,
     /// Also write a checkpoint every N optimizer steps (0 = only after each epoch)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub checkpoint_every: u64,
-    /// Sleep this long after every step (testing signal handling)
+    /// Sleep this long after every step (test hook: signal handling)
+    #[cfg(feature = "test-hooks")]
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
     pub step_delay_ms: u64,
 }
@@ -112,15 +124,9 @@ pub struct ResumeArgs {
     /// Worker threads (0 = one per core) [default: the run's]; results do not depend on it
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Stop once the run has taken N optimizer steps in total, writing a resumable checkpoint
-    #[arg(long, value_name = "N")]
-    pub max_steps: Option<u64>,
-    /// Also write a checkpoint every N optimizer steps (0 = only after each epoch)
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub checkpoint_every: u64,
-    /// Sleep this long after every step (testing signal handling)
-    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
-    pub step_delay_ms: u64,
+    /// Step limits and checkpoint frequency.
+    #[command(flatten)]
+    pub run: RunControlArgs,
 }
 
 /// Which checkpoint `resume` reads.
@@ -222,8 +228,8 @@ pub struct BenchArgs {
     /// Untimed warm-up steps
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub warmup: usize,
-    /// Optimizer of the training steps
-    #[arg(long, value_enum, value_name = "NAME", default_value = "adam")]
+    /// Optimizer of the training steps: sgd, adam
+    #[arg(long, value_name = "NAME", default_value = "adam", value_parser = crate::config::named::<OptimizerName>())]
     pub optimizer: OptimizerName,
     /// Seed of the random tokens and weights
     #[arg(long, value_name = "SEED", default_value_t = 0)]

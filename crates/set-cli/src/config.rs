@@ -4,52 +4,62 @@
 use crate::exit::usage;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use set_nn::Pooling;
+use set_train::{
+    DataConfig, DataSource, Density, DropoutRate, Epsilon, ModelSpec, OptimizerName, PolicyName,
+    ScheduleName, SettingError, Sparsity, TrainerConfig, Zeta,
+};
 use std::path::{Path, PathBuf};
 
-/// Evolution policy names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum PolicyName {
-    /// Sparse Evolutionary Training: prune smallest |w| per sign, regrow at random.
-    Set,
-    /// RigL: prune smallest |w|, regrow where |gradient| is largest.
-    Rigl,
-    /// Sparse momentum: like RigL, budget moved between matrices by mean |momentum|.
-    Snfs,
-    /// Fixed random topology.
-    Static,
+/// A clap parser for one of `set-train`'s named settings (`policy`, `optimizer`, ...).
+pub fn named<T>() -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
+    NamedList: HasNames<T>,
+{
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(<NamedList as HasNames<T>>::NAMES)
+        .try_map(|s: String| s.parse::<T>().map_err(|e| e.to_string()))
 }
 
-impl PolicyName {
-    /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyName::Set => "set",
-            PolicyName::Rigl => "rigl",
-            PolicyName::Snfs => "snfs",
-            PolicyName::Static => "static",
+/// The names of each named setting, for `--help` and completion.
+pub struct NamedList;
+
+/// The accepted names of a named setting.
+pub trait HasNames<T> {
+    /// Every name.
+    const NAMES: &'static [&'static str];
+}
+
+impl HasNames<PolicyName> for NamedList {
+    const NAMES: &'static [&'static str] = PolicyName::NAMES;
+}
+impl HasNames<OptimizerName> for NamedList {
+    const NAMES: &'static [&'static str] = OptimizerName::NAMES;
+}
+impl HasNames<ScheduleName> for NamedList {
+    const NAMES: &'static [&'static str] = ScheduleName::NAMES;
+}
+
+/// Pooling names: `set_nn::Pooling` serialised in lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PoolingName(pub Pooling);
+
+impl std::str::FromStr for PoolingName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "last" => Ok(PoolingName(Pooling::Last)),
+            "mean" => Ok(PoolingName(Pooling::Mean)),
+            other => Err(format!("`{other}` is not one of last, mean")),
         }
     }
 }
 
-/// Optimizer names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerName {
-    /// SGD with heavy-ball momentum.
-    Sgd,
-    /// Adam.
-    Adam,
-}
-
-/// Pooling names (see `set_nn::Pooling`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum PoolingName {
-    /// Hidden state at each sequence's last real token.
-    Last,
-    /// Mean of the hidden states over the real tokens.
-    Mean,
+impl HasNames<PoolingName> for NamedList {
+    const NAMES: &'static [&'static str] = &["last", "mean"];
 }
 
 macro_rules! settings {
@@ -122,8 +132,8 @@ settings! {
     /// LSTM hidden width [default: 128]
     #[arg(value_name = "N")]
     hidden: usize,
-    /// Pooling of the LSTM outputs [default: mean]
-    #[arg(value_enum, value_name = "KIND")]
+    /// Pooling of the LSTM outputs: last, mean [default: mean]
+    #[arg(value_parser = named::<PoolingName>(), value_name = "KIND")]
     pooling: PoolingName,
     /// Dropout on the embeddings [default: 0.2]
     #[arg(value_name = "P")]
@@ -137,20 +147,32 @@ settings! {
     /// The same density for the embedding and LSTM matrices, in (0, 1] (instead of --epsilon)
     #[arg(value_name = "D")]
     density: f64,
+    /// RigL's Erdős–Rényi-Kernel allocation with this overall density, in (0, 1] (instead of --epsilon)
+    #[arg(value_name = "D")]
+    erk: f64,
     /// Dense baseline: every matrix dense, no evolution
     #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     dense: bool,
-    /// Topology evolution policy [default: set]
-    #[arg(value_enum, value_name = "POLICY")]
+    /// The output layer sparse too (with the same allocation as the other matrices) [default: false]
+    #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    sparse_output: bool,
+    /// Topology evolution policy: set, rigl, snfs, static [default: set]
+    #[arg(value_parser = named::<PolicyName>(), value_name = "POLICY")]
     policy: PolicyName,
     /// Fraction of each sparse matrix's connections pruned and regrown after every epoch but the last [default: 0.3]
     #[arg(value_name = "F")]
     zeta: f64,
+    /// How the prune fraction changes over the run: constant, or cosine decay from --zeta to 0 [default: constant]
+    #[arg(value_parser = named::<ScheduleName>(), value_name = "KIND")]
+    prune_schedule: ScheduleName,
+    /// SET: whether positions pruned in a step may regrow in the same step [default: true]
+    #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    regrow_into_removed: bool,
     /// Standard deviation of regrown weights (0 = start at zero) [default: the policy's own: set 0.1, rigl/snfs 0]
     #[arg(value_name = "STD")]
     new_weight_std: f64,
-    /// Optimizer [default: adam]
-    #[arg(value_enum, value_name = "NAME")]
+    /// Optimizer: sgd, adam [default: adam]
+    #[arg(value_parser = named::<OptimizerName>(), value_name = "NAME")]
     optimizer: OptimizerName,
     /// Learning rate [default: 0.01]
     #[arg(value_name = "LR")]
@@ -175,7 +197,7 @@ settings! {
 /// Keys that select the data source: flags setting any of them replace all of them from a file.
 const DATA_GROUP: &[&str] = &["data", "data_dir", "train", "dev", "test"];
 /// Keys that select the sparsity: flags setting any of them replace all of them from a file.
-const SPARSITY_GROUP: &[&str] = &["epsilon", "density", "dense"];
+const SPARSITY_GROUP: &[&str] = &["epsilon", "density", "erk", "dense"];
 
 /// The fully resolved training configuration (`config.toml` of a run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,12 +250,24 @@ pub struct TrainConfig {
     /// Uniform density.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub density: Option<f64>,
+    /// ERK overall density.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erk: Option<f64>,
     /// Dense baseline.
     pub dense: bool,
+    /// Sparse output layer.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sparse_output: bool,
     /// Evolution policy.
     pub policy: PolicyName,
     /// Prune fraction.
     pub zeta: f64,
+    /// Prune schedule.
+    #[serde(default, skip_serializing_if = "is_constant")]
+    pub prune_schedule: ScheduleName,
+    /// SET: regrowth into positions pruned in the same step.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub regrow_into_removed: bool,
     /// Regrown weight std; absent = the policy's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_weight_std: Option<f64>,
@@ -253,8 +287,18 @@ pub struct TrainConfig {
     pub threads: usize,
 }
 
-/// Default ER epsilon.
-pub const DEFAULT_EPSILON: f64 = 5.0;
+fn is_false(b: &bool) -> bool {
+    !b
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn yes() -> bool {
+    true
+}
+fn is_constant(s: &ScheduleName) -> bool {
+    *s == ScheduleName::Constant
+}
 
 /// The compiled-in dataset directory (the repository's `datasets/`).
 pub fn compiled_data_dir() -> PathBuf {
@@ -305,6 +349,7 @@ fn clear(s: &mut Settings, keys: &[&str]) {
             "test" => s.test = None,
             "epsilon" => s.epsilon = None,
             "density" => s.density = None,
+            "erk" => s.erk = None,
             "dense" => s.dense = None,
             _ => unreachable!("group key {k}"),
         }
@@ -320,6 +365,17 @@ pub fn merge(flags: Settings, mut file: Settings) -> Settings {
         }
     }
     flags.or(file)
+}
+
+/// A setting error of `set-train` as a usage error naming the flag.
+fn setting(e: SettingError) -> anyhow::Error {
+    usage(format!(
+        "invalid value {} for {} (config key `{}`): expected {}",
+        e.value,
+        flag(e.key),
+        e.key,
+        e.expected
+    ))
 }
 
 fn check(ok: bool, key: &str, value: impl std::fmt::Display, expected: &str) -> Result<()> {
@@ -370,14 +426,6 @@ pub fn check_threads(n: Option<usize>) -> Result<()> {
         _ => Ok(()),
     }
 }
-
-/// Largest memory a training run may plan for (weights, gradients, two optimizer buffers):
-/// a guard against typos such as `--embed-dim 100000`, checked before anything is allocated.
-pub const MAX_MODEL_BYTES: u64 = 64 << 30;
-
-/// Largest accepted width (embedding, hidden): keeps every index and size computation far from
-/// overflow.
-pub const MAX_WIDTH: usize = 1 << 16;
 
 impl TrainConfig {
     /// Applies defaults to `s` and validates every value, naming the flag of the first bad one.
@@ -450,18 +498,23 @@ impl TrainConfig {
         };
 
         let dense = s.dense.unwrap_or(false);
-        if dense && (s.epsilon.is_some() || s.density.is_some()) {
+        let given = usize::from(s.epsilon.is_some())
+            + usize::from(s.density.is_some())
+            + usize::from(s.erk.is_some());
+        if dense && given > 0 {
             return Err(usage(
-                "--dense cannot be combined with --epsilon or --density",
+                "--dense cannot be combined with --epsilon, --density or --erk",
             ));
         }
-        if s.epsilon.is_some() && s.density.is_some() {
-            return Err(usage("--epsilon and --density are alternatives: give one"));
+        if given > 1 {
+            return Err(usage(
+                "--epsilon, --density and --erk are alternatives: give one",
+            ));
         }
-        let epsilon = if dense || s.density.is_some() {
-            None
+        let epsilon = if dense || given > 0 {
+            s.epsilon
         } else {
-            Some(s.epsilon.unwrap_or(DEFAULT_EPSILON))
+            Some(Epsilon::DEFAULT.get())
         };
         let threads = resolve_threads(s.threads.unwrap_or(0));
         let c = TrainConfig {
@@ -480,16 +533,20 @@ impl TrainConfig {
             min_count: s.min_count.unwrap_or(1),
             embed_dim: s.embed_dim.unwrap_or(128),
             hidden: s.hidden.unwrap_or(128),
-            pooling: s.pooling.unwrap_or(PoolingName::Mean),
+            pooling: s.pooling.unwrap_or(PoolingName(Pooling::Mean)),
             dropout_embed: s.dropout_embed.unwrap_or(0.2),
             dropout_output: s.dropout_output.unwrap_or(0.2),
             epsilon,
             density: s.density,
+            erk: s.erk,
             dense,
-            policy: s.policy.unwrap_or(PolicyName::Set),
-            zeta: s.zeta.unwrap_or(0.3),
+            sparse_output: s.sparse_output.unwrap_or(false),
+            policy: s.policy.unwrap_or_default(),
+            zeta: s.zeta.unwrap_or(Zeta::DEFAULT.get()),
+            prune_schedule: s.prune_schedule.unwrap_or_default(),
+            regrow_into_removed: s.regrow_into_removed.unwrap_or(true),
             new_weight_std: s.new_weight_std,
-            optimizer: s.optimizer.unwrap_or(OptimizerName::Adam),
+            optimizer: s.optimizer.unwrap_or_default(),
             lr: s.lr.unwrap_or(0.01),
             momentum: s.momentum.unwrap_or(0.9),
             weight_decay: s.weight_decay.unwrap_or(0.0),
@@ -501,7 +558,8 @@ impl TrainConfig {
         Ok(c)
     }
 
-    /// Range checks of every value (also run on a `config.toml` read back by `resume`).
+    /// Range checks of every value (also run on a `config.toml` read back by `resume`): the
+    /// data settings here, the model and training settings by `set-train`'s checked types.
     ///
     /// # Errors
     /// A usage error naming the flag.
@@ -514,7 +572,7 @@ impl TrainConfig {
             "either --data or --train/--test",
         )?;
         check(
-            (2..=1_000).contains(&self.classes),
+            (2..=set_train::MAX_CLASSES).contains(&self.classes),
             "classes",
             self.classes,
             "an integer in 2..=1000",
@@ -532,121 +590,20 @@ impl TrainConfig {
             "a fraction in [0, 1)",
         )?;
         check(
-            (1..=100_000).contains(&self.epochs),
-            "epochs",
-            self.epochs,
-            "an integer in 1..=100000",
-        )?;
-        check(
-            (1..=1 << 20).contains(&self.batch_size),
-            "batch_size",
-            self.batch_size,
-            "an integer in 1..=1048576",
-        )?;
-        check(
-            (1..=1 << 20).contains(&self.max_len),
-            "max_len",
-            self.max_len,
-            "an integer in 1..=1048576",
-        )?;
-        check(
-            (3..=1 << 24).contains(&self.vocab_size),
-            "vocab_size",
-            self.vocab_size,
-            "an integer in 3..=16777216",
-        )?;
-        check(
             self.min_count >= 1,
             "min_count",
             self.min_count,
             "an integer >= 1",
         )?;
         check(
-            (1..=MAX_WIDTH).contains(&self.embed_dim),
-            "embed_dim",
-            self.embed_dim,
-            "an integer in 1..=65536",
-        )?;
-        check(
-            (1..=MAX_WIDTH).contains(&self.hidden),
-            "hidden",
-            self.hidden,
-            "an integer in 1..=65536",
-        )?;
-        check(
-            frac(self.dropout_embed),
-            "dropout_embed",
-            self.dropout_embed,
-            "a probability in [0, 1)",
-        )?;
-        check(
-            frac(self.dropout_output),
-            "dropout_output",
-            self.dropout_output,
-            "a probability in [0, 1)",
-        )?;
-        if let Some(e) = self.epsilon {
-            check(
-                e.is_finite() && e > 0.0,
-                "epsilon",
-                e,
-                "a finite number > 0",
-            )?;
-        }
-        if let Some(d) = self.density {
-            check(
-                d.is_finite() && d > 0.0 && d <= 1.0,
-                "density",
-                d,
-                "a density in (0, 1]",
-            )?;
-        }
-        check(
             usize::from(self.dense)
                 + usize::from(self.epsilon.is_some())
                 + usize::from(self.density.is_some())
+                + usize::from(self.erk.is_some())
                 == 1,
             "dense",
             self.dense,
-            "exactly one of --dense, --epsilon, --density",
-        )?;
-        check(
-            self.zeta.is_finite() && (0.0..=1.0).contains(&self.zeta),
-            "zeta",
-            self.zeta,
-            "a fraction in [0, 1]",
-        )?;
-        if let Some(s) = self.new_weight_std {
-            check(
-                s.is_finite() && s >= 0.0,
-                "new_weight_std",
-                s,
-                "a finite number >= 0",
-            )?;
-        }
-        check(
-            self.lr.is_finite() && self.lr > 0.0,
-            "lr",
-            self.lr,
-            "a finite number > 0",
-        )?;
-        check(
-            frac(self.momentum),
-            "momentum",
-            self.momentum,
-            "a number in [0, 1)",
-        )?;
-        check(
-            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
-            "weight_decay",
-            self.weight_decay,
-            "a finite number >= 0",
-        )?;
-        check(
-            self.clip.is_finite() && self.clip >= 0.0,
-            "clip",
-            self.clip,
-            "a finite number >= 0 (0 = off)",
+            "exactly one of --dense, --epsilon, --density, --erk",
         )?;
         check(
             (1..=1024).contains(&self.threads),
@@ -654,6 +611,9 @@ impl TrainConfig {
             self.threads,
             "an integer in 0..=1024 (0 = one per core)",
         )?;
+        self.trainer_config().map_err(setting)?;
+        self.model_spec(self.vocab_size, self.classes)
+            .map_err(setting)?;
         Ok(())
     }
 
@@ -662,109 +622,98 @@ impl TrainConfig {
         self.data.as_deref().unwrap_or("files")
     }
 
-    /// The optimizer settings.
-    pub fn optimizer_config(&self) -> set_nn::OptimizerConfig {
-        match self.optimizer {
-            OptimizerName::Sgd => set_nn::OptimizerConfig::Sgd {
-                lr: self.lr,
-                momentum: self.momentum,
-                weight_decay: self.weight_decay,
-            },
-            OptimizerName::Adam => set_nn::OptimizerConfig::Adam {
-                lr: self.lr,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                weight_decay: self.weight_decay,
-            },
-        }
-    }
-
-    /// The batching settings (training and evaluation).
-    pub fn batch_config(&self) -> set_data::BatchConfig {
-        set_data::BatchConfig {
-            batch_size: self.batch_size,
-            max_len: self.max_len,
-            ..set_data::BatchConfig::default()
-        }
-    }
-
-    /// The model for a vocabulary of `vocab_size` ids and `classes` classes: storage from the
-    /// sparsity settings (ER or uniform for the embedding and LSTM; the output layer is dense).
+    /// The training settings.
     ///
     /// # Errors
-    /// If the density allocation fails.
-    pub fn classifier_config(
-        &self,
-        vocab_size: usize,
-        classes: usize,
-    ) -> Result<set_nn::ClassifierConfig> {
-        use set_nn::Storage;
-        let (e, h) = (self.embed_dim, self.hidden);
-        let shapes = [(vocab_size, e), (4 * h, e), (4 * h, h)];
-        let storages: Vec<Storage> = if self.dense {
-            vec![Storage::Dense; 3]
-        } else {
-            let scheme = match (self.epsilon, self.density) {
-                (_, Some(density)) => set_evolve::DensityScheme::Uniform { density },
-                (Some(epsilon), None) => set_evolve::DensityScheme::ErdosRenyi { epsilon },
-                (None, None) => unreachable!("validated: one sparsity setting"),
-            };
-            set_evolve::allocate(&shapes, &scheme)
-                .map_err(|e| usage(format!("sparsity: {e}")))?
-                .into_iter()
-                .zip(shapes)
-                .map(|(d, (r, c))| {
-                    // At least one stored entry per matrix.
-                    let min = 1.0 / (r as f64 * c as f64);
-                    Storage::Sparse {
-                        density: d.max(min).min(1.0),
-                    }
-                })
-                .collect()
+    /// The first setting out of range.
+    pub fn trainer_config(&self) -> Result<TrainerConfig, SettingError> {
+        let c = TrainerConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            optimizer: self.optimizer,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            clip: self.clip,
+            seed: self.seed,
+            policy: self.policy,
+            zeta: Zeta::new(self.zeta)?,
+            prune_schedule: self.prune_schedule,
+            new_weight_std: self.new_weight_std,
+            regrow_into_removed: self.regrow_into_removed,
         };
-        let cfg = set_nn::ClassifierConfig {
-            vocab_size,
-            embed_dim: e,
-            hidden: h,
-            classes,
-            embedding: storages[0],
-            lstm_ih: storages[1],
-            lstm_hh: storages[2],
-            output: Storage::Dense,
-            pooling: match self.pooling {
-                PoolingName::Last => set_nn::Pooling::Last,
-                PoolingName::Mean => set_nn::Pooling::Mean,
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The model of these settings for a vocabulary of `vocab_size` ids and `classes` classes.
+    ///
+    /// # Errors
+    /// The first setting out of range.
+    pub fn model_spec(&self, vocab_size: usize, classes: usize) -> Result<ModelSpec, SettingError> {
+        let sparsity = match (self.dense, self.epsilon, self.density, self.erk) {
+            (true, ..) => Sparsity::Dense,
+            (_, _, Some(d), _) => Sparsity::Uniform {
+                density: Density::new(d)?,
             },
-            dropout_embed: self.dropout_embed,
-            dropout_output: self.dropout_output,
-            activation: set_nn::ActivationMode::Fast,
+            (_, _, _, Some(d)) => Sparsity::Erk {
+                density: Density::new(d).map_err(|e| e.for_key("erk"))?,
+            },
+            (_, e, ..) => Sparsity::ErdosRenyi {
+                epsilon: Epsilon::new(e.unwrap_or(Epsilon::DEFAULT.get()))?,
+            },
         };
-        cfg.validate().map_err(|e| usage(e.to_string()))?;
-        let stored: f64 = [
-            (vocab_size, e, cfg.embedding),
-            (4 * h, e, cfg.lstm_ih),
-            (4 * h, h, cfg.lstm_hh),
-            (classes, h, cfg.output),
-        ]
-        .iter()
-        .map(|&(r, c, s)| {
-            let n = r as f64 * c as f64;
-            match s {
-                Storage::Dense => n,
-                Storage::Sparse { density } => (density * n).round(),
-            }
-        })
-        .sum();
-        let bytes = stored * 16.0;
-        if bytes > MAX_MODEL_BYTES as f64 {
-            return Err(usage(format!(
-                "the model would need about {:.0} GiB for weights, gradients and optimizer state (limit {} GiB): reduce --vocab-size, --embed-dim, --hidden or the density",
-                bytes / (1u64 << 30) as f64,
-                MAX_MODEL_BYTES >> 30
-            )));
+        let spec = ModelSpec::new(vocab_size, self.embed_dim, self.hidden, classes)
+            .with_max_len(self.max_len)
+            .with_sparsity(sparsity)
+            .with_sparse_output(self.sparse_output)
+            .with_pooling(self.pooling.0)
+            .with_dropout(
+                DropoutRate::new(self.dropout_embed).map_err(|e| e.for_key("dropout_embed"))?,
+                DropoutRate::new(self.dropout_output).map_err(|e| e.for_key("dropout_output"))?,
+            );
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Where the data come from and how they are split and encoded.
+    pub fn data_config(&self) -> DataConfig {
+        let source = match (&self.data, &self.data_dir) {
+            (Some(name), Some(dir)) => DataSource::Registry {
+                name: name.clone(),
+                dir: dir.clone(),
+            },
+            _ => DataSource::Files {
+                train: self.train.clone().unwrap_or_default(),
+                dev: self.dev.clone(),
+                test: self.test.clone().unwrap_or_default(),
+                classes: self.classes,
+            },
+        };
+        DataConfig {
+            source,
+            dev_fraction: self.dev_fraction,
+            test_fraction: self.test_fraction,
+            vocab_size: self.vocab_size,
+            min_count: self.min_count,
         }
-        Ok(cfg)
+    }
+
+    /// The configuration as JSON, as model files and checkpoints record it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// The configuration recorded in a model file or checkpoint, validated.
+    ///
+    /// # Errors
+    /// None recorded (a model saved by a library program), or an invalid one.
+    pub fn from_json(v: Option<&serde_json::Value>) -> Result<Self> {
+        let v = v.context("the file records no set-lstm training configuration")?;
+        let c: TrainConfig = serde_json::from_value(v.clone())
+            .context("the file's training configuration does not parse")?;
+        c.validate()?;
+        Ok(c)
     }
 
     /// `config.toml` text.
@@ -830,7 +779,7 @@ mod tests {
     fn defaults_resolve_and_round_trip_through_toml() {
         let c = TrainConfig::resolve(uci()).unwrap();
         assert_eq!(c.data.as_deref(), Some("uci"));
-        assert_eq!(c.epsilon, Some(DEFAULT_EPSILON));
+        assert_eq!(c.epsilon, Some(Epsilon::DEFAULT.get()));
         let text = c.to_toml().unwrap();
         let back = TrainConfig::from_toml(&text).unwrap();
         assert_eq!(back, c);

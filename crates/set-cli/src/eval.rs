@@ -1,204 +1,10 @@
-//! Evaluation: loss and accuracy of a split (used every epoch), and the `eval` subcommand with
-//! per-class precision, recall, F1 and the confusion matrix.
+//! `set-lstm eval`: a trained model on the run's test split or a file, with per-class
+//! precision, recall, F1 and the confusion matrix.
 
 use crate::cli::EvalArgs;
 use crate::rundir::{names, write_atomic};
 use anyhow::{Context, Result};
-use serde::Serialize;
-use set_data::{BatchConfig, EncodedExample, eval_batches};
-use set_nn::{BatchRef, Classifier};
-
-/// Loss and accuracy of one split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct SplitEval {
-    /// Mean cross-entropy.
-    pub loss: f64,
-    /// Fraction correct.
-    pub accuracy: f64,
-    /// Examples.
-    pub examples: usize,
-}
-
-/// Evaluates `model` on `examples` (no dropout); `None` for an empty split.
-///
-/// # Errors
-/// Malformed batches (token ids out of range).
-pub fn evaluate(
-    model: &Classifier<f32>,
-    examples: &[EncodedExample],
-    cfg: &BatchConfig,
-) -> Result<Option<SplitEval>> {
-    evaluate_with(model, examples, cfg, &crate::dist::Local)
-}
-
-/// [`evaluate`] over the ranks of `comm` (a collective call): each rank evaluates every
-/// `size`-th batch and the sums are added up, so every rank returns the whole split's numbers.
-///
-/// # Errors
-/// As [`evaluate`].
-pub fn evaluate_with(
-    model: &Classifier<f32>,
-    examples: &[EncodedExample],
-    cfg: &BatchConfig,
-    comm: &dyn crate::dist::Collective,
-) -> Result<Option<SplitEval>> {
-    if examples.is_empty() {
-        return Ok(None);
-    }
-    let mut sums = [0.0f64; 2];
-    let batches = eval_batches(examples, cfg)?;
-    for b in batches.iter().skip(comm.rank()).step_by(comm.size()) {
-        let s = model.evaluate(
-            &BatchRef {
-                tokens: &b.tokens,
-                lengths: &b.lengths,
-                seq_len: b.seq_len,
-            },
-            &b.labels,
-        )?;
-        sums[0] += s.loss * s.batch as f64;
-        sums[1] += s.correct as f64;
-    }
-    comm.sum_f64(&mut sums);
-    let n = examples.len();
-    Ok(Some(SplitEval {
-        loss: sums[0] / n as f64,
-        accuracy: sums[1] / n as f64,
-        examples: n,
-    }))
-}
-
-/// Logits `[C]` of every example, in input order.
-///
-/// # Errors
-/// Malformed batches.
-pub fn logits_all(
-    model: &Classifier<f32>,
-    examples: &[EncodedExample],
-    cfg: &BatchConfig,
-) -> Result<Vec<Vec<f32>>> {
-    let mut out = vec![Vec::new(); examples.len()];
-    for b in eval_batches(examples, cfg)? {
-        let l = model.logits(&BatchRef {
-            tokens: &b.tokens,
-            lengths: &b.lengths,
-            seq_len: b.seq_len,
-        })?;
-        for (col, &i) in b.indices.iter().enumerate() {
-            out[i] = l.column(col).to_vec();
-        }
-    }
-    Ok(out)
-}
-
-/// Softmax in `f64`.
-pub fn softmax(logits: &[f32]) -> Vec<f64> {
-    let m = logits
-        .iter()
-        .fold(f64::NEG_INFINITY, |a, &x| a.max(f64::from(x)));
-    let e: Vec<f64> = logits.iter().map(|&x| (f64::from(x) - m).exp()).collect();
-    let s: f64 = e.iter().sum();
-    e.into_iter().map(|x| x / s).collect()
-}
-
-/// Index of the largest logit (first on ties, as training counts).
-pub fn argmax(v: &[f32]) -> usize {
-    set_nn::classifier::argmax(v.iter().copied())
-}
-
-/// Per-class scores.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClassReport {
-    /// Class name.
-    pub name: String,
-    /// Precision (0 when nothing was predicted as this class).
-    pub precision: f64,
-    /// Recall (0 without examples of this class).
-    pub recall: f64,
-    /// F1.
-    pub f1: f64,
-    /// Examples of this class.
-    pub support: usize,
-}
-
-/// The `eval` report (`eval/report.json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalReport {
-    /// Model evaluated.
-    pub model: String,
-    /// Data evaluated (`test split of <dataset>` or a file).
-    pub data: String,
-    /// Examples.
-    pub examples: usize,
-    /// Accuracy.
-    pub accuracy: f64,
-    /// Mean cross-entropy.
-    pub loss: f64,
-    /// Unweighted mean F1 over classes.
-    pub macro_f1: f64,
-    /// Per class.
-    pub classes: Vec<ClassReport>,
-    /// `confusion[true][predicted]`.
-    pub confusion: Vec<Vec<usize>>,
-}
-
-/// Builds the report from labels and logits.
-pub fn report(
-    model: String,
-    data: String,
-    class_names: &[String],
-    labels: &[usize],
-    logits: &[Vec<f32>],
-) -> EvalReport {
-    let c = class_names.len();
-    let mut confusion = vec![vec![0usize; c]; c];
-    let mut loss = 0.0;
-    for (&y, l) in labels.iter().zip(logits) {
-        confusion[y][argmax(l)] += 1;
-        loss -= softmax(l)[y].max(f64::MIN_POSITIVE).ln();
-    }
-    let n = labels.len().max(1) as f64;
-    let classes: Vec<ClassReport> = (0..c)
-        .map(|k| {
-            let tp = confusion[k][k] as f64;
-            let support: usize = confusion[k].iter().sum();
-            let predicted: usize = confusion.iter().map(|r| r[k]).sum();
-            let precision = if predicted == 0 {
-                0.0
-            } else {
-                tp / predicted as f64
-            };
-            let recall = if support == 0 {
-                0.0
-            } else {
-                tp / support as f64
-            };
-            let f1 = if precision + recall == 0.0 {
-                0.0
-            } else {
-                2.0 * precision * recall / (precision + recall)
-            };
-            ClassReport {
-                name: class_names[k].clone(),
-                precision,
-                recall,
-                f1,
-                support,
-            }
-        })
-        .collect();
-    let correct: usize = (0..c).map(|k| confusion[k][k]).sum();
-    EvalReport {
-        model,
-        data,
-        examples: labels.len(),
-        accuracy: correct as f64 / n,
-        loss: loss / n,
-        macro_f1: classes.iter().map(|r| r.f1).sum::<f64>() / c as f64,
-        classes,
-        confusion,
-    }
-}
+use set_train::eval::{EvalReport, logits_all, report};
 
 /// Prints a report as text.
 pub fn print_report(r: &EvalReport) {
@@ -245,19 +51,24 @@ pub fn print_report(r: &EvalReport) {
 pub fn run(args: &EvalArgs) -> Result<()> {
     crate::config::check_threads(args.threads)?;
     let (bundle, run) = crate::modelfile::load(&args.model)?;
-    let cfg = &bundle.config;
+    let cfg = &crate::config::TrainConfig::from_json(bundle.front_end.as_ref())
+        .with_context(|| format!("model {}", args.model.display()))?;
     let (examples, data) = match &args.test {
         Some(path) => {
-            let labels = crate::data::label_map(cfg)?;
+            let labels = cfg.data_config().label_map()?;
             (
-                crate::data::load_eval_file(path, &labels, &bundle.vocab)?,
+                set_train::data::load_eval_file(path, &labels, &bundle.vocab)
+                    .with_context(|| format!("loading {}", path.display()))?,
                 path.display().to_string(),
             )
         }
         None => {
-            let d = crate::data::load(cfg, Some(bundle.vocab.clone())).context(
-                "re-creating the run's test split (pass --test FILE to use another file)",
-            )?;
+            let d = set_train::RunData::load(
+                &cfg.data_config(),
+                cfg.seed,
+                Some(bundle.vocab.clone()),
+            )
+            .context("re-creating the run's test split (pass --test FILE to use another file)")?;
             (
                 d.splits.test,
                 format!(
@@ -275,7 +86,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         args.threads.unwrap_or(cfg.threads),
     ))
     .context("building the thread pool")?;
-    let logits = pool.install(|| logits_all(&bundle.model, &examples, &cfg.batch_config()))?;
+    let bcfg = set_data::BatchConfig {
+        batch_size: cfg.batch_size,
+        max_len: bundle.spec.max_len,
+        ..set_data::BatchConfig::default()
+    };
+    let logits = pool.install(|| logits_all(&bundle.model, &examples, &bcfg))?;
     let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
     let r = report(
         args.model.display().to_string(),
@@ -298,26 +114,3 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn report_counts() {
-        let names = vec!["neg".to_string(), "pos".to_string()];
-        let logits = vec![
-            vec![1.0, 0.0],
-            vec![0.0, 1.0],
-            vec![1.0, 0.0],
-            vec![1.0, 0.0],
-        ];
-        let r = report("m".into(), "d".into(), &names, &[0, 1, 1, 0], &logits);
-        assert_eq!(r.confusion, vec![vec![2, 0], vec![1, 1]]);
-        assert_eq!(r.accuracy, 0.75);
-        assert!((r.classes[0].precision - 2.0 / 3.0).abs() < 1e-12);
-        assert_eq!(r.classes[1].recall, 0.5);
-        assert_eq!(r.classes[1].precision, 1.0);
-        let p = softmax(&[0.0, 0.0]);
-        assert_eq!(p, vec![0.5, 0.5]);
-    }
-}

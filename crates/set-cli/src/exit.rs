@@ -1,6 +1,6 @@
 //! Exit codes and the typed failures that select them.
 
-use crate::checkpoint::CheckpointError;
+use set_train::{CheckpointError, TrainError};
 
 /// Success (also after `--max-steps` stopped a run with a resumable checkpoint).
 pub const OK: i32 = 0;
@@ -81,6 +81,14 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         }
         if cause.downcast_ref::<CheckpointError>().is_some() {
             return CHECKPOINT;
+        }
+        if let Some(e) = cause.downcast_ref::<TrainError>() {
+            match e {
+                TrainError::NonFinite { .. } => return NON_FINITE,
+                TrainError::Setting(_) => return USAGE,
+                TrainError::Codec(_) => return CHECKPOINT,
+                _ => {}
+            }
         }
         if let Some(set_nn::NnError::NonFinite { .. }) = cause.downcast_ref::<set_nn::NnError>() {
             return NON_FINITE;

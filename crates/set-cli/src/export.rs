@@ -1,35 +1,10 @@
 //! `export`: the model as safetensors, sparse (CSR, as `model.safetensors`) or dense with the
 //! names and layouts PyTorch's `nn.Embedding`, `nn.LSTM` and `nn.Linear` load directly.
 
-use crate::checkpoint::{ModelBundle, encode_model};
 use crate::cli::ExportArgs;
 use crate::rundir::write_atomic;
 use anyhow::{Context, Result};
-use set_nn::{Classifier, Param, ParamValue, Storage};
-
-/// The same model with every matrix stored dense (zeros where no connection exists).
-///
-/// # Errors
-/// Never for a valid model (shapes are unchanged).
-pub fn densify(model: &Classifier<f32>) -> Result<Classifier<f32>> {
-    let mut cfg = model.config.clone();
-    cfg.embedding = Storage::Dense;
-    cfg.lstm_ih = Storage::Dense;
-    cfg.lstm_hh = Storage::Dense;
-    cfg.output = Storage::Dense;
-    let params = model
-        .params()
-        .into_iter()
-        .map(|p| {
-            let v = match &p.value {
-                ParamValue::Sparse(m) => ParamValue::Dense(m.to_dense()),
-                other => other.clone(),
-            };
-            Param::new(p.name.clone(), v)
-        })
-        .collect();
-    Ok(Classifier::from_params(cfg, params)?)
-}
+use set_train::encode_model;
 
 /// `set-lstm export`.
 ///
@@ -44,10 +19,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     }
     let (bundle, _) = crate::modelfile::load(&args.model)?;
     let bundle = if args.dense {
-        ModelBundle {
-            model: densify(&bundle.model)?,
-            ..bundle
-        }
+        bundle.densified()?
     } else {
         bundle
     };

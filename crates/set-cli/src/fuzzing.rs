@@ -4,31 +4,8 @@
 //! a small multiple of the input. Beyond "no panic", each checks a round-trip property: whatever
 //! is accepted re-encodes to something accepted that re-encodes to the same bytes.
 
-use crate::checkpoint::{decode_checkpoint, decode_model, encode_checkpoint, encode_model};
 use crate::config::{Settings, TrainConfig};
-
-/// Decodes `data` as a checkpoint and as a model file; re-encodes whatever is accepted.
-///
-/// # Panics
-/// If an accepted file does not re-encode stably (a bug the fuzzer is looking for).
-pub fn checkpoint(data: &[u8]) {
-    if let Ok(state) = decode_checkpoint(data) {
-        let bytes = encode_checkpoint(&state).expect("a decoded checkpoint encodes");
-        let again = decode_checkpoint(&bytes).expect("a re-encoded checkpoint decodes");
-        assert!(
-            encode_checkpoint(&again).expect("encodes") == bytes,
-            "checkpoint re-encoding is not stable"
-        );
-    }
-    if let Ok(bundle) = decode_model(data) {
-        let bytes = encode_model(&bundle).expect("a decoded model encodes");
-        let again = decode_model(&bytes).expect("a re-encoded model decodes");
-        assert!(
-            encode_model(&again).expect("encodes") == bytes,
-            "model re-encoding is not stable"
-        );
-    }
-}
+pub use set_train::fuzzing::checkpoint;
 
 /// Parses `data` as a `--config` file (settings) and as a run's `config.toml`; a configuration
 /// that is accepted must survive `to_toml` -> `from_toml` unchanged.

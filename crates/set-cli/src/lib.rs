@@ -1,21 +1,19 @@
-//! The `set-lstm` command-line tool as a library: every subcommand, the run directory, the
-//! checkpoint and model-file codecs, and the configuration. `src/main.rs` only calls [`main`].
+//! The `set-lstm` command-line tool as a library: the subcommands, flags and configuration
+//! files, the run directory, printing, plots, sweeps, signals and exit codes. Training,
+//! evaluation and the file formats are `set-train`'s; `src/main.rs` only calls [`main`].
 //!
 //! The library exists so that integration tests, the reliability suite and the cargo-fuzz
-//! targets (`fuzz/`) exercise exactly the code the binary runs; it is not a stable API.
+//! targets (`fuzz/`) exercise exactly the code the binary runs; it is not a stable API (use
+//! `set-train` from programs).
 
 // Doc comments of the clap argument structs are the `--help` text, shown verbatim: `<pad>` and
 // `runs/<dataset>-...` there are meant literally, not as HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
 pub mod bench;
-pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod data;
-pub mod dist;
 pub mod eval;
-pub mod evolution;
 pub mod exit;
 pub mod export;
 #[doc(hidden)]
@@ -24,7 +22,6 @@ pub mod info;
 pub mod modelfile;
 pub mod plots;
 pub mod predict;
-pub mod rng;
 pub mod rundir;
 pub mod signal;
 pub mod sweep;
@@ -32,6 +29,8 @@ pub mod sysinfo;
 #[doc(hidden)]
 pub mod testing;
 pub mod train;
+
+pub use set_train::dist;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -131,6 +130,7 @@ pub fn main() -> i32 {
         Command::Export(args) => export::run(&args).map(|()| exit::OK),
         Command::Bench(args) => bench::run_with(&args, &*comm).map(|()| exit::OK),
         Command::Sweep(args) => sweep::run(&args),
+        #[cfg(feature = "test-hooks")]
         Command::TestWriteLoop(args) => testing::write_loop(&args).map(|()| exit::OK),
     };
     match result {

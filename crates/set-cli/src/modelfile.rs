@@ -1,7 +1,8 @@
 //! Finding and loading a trained model: `--model` is a run directory (its `model.safetensors`)
 //! or a model file (`model.safetensors` or an `export`).
 
-use crate::checkpoint::{CheckpointError, ModelBundle, decode_model, read_bytes};
+use set_train::codec::read_bytes;
+use set_train::{CheckpointError, ModelBundle, decode_model};
 use crate::rundir::{RunDir, names};
 use anyhow::{Context, Result};
 use std::path::Path;

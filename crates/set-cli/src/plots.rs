@@ -309,13 +309,13 @@ pub fn write_all(run: &RunDir, model: &Classifier<f32>) -> Result<()> {
     ];
     let mut bars = Vec::new();
     for (short, name) in [("ih", "lstm.weight_ih_l0"), ("hh", "lstm.weight_hh_l0")] {
-        if let Some(g) = crate::evolution::gate_nnz(model, name) {
+        if let Some(g) = set_train::analytics::gate_nnz(model, name) {
             for (k, gate) in ["i", "f", "g", "o"].iter().enumerate() {
                 bars.push((format!("{short}:{gate}"), g[k] as f64, gate_colors[k]));
             }
         }
     }
-    let degrees = crate::evolution::row_degrees(model, "embedding.weight");
+    let degrees = set_train::analytics::row_degrees(model, "embedding.weight");
     let svg = render((1100, 420), |root| {
         let (l, r) = root.split_horizontally(550);
         bar_panel(

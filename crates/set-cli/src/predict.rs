@@ -1,10 +1,8 @@
 //! `predict`: label and class probabilities for texts from the command line or stdin.
 
 use crate::cli::PredictArgs;
-use crate::eval::{argmax, logits_all, softmax};
 use anyhow::{Context, Result};
 use serde::Serialize;
-use set_data::EncodedExample;
 use std::io::BufRead;
 
 /// One `--json` output line.
@@ -13,7 +11,7 @@ struct Prediction<'a> {
     text: &'a str,
     token_ids: &'a [u32],
     logits: &'a [f32],
-    probabilities: Vec<f64>,
+    probabilities: &'a [f64],
     label: &'a str,
 }
 
@@ -32,38 +30,21 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     } else {
         args.texts.clone()
     };
-    let tok = crate::data::tokenizer();
-    let cfg = bundle.config.batch_config();
-    // Token ids as fed to the model: truncated like training batches (keep the last max_len).
-    let examples: Vec<EncodedExample> = texts
-        .iter()
-        .map(|t| {
-            let mut ids = bundle.vocab.encode(&tok.tokenize(t));
-            if ids.len() > cfg.max_len {
-                ids.drain(..ids.len() - cfg.max_len);
-            }
-            EncodedExample { ids, label: 0 }
-        })
-        .collect();
-    let pool = set_nn::runtime::training_pool(bundle.config.threads)
-        .context("building the thread pool")?;
-    let logits = pool.install(|| logits_all(&bundle.model, &examples, &cfg))?;
+    let threads = crate::config::resolve_threads(0);
+    let pool = set_nn::runtime::training_pool(threads).context("building the thread pool")?;
+    let predictions = pool
+        .install(|| bundle.predict(&texts, 64))
+        .with_context(|| format!("model {}", args.model.display()))?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
-    for ((text, ex), l) in texts.iter().zip(&examples).zip(&logits) {
-        let p = softmax(l);
-        let label = &bundle.class_names[argmax(l)];
+    for (text, p) in texts.iter().zip(predictions) {
+        let label = &bundle.class_names[p.class];
         if args.json {
-            let ids: Vec<u32> = if ex.ids.is_empty() {
-                vec![set_data::Vocab::UNK]
-            } else {
-                ex.ids.clone()
-            };
             let line = serde_json::to_string(&Prediction {
                 text,
-                token_ids: &ids,
-                logits: l,
-                probabilities: p,
+                token_ids: &p.token_ids,
+                logits: &p.logits,
+                probabilities: &p.probabilities,
                 label,
             })?;
             writeln!(out, "{line}")?;
@@ -71,7 +52,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             let probs: Vec<String> = bundle
                 .class_names
                 .iter()
-                .zip(&p)
+                .zip(&p.probabilities)
                 .map(|(n, x)| format!("{n}={x:.4}"))
                 .collect();
             writeln!(out, "{label}\t{}\t{text}", probs.join(" "))?;

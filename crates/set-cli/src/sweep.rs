@@ -51,7 +51,8 @@ pub struct SweepArgs {
         allow_hyphen_values = true
     )]
     pub sbatch_arg: Vec<String>,
-    /// Sleep this long after every step (testing signal handling)
+    /// Sleep this long after every step (test hook: signal handling)
+    #[cfg(feature = "test-hooks")]
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
     pub step_delay_ms: u64,
 }
@@ -156,7 +157,11 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
                 &plan,
                 local::LocalOptions {
                     threads: args.threads,
-                    step_delay_ms: args.step_delay_ms,
+                    run: crate::cli::RunControlArgs {
+                        #[cfg(feature = "test-hooks")]
+                        step_delay_ms: args.step_delay_ms,
+                        ..Default::default()
+                    },
                 },
             );
             Ok(tally.exit_code())

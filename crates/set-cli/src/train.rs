@@ -1,17 +1,11 @@
-//! `train` and `resume`: the training loop with derived RNG streams, per-epoch evaluation,
-//! metrics, evolution events, checkpoints, NaN/Inf stops, signal handling and final outputs.
+//! `train` and `resume`: a run directory around `set_train::Trainer`. The trainer trains; this
+//! file creates and checks the run directory, writes checkpoints, metrics, events, the final
+//! model, summary and plots through an observer, prints progress, and wires signals.
 
-use crate::checkpoint::{
-    Counters, ModelBundle, Progress, TrainingState, decode_checkpoint, encode_checkpoint,
-    encode_model, read_bytes,
-};
-use crate::cli::{ResumeArgs, TrainArgs, Which};
+use crate::cli::{ResumeArgs, RunControlArgs, TrainArgs, Which};
 use crate::config::{TrainConfig, merge, read_settings_file};
-use crate::data::{RunData, digests, vocab_sha256};
-use crate::dist::{Collective, DataParallel, Handoff, Local};
-use crate::eval::{SplitEval, evaluate_with};
+use crate::dist::{Collective, Handoff, Local};
 use crate::exit::{Failure, usage};
-use crate::rng::{Stream, stream_rng};
 use crate::rundir::{
     METRICS_HEADER, RunDir, RunLock, append_synced, file_len, names, remove_orphaned_tmp,
     truncate_to, write_atomic,
@@ -19,12 +13,14 @@ use crate::rundir::{
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use set_evolve::EvolutionPolicy;
-use set_nn::{BatchRef, Classifier, NnError, Optimizer, model_report};
+use set_nn::model_report;
+use set_train::{
+    EpochEvent, Observer, ObserverError, RunControl, RunData, StepEvent, Trainer, TrainingState,
+    decode_checkpoint, encode_checkpoint,
+};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// How a `train` or `resume` invocation ended (errors aside).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,14 +45,6 @@ pub enum Outcome {
     AlreadyFinished,
 }
 
-/// Run-control options that do not change results.
-#[derive(Debug, Clone)]
-struct RunOptions {
-    max_steps: Option<u64>,
-    checkpoint_every: u64,
-    step_delay_ms: u64,
-}
-
 /// `summary.json`.
 #[derive(Debug, Serialize)]
 struct Summary {
@@ -78,409 +66,262 @@ struct Summary {
     peak_rss_bytes: Option<u64>,
 }
 
-/// One live training session over a run directory.
-struct Session {
-    run: RunDir,
-    state: TrainingState,
-    policy: Box<dyn EvolutionPolicy>,
-    data: RunData,
-    opts: RunOptions,
-    session_start: Instant,
-    base_train_ms: u64,
-    /// Whether `checkpoints/latest` is known to be valid (written by this process or loaded
-    /// from): only then does it become `last-good` when the next checkpoint is written.
-    latest_is_valid: bool,
-    /// The processes training this model (one, or MPI ranks); only rank 0 writes `run`.
-    comm: Arc<dyn Collective>,
-    /// Gradient exchange buffers of data-parallel steps.
-    dp: DataParallel,
-    /// Dev and test evaluation of the last epoch trained in this process, with its epoch
-    /// (0-based): the final model is that epoch's model, so `finish` need not evaluate again.
-    last_eval: Option<(usize, Option<SplitEval>, Option<SplitEval>)>,
-    /// Held by rank 0 only.
-    _lock: Option<RunLock>,
-}
-
-fn ms(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn non_finite(e: NnError) -> anyhow::Error {
-    match e {
-        NnError::NonFinite { what, tensor, step } => Failure::NonFinite {
-            what: what.to_string(),
-            tensor,
-            step,
-        }
-        .into(),
-        other => other.into(),
-    }
-}
-
 fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new(len as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} batches {elapsed}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "epoch {msg} [{bar:30}] {pos}/{len} batches {elapsed} (eta {eta})",
+    ) {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_message(format!("{}/{epochs}", epoch + 1));
     pb
 }
 
-impl Session {
-    /// A session continuing `state` from its counters and its training time so far, with the
-    /// configured evolution policy carrying the state's topology tracker.
-    fn new(
-        run: RunDir,
-        lock: Option<RunLock>,
-        state: TrainingState,
-        data: RunData,
-        opts: RunOptions,
-        comm: Arc<dyn Collective>,
-        latest_is_valid: bool,
-    ) -> Self {
-        let mut policy = crate::evolution::build_policy(state.config.policy);
-        *policy.tracker_mut() = state.tracker.clone();
-        Session {
-            run,
-            base_train_ms: state.progress.train_ms,
-            state,
-            policy,
-            data,
-            opts,
-            session_start: Instant::now(),
-            latest_is_valid,
-            comm,
-            dp: DataParallel::default(),
-            last_eval: None,
-            _lock: lock,
-        }
+/// The run directory's observer on rank 0: progress bar, metrics rows, evolution events, the
+/// epoch line, checkpoints. Errors are kept here (with their exit codes) and the trainer is
+/// only told to stop.
+struct RunObserver<'a> {
+    run: &'a RunDir,
+    epochs: usize,
+    /// Whether `checkpoints/latest` is known to be valid (written by this process or loaded
+    /// from): only then does it become `last-good` when the next checkpoint is written.
+    latest_is_valid: bool,
+    bar: ProgressBar,
+    hooks: crate::testing::Hooks,
+    error: Option<anyhow::Error>,
+}
+
+/// The error handed to the trainer when an observer fails; the real one stays in the observer.
+#[derive(Debug, thiserror::Error)]
+#[error("the run directory observer failed")]
+struct ObserverFailed;
+
+impl RunObserver<'_> {
+    fn keep(&mut self, r: Result<()>) -> Result<(), ObserverError> {
+        r.map_err(|e| {
+            self.error = Some(e);
+            Box::new(ObserverFailed) as ObserverError
+        })
     }
 
-    fn train_ms(&self) -> u64 {
-        self.base_train_ms + ms(self.session_start.elapsed())
+    fn epoch_rows(&self, e: &EpochEvent) -> Result<()> {
+        let secs = e.train_ms as f64 / 1000.0;
+        let mut rows = String::new();
+        for (split, ev) in [("train", Some(e.train)), ("dev", e.dev), ("test", e.test)] {
+            if let Some(ev) = ev {
+                rows.push_str(&format!(
+                    "{},{split},{},{},{},{},{secs:.3}\n",
+                    e.epoch + 1,
+                    ev.loss,
+                    ev.accuracy,
+                    e.params,
+                    e.density
+                ));
+            }
+        }
+        append_synced(&self.run.file(names::METRICS), &rows)?;
+        if let Some(report) = &e.evolution {
+            append_synced(
+                &self.run.file(names::EVENTS),
+                &format!("{}\n", serde_json::to_string(report)?),
+            )?;
+        }
+        let mut line = format!(
+            "epoch {}/{} | train loss {:.4} acc {:.4}",
+            e.epoch + 1,
+            e.epochs,
+            e.train.loss,
+            e.train.accuracy
+        );
+        for (split, ev) in [("dev", e.dev), ("test", e.test)] {
+            if let Some(ev) = ev {
+                line.push_str(&format!(
+                    " | {split} loss {:.4} acc {:.4}",
+                    ev.loss, ev.accuracy
+                ));
+            }
+        }
+        line.push_str(&format!(
+            " | params {} ({:.2}%)",
+            e.params,
+            e.density * 100.0
+        ));
+        if let Some(r) = &e.evolution {
+            line.push_str(&format!(
+                " | {} pruned/regrown {}/{}",
+                r.policy, r.total_removed, r.total_added
+            ));
+        }
+        line.push_str(&format!(" | {secs:.1}s"));
+        println!("{line}");
+        Ok(())
     }
 
-    /// Writes a checkpoint of the current state (refuses non-finite values). Rank 0 only.
-    fn checkpoint(&mut self, epoch_ms: u64) -> Result<()> {
-        if !self.comm.is_root() {
-            return Ok(());
-        }
-        self.state.progress.metrics_bytes = file_len(&self.run.file(names::METRICS));
-        self.state.progress.events_bytes = file_len(&self.run.file(names::EVENTS));
-        self.state.progress.train_ms = self.train_ms();
-        self.state.progress.epoch_ms = epoch_ms;
-        self.state.tracker = self.policy.tracker().clone();
-        let bytes = encode_checkpoint(&self.state).context("refusing to write a checkpoint")?;
+    fn write_checkpoint(&mut self, state: &mut TrainingState) -> Result<()> {
+        state.progress.metrics_bytes = file_len(&self.run.file(names::METRICS));
+        state.progress.events_bytes = file_len(&self.run.file(names::EVENTS));
+        let bytes = encode_checkpoint(state).context("refusing to write a checkpoint")?;
         self.run
             .rotate_and_write_checkpoint(&bytes, self.latest_is_valid)?;
         self.latest_is_valid = true;
         tracing::debug!(
             "checkpoint at epoch {} step {} (global step {})",
-            self.state.counters.epoch,
-            self.state.counters.step_in_epoch,
-            self.state.counters.global_step
+            state.counters.epoch,
+            state.counters.step_in_epoch,
+            state.counters.global_step
         );
         Ok(())
     }
+}
 
-    fn nnz(&self) -> (usize, f64) {
-        let r = model_report(&self.state.model, None);
-        (r.total_params, r.density)
+impl Observer for RunObserver<'_> {
+    fn on_epoch_start(&mut self, epoch: usize, batches: usize, done: usize) {
+        self.bar = progress_bar(batches, epoch, self.epochs);
+        self.bar.set_position(done as u64);
     }
 
+    fn before_step(&mut self, step: u64) -> Result<(), ObserverError> {
+        let r = self.hooks.before_step(step);
+        self.keep(r)
+    }
+
+    fn on_step(&mut self, e: &StepEvent) -> Result<(), ObserverError> {
+        self.bar.inc(1);
+        if e.step_in_epoch == e.batches {
+            self.bar.finish_and_clear();
+        }
+        self.hooks.after_step();
+        Ok(())
+    }
+
+    fn on_epoch(&mut self, e: &EpochEvent) -> Result<(), ObserverError> {
+        self.bar.finish_and_clear();
+        let r = self.epoch_rows(e);
+        self.keep(r)
+    }
+
+    fn on_checkpoint(&mut self, state: &mut TrainingState) -> Result<(), ObserverError> {
+        self.bar.finish_and_clear();
+        let r = self.write_checkpoint(state);
+        self.keep(r)
+    }
+}
+
+/// The observer of ranks other than 0: writes nothing; runs the test hooks.
+struct Follower {
+    hooks: crate::testing::Hooks,
+}
+
+impl Observer for Follower {
+    fn before_step(&mut self, step: u64) -> Result<(), ObserverError> {
+        self.hooks.before_step(step).map_err(|e| e.to_string().into())
+    }
+}
+
+/// One live training session over a run directory.
+struct Session {
+    run: RunDir,
+    trainer: Trainer,
+    data: RunData,
+    latest_is_valid: bool,
+    hooks: crate::testing::Hooks,
+    /// Held by rank 0 only.
+    _lock: Option<RunLock>,
+}
+
+/// The trainer's error, or the observer's own error when the observer stopped training.
+fn with_observer_error(e: set_train::TrainError, kept: Option<anyhow::Error>) -> anyhow::Error {
+    match (e, kept) {
+        (set_train::TrainError::Observer(_), Some(kept)) => kept,
+        (e, _) => e.into(),
+    }
+}
+
+impl Session {
     /// The training loop, from the state's counters to the end (or a stop).
     fn run(&mut self) -> Result<Outcome> {
-        let cfg = self.state.config.clone();
-        let bcfg = cfg.batch_config();
-        let has_sparse = crate::evolution::has_sparse(&self.state.model);
-        while self.state.counters.epoch < cfg.epochs {
-            let epoch = self.state.counters.epoch;
-            let epoch_start = Instant::now();
-            let epoch_base_ms = self.state.progress.epoch_ms;
-            let epoch_ms = |start: &Instant| epoch_base_ms + ms(start.elapsed());
-            let mut shuffle = stream_rng(cfg.seed, Stream::Shuffle, epoch as u64);
-            let batches =
-                set_data::make_batches(&self.data.splits.train, &bcfg, Some(&mut shuffle))?;
-            let pb = progress_bar(batches.len(), epoch, cfg.epochs);
-            pb.set_position(self.state.counters.step_in_epoch as u64);
-            // No checkpoint is ever taken between an epoch's last step and its end (evaluation,
-            // evolution): gradient-based policies regrow by that last step's gradient, which
-            // lives only in memory.
-            let mut stop_after_epoch = false;
-            while self.state.counters.step_in_epoch < batches.len() {
-                if self.comm.any(crate::signal::requested()) {
-                    pb.finish_and_clear();
-                    self.checkpoint(epoch_ms(&epoch_start))?;
-                    return Ok(Outcome::Interrupted {
-                        global_step: self.state.counters.global_step,
-                        run_dir: self.run.root.clone(),
-                    });
-                }
-                let b = &batches[self.state.counters.step_in_epoch];
-                let g = self.state.counters.global_step;
-                let step_no = g + 1;
-                #[cfg(feature = "mpi")]
-                crate::dist::planted_panic(&*self.comm, step_no);
-                let mut dropout = crate::dist::dropout_rng(cfg.seed, g, &*self.comm);
-                let model = &mut self.state.model;
-                let stats = self
-                    .dp
-                    .train_step(
-                        &*self.comm,
-                        model,
-                        &BatchRef {
-                            tokens: &b.tokens,
-                            lengths: &b.lengths,
-                            seq_len: b.seq_len,
-                        },
-                        &b.labels,
-                        &mut dropout,
-                        step_no,
-                    )
-                    .map_err(non_finite)?;
-                model.check_finite_grads(step_no).map_err(non_finite)?;
-                if cfg.clip > 0.0 {
-                    set_nn::clip_global_norm(model.params_mut(), cfg.clip);
-                }
-                self.state.optimizer.step(model.params_mut());
-                model.check_finite_weights(step_no).map_err(non_finite)?;
-                let p = &mut self.state.progress;
-                p.loss_sum_bits =
-                    (f64::from_bits(p.loss_sum_bits) + stats.loss * stats.batch as f64).to_bits();
-                p.correct += stats.correct as u64;
-                p.examples += stats.batch as u64;
-                self.state.counters.global_step += 1;
-                self.state.counters.step_in_epoch += 1;
-                pb.inc(1);
-                if self.opts.step_delay_ms > 0 {
-                    std::thread::sleep(std::time::Duration::from_millis(self.opts.step_delay_ms));
-                }
-                let gs = self.state.counters.global_step;
-                let last_in_epoch = self.state.counters.step_in_epoch == batches.len();
-                if self.opts.max_steps == Some(gs) && last_in_epoch {
-                    stop_after_epoch = true;
-                } else if self.opts.max_steps == Some(gs) {
-                    pb.finish_and_clear();
-                    self.checkpoint(epoch_ms(&epoch_start))?;
-                    return Ok(Outcome::Stopped {
-                        global_step: gs,
-                        run_dir: self.run.root.clone(),
-                    });
-                }
-                if self.opts.checkpoint_every > 0
-                    && gs.is_multiple_of(self.opts.checkpoint_every)
-                    && !last_in_epoch
-                {
-                    self.checkpoint(epoch_ms(&epoch_start))?;
-                }
-            }
-            pb.finish_and_clear();
-            self.end_epoch(epoch, has_sparse, epoch_ms(&epoch_start))?;
-            self.checkpoint(0)?;
-            let more = self.state.counters.epoch < cfg.epochs;
-            if more && stop_after_epoch {
-                return Ok(Outcome::Stopped {
-                    global_step: self.state.counters.global_step,
-                    run_dir: self.run.root.clone(),
-                });
-            }
-            if more && self.comm.any(crate::signal::requested()) {
-                return Ok(Outcome::Interrupted {
-                    global_step: self.state.counters.global_step,
-                    run_dir: self.run.root.clone(),
-                });
-            }
-        }
-        self.finish()?;
-        Ok(Outcome::Finished)
-    }
-
-    /// Evaluation, metrics rows, the summary line and the evolution step after `epoch`.
-    fn end_epoch(&mut self, epoch: usize, has_sparse: bool, epoch_ms: u64) -> Result<()> {
-        let cfg = self.state.config.clone();
-        let bcfg = cfg.batch_config();
-        let p = &self.state.progress;
-        let n = p.examples.max(1) as f64;
-        let train = SplitEval {
-            loss: f64::from_bits(p.loss_sum_bits) / n,
-            accuracy: p.correct as f64 / n,
-            examples: p.examples as usize,
-        };
-        let root = self.comm.is_root();
-        let model = &self.state.model;
-        let comm = &*self.comm;
-        let dev = evaluate_with(model, &self.data.splits.dev, &bcfg, comm)?;
-        let test = evaluate_with(model, &self.data.splits.test, &bcfg, comm)?;
-        self.last_eval = Some((epoch, dev, test));
-        let (nnz, density) = self.nnz();
-        let secs = epoch_ms as f64 / 1000.0;
-        let mut rows = String::new();
-        for (split, e) in [("train", Some(train)), ("dev", dev), ("test", test)] {
-            if let Some(e) = e {
-                rows.push_str(&format!(
-                    "{},{split},{},{},{nnz},{density},{secs:.3}\n",
-                    epoch + 1,
-                    e.loss,
-                    e.accuracy
-                ));
-            }
-        }
-        if root {
-            append_synced(&self.run.file(names::METRICS), &rows)?;
-        }
-        if let Some(d) = dev {
-            let best = self
-                .state
-                .progress
-                .best_dev_accuracy_bits
-                .map(f64::from_bits);
-            if best.is_none_or(|b| d.accuracy > b) {
-                self.state.progress.best_dev_accuracy_bits = Some(d.accuracy.to_bits());
-                self.state.progress.best_dev_epoch = Some(epoch + 1);
-            }
-        }
-        let mut line = format!(
-            "epoch {}/{} | train loss {:.4} acc {:.4}",
-            epoch + 1,
-            cfg.epochs,
-            train.loss,
-            train.accuracy
-        );
-        for (split, e) in [("dev", dev), ("test", test)] {
-            if let Some(e) = e {
-                line.push_str(&format!(
-                    " | {split} loss {:.4} acc {:.4}",
-                    e.loss, e.accuracy
-                ));
-            }
-        }
-        line.push_str(&format!(" | params {nnz} ({:.2}%)", density * 100.0));
-        if has_sparse && set_evolve::should_evolve(epoch, cfg.epochs) {
-            let ctx = crate::evolution::context(epoch, cfg.epochs, cfg.zeta, cfg.new_weight_std)?;
-            let when = format!("before the evolution step after epoch {}", epoch + 1);
-            crate::dist::check_in_sync(&*self.comm, &self.state.model, &when)?;
-            if root {
-                let mut rng = stream_rng(cfg.seed, Stream::Evolve, epoch as u64);
-                let report = crate::evolution::evolve(
-                    &mut self.state.model,
-                    &mut self.state.optimizer,
-                    self.policy.as_mut(),
-                    &ctx,
-                    &mut rng,
-                )
-                .with_context(|| format!("evolution step after epoch {}", epoch + 1))?;
-                append_synced(
-                    &self.run.file(names::EVENTS),
-                    &format!("{}\n", serde_json::to_string(&report)?),
-                )?;
-                line.push_str(&format!(
-                    " | {} pruned/regrown {}/{}",
-                    report.policy, report.total_removed, report.total_added
-                ));
-            }
-            self.state.counters.evolution_steps += 1;
-            if self.comm.size() > 1 {
-                self.sync_from_root()
-                    .with_context(|| format!("sharing the topology after epoch {}", epoch + 1))?;
-                let when = format!("after the evolution step after epoch {}", epoch + 1);
-                crate::dist::check_in_sync(&*self.comm, &self.state.model, &when)?;
-            }
-        }
-        line.push_str(&format!(" | {secs:.1}s"));
-        if root {
-            println!("{line}");
-        }
-        self.state.counters.epoch += 1;
-        self.state.counters.step_in_epoch = 0;
-        let p = &mut self.state.progress;
-        p.loss_sum_bits = 0f64.to_bits();
-        p.correct = 0;
-        p.examples = 0;
-        p.epoch_ms = 0;
-        Ok(())
-    }
-
-    /// Rank 0's model and optimizer state (weights, topology, moments) replace every other
-    /// rank's: the evolution step of rank 0 becomes everyone's.
-    fn sync_from_root(&mut self) -> Result<()> {
-        let mut bytes = if self.comm.is_root() {
-            encode_checkpoint(&self.state).context("encoding the state for the other ranks")?
+        let comm = Arc::clone(self.trainer.comm());
+        let result = if comm.is_root() {
+            let mut obs = RunObserver {
+                run: &self.run,
+                epochs: self.trainer.state().config.epochs,
+                latest_is_valid: self.latest_is_valid,
+                bar: ProgressBar::hidden(),
+                hooks: self.hooks.clone(),
+                error: None,
+            };
+            let r = self.trainer.fit(&self.data, &mut obs);
+            obs.bar.finish_and_clear();
+            self.latest_is_valid = obs.latest_is_valid;
+            r.map_err(|e| with_observer_error(e, obs.error.take()))
         } else {
-            Vec::new()
+            let mut obs = Follower {
+                hooks: self.hooks.clone(),
+            };
+            self.trainer.fit(&self.data, &mut obs).map_err(Into::into)
         };
-        self.comm.broadcast_bytes(&mut bytes);
-        if !self.comm.is_root() {
-            let s = decode_checkpoint(&bytes).context("decoding the state sent by rank 0")?;
-            self.state.model = s.model;
-            self.state.optimizer = s.optimizer;
+        let run_dir = self.run.root.clone();
+        match result? {
+            set_train::Outcome::Finished => {
+                self.finish()?;
+                Ok(Outcome::Finished)
+            }
+            set_train::Outcome::Stopped { global_step } => Ok(Outcome::Stopped {
+                global_step,
+                run_dir,
+            }),
+            set_train::Outcome::Interrupted { global_step } => Ok(Outcome::Interrupted {
+                global_step,
+                run_dir,
+            }),
         }
-        Ok(())
     }
 
     /// Final model, summary and plots (written by rank 0; every rank takes part in the final
     /// evaluation).
     fn finish(&mut self) -> Result<()> {
-        let cfg = &self.state.config;
-        let bcfg = cfg.batch_config();
-        let comm = &*self.comm;
-        // The last epoch's evaluation is the final model's (no evolution follows the last
-        // epoch); only a run resumed after its last epoch evaluates here.
-        let (dev, test) = match self.last_eval {
-            Some((e, dev, test)) if e + 1 == cfg.epochs => (dev, test),
-            _ => (
-                evaluate_with(&self.state.model, &self.data.splits.dev, &bcfg, comm)?,
-                evaluate_with(&self.state.model, &self.data.splits.test, &bcfg, comm)?,
-            ),
-        };
-        if !comm.is_root() {
+        let (dev, test) = self.trainer.final_evaluation(&self.data)?;
+        if !self.trainer.comm().is_root() {
             return Ok(());
         }
-        let bundle = ModelBundle {
-            config: cfg.clone(),
-            model: self.state.model.clone(),
-            vocab: self.data.vocab.clone(),
-            class_names: self.state.class_names.clone(),
-        };
-        let bytes = encode_model(&bundle).context("refusing to write the final model")?;
+        let bundle = self.trainer.bundle(&self.data.vocab);
+        let bytes =
+            set_train::encode_model(&bundle).context("refusing to write the final model")?;
         write_atomic(&self.run.file(names::MODEL), &bytes)?;
-        let r = model_report(&self.state.model, None);
-        let tracker = self.policy.tracker();
+        let state = self.trainer.state();
+        let r = model_report(&state.model, None);
+        let tracker = self.trainer.tracker();
+        let train_seconds = self.trainer.train_ms() as f64 / 1000.0;
         let summary = Summary {
             test_accuracy: test.map(|t| t.accuracy),
             test_loss: test.map(|t| t.loss),
             dev_accuracy: dev.map(|d| d.accuracy),
-            best_dev_accuracy: self
-                .state
-                .progress
-                .best_dev_accuracy_bits
-                .map(f64::from_bits),
-            best_dev_epoch: self.state.progress.best_dev_epoch,
+            best_dev_accuracy: state.progress.best_dev_accuracy_bits.map(f64::from_bits),
+            best_dev_epoch: state.progress.best_dev_epoch,
             params: r.total_params,
             dense_params: r.dense_params,
             density: r.density,
             weight_bytes: r.weight_bytes,
-            train_seconds: self.train_ms() as f64 / 1000.0,
-            epochs: cfg.epochs,
-            global_steps: self.state.counters.global_step,
-            evolution_steps: self.state.counters.evolution_steps,
+            train_seconds,
+            epochs: state.config.epochs,
+            global_steps: state.counters.global_step,
+            evolution_steps: state.counters.evolution_steps,
             itop_rate: tracker
                 .names()
                 .next()
                 .is_some()
                 .then(|| tracker.total_itop_rate()),
-            topology_sha256: crate::evolution::topology_sha256(&self.state.model),
+            topology_sha256: set_train::topology_sha256(&state.model),
             peak_rss_bytes: crate::sysinfo::peak_rss_bytes(),
         };
         write_atomic(
             &self.run.file(names::SUMMARY),
             format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),
         )?;
-        if let Err(e) = crate::plots::write_all(&self.run, &self.state.model) {
+        if let Err(e) = crate::plots::write_all(&self.run, &state.model) {
             tracing::warn!("plots not written: {e:#}");
         }
         let acc = test.map_or("n/a".to_string(), |t| format!("{:.4}", t.accuracy));
@@ -489,7 +330,7 @@ impl Session {
             r.total_params,
             r.dense_params,
             r.density * 100.0,
-            summary.train_seconds,
+            train_seconds,
             self.run.root.display()
         );
         Ok(())
@@ -513,7 +354,7 @@ struct Manifest<'a> {
     command: Vec<String>,
     threads: usize,
     isa: crate::sysinfo::Isa,
-    datasets: &'a [crate::data::FileDigest],
+    datasets: &'a [set_data::FileDigest],
     splits: Splits,
     class_names: &'a [String],
     vocab_size: usize,
@@ -549,13 +390,23 @@ fn check_out_free(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn check_steps(max_steps: Option<u64>) -> Result<()> {
-    if max_steps == Some(0) {
+/// The run control of `--max-steps` and `--checkpoint-every`, with the process's stop flag.
+fn run_control(args: &RunControlArgs) -> Result<RunControl> {
+    if args.max_steps == Some(0) {
         return Err(usage(
             "invalid value 0 for --max-steps: expected an integer >= 1",
         ));
     }
-    Ok(())
+    Ok(RunControl {
+        max_steps: args.max_steps,
+        checkpoint_every: args.checkpoint_every,
+        stop: crate::signal::flag(),
+    })
+}
+
+/// The thread pool of a run.
+fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    set_nn::runtime::training_pool(threads).context("building the thread pool")
 }
 
 /// `set-lstm train` in one process.
@@ -566,8 +417,9 @@ pub fn train(args: TrainArgs) -> Result<Outcome> {
     train_with(args, Arc::new(Local))
 }
 
-/// `set-lstm train` on the processes of `comm` (see [`crate::dist`]): rank 0 does everything
-/// [`train`] does and hands the initial state to the others; all ranks then train together.
+/// `set-lstm train` on the processes of `comm` (see [`set_train::dist`]): rank 0 does
+/// everything [`train`] does and hands the initial state to the others; all ranks then train
+/// together.
 ///
 /// # Errors
 /// As [`train`]; an error on one rank must end the whole job (the binary aborts it).
@@ -580,21 +432,19 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         .transpose()?
         .unwrap_or_default();
     let cfg = TrainConfig::resolve(merge(args.settings, file))?;
-    check_steps(args.max_steps)?;
-    let opts = RunOptions {
-        max_steps: args.max_steps,
-        checkpoint_every: args.checkpoint_every,
-        step_delay_ms: args.step_delay_ms,
-    };
+    let control = run_control(&args.run)?;
+    let hooks = crate::testing::Hooks::new(&args.run, comm.rank());
     if !comm.is_root() {
-        return follow_root(comm, Some(cfg.threads), opts);
+        return follow_root(comm, Some(cfg.threads), control, hooks);
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
     check_out_free(&out)?;
-    let pool = set_nn::runtime::training_pool(cfg.threads).context("building the thread pool")?;
-    let data = crate::data::load(&cfg, None)?;
-    let classes = data.splits.num_classes;
-    let mcfg = cfg.classifier_config(data.vocab.len(), classes)?;
+    let pool = pool(cfg.threads)?;
+    let data = RunData::load(&cfg.data_config(), cfg.seed, None)?;
+    let spec = cfg
+        .model_spec(data.vocab.len(), data.num_classes())
+        .map_err(|e| usage(e.to_string()))?;
+    spec.classifier_config().map_err(|e| usage(e.to_string()))?;
     tracing::debug!(
         "data: {} train, {} dev, {} test examples; vocabulary {}",
         data.splits.train.len(),
@@ -612,12 +462,11 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     write_atomic(&run.file(names::METRICS), METRICS_HEADER.as_bytes())?;
     write_atomic(&run.file(names::EVENTS), b"")?;
 
-    let model = pool.install(|| {
-        Classifier::<f32>::new(mcfg.clone(), &mut stream_rng(cfg.seed, Stream::Init, 0))
-    })?;
-    let optimizer = Optimizer::new(cfg.optimizer_config(), model.params());
-    let report = model_report(&model, None);
-    let tokenizer = crate::data::tokenizer();
+    let trainer_cfg = cfg.trainer_config().map_err(|e| usage(e.to_string()))?;
+    let mut trainer = pool.install(|| Trainer::new(spec, trainer_cfg, &data))?;
+    trainer.state_mut().front_end = Some(cfg.to_json());
+    let report = model_report(trainer.model(), None);
+    let tokenizer = set_train::data::tokenizer();
     let manifest = Manifest {
         format: "set-lstm-run",
         seed: cfg.seed,
@@ -635,9 +484,9 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         },
         class_names: &data.splits.class_names,
         vocab_size: data.vocab.len(),
-        vocab_sha256: vocab_sha256(&data.vocab),
+        vocab_sha256: data.vocab.sha256(),
         tokenizer: tokenizer.config(),
-        model: &mcfg,
+        model: &trainer.model().config,
         params: report.total_params,
         dense_params: report.dense_params,
     };
@@ -657,40 +506,51 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         report.density * 100.0
     );
 
-    let policy = crate::evolution::build_policy(cfg.policy);
-    let state = TrainingState {
-        class_names: data.splits.class_names.clone(),
-        vocab_sha256: vocab_sha256(&data.vocab),
-        datasets: data.files.clone(),
-        policy: policy.name().to_string(),
-        tracker: policy.tracker().clone(),
-        config: cfg,
-        model,
-        optimizer,
-        counters: Counters::default(),
-        progress: Progress::default(),
+    let trainer = trainer.with_comm(comm).with_control(control);
+    let mut session = Session {
+        run,
+        trainer,
+        data,
+        latest_is_valid: false,
+        hooks,
+        _lock: Some(lock),
     };
-    let mut session = Session::new(run, Some(lock), state, data, opts, comm, false);
-    session.checkpoint(0)?;
-    session.hand_off()?;
+    session.first_checkpoint()?;
+    session.hand_off(&cfg)?;
     pool.install(|| session.run())
 }
 
 impl Session {
+    /// The checkpoint of the untrained state, so that a run killed in its first epoch resumes.
+    fn first_checkpoint(&mut self) -> Result<()> {
+        let mut obs = RunObserver {
+            run: &self.run,
+            epochs: 0,
+            latest_is_valid: self.latest_is_valid,
+            bar: ProgressBar::hidden(),
+            hooks: self.hooks.clone(),
+            error: None,
+        };
+        obs.write_checkpoint(self.trainer.state_mut())?;
+        self.latest_is_valid = true;
+        Ok(())
+    }
+
     /// Rank 0: sends the configuration, vocabulary and complete state to the other ranks
     /// (see [`follow_root`]); then every rank checks that they hold the same model.
-    fn hand_off(&self) -> Result<()> {
-        if self.comm.size() == 1 {
+    fn hand_off(&self, cfg: &TrainConfig) -> Result<()> {
+        let comm = self.trainer.comm();
+        if comm.size() == 1 {
             return Ok(());
         }
         let h = Handoff {
-            config_toml: self.state.config.to_toml()?,
-            vocab: crate::data::vocab_bytes(&self.data.vocab),
-            checkpoint: encode_checkpoint(&self.state)
+            config_toml: cfg.to_toml()?,
+            vocab: self.data.vocab.to_bytes(),
+            checkpoint: encode_checkpoint(self.trainer.state())
                 .context("encoding the state for the other ranks")?,
         };
-        crate::dist::handoff(&*self.comm, Some(h));
-        crate::dist::check_in_sync(&*self.comm, &self.state.model, "at the start")?;
+        set_train::dist::handoff(&**comm, Some(h));
+        set_train::dist::check_in_sync(&**comm, self.trainer.model(), "at the start")?;
         Ok(())
     }
 }
@@ -701,22 +561,32 @@ impl Session {
 fn follow_root(
     comm: Arc<dyn Collective>,
     threads: Option<usize>,
-    opts: RunOptions,
+    control: RunControl,
+    hooks: crate::testing::Hooks,
 ) -> Result<Outcome> {
-    let h = crate::dist::handoff(&*comm, None);
+    let h = set_train::dist::handoff(&*comm, None);
     if h.config_toml.is_empty() {
         return Ok(Outcome::AlreadyFinished);
     }
     let config = TrainConfig::from_toml(&h.config_toml)
         .context("reading the configuration sent by rank 0")?;
-    let vocab = crate::dist::vocab_from_bytes(&h.vocab)?;
+    let vocab = set_train::dist::vocab_from_bytes(&h.vocab)?;
     let threads = crate::config::resolve_threads(threads.unwrap_or(config.threads));
-    let pool = set_nn::runtime::training_pool(threads).context("building the thread pool")?;
-    let data = crate::data::load(&config, Some(vocab))?;
+    let pool = pool(threads)?;
+    let data = RunData::load(&config.data_config(), config.seed, Some(vocab))?;
     let state = decode_checkpoint(&h.checkpoint).context("decoding the state sent by rank 0")?;
-    let run = RunDir::new(PathBuf::from("<written by rank 0>"));
-    let mut session = Session::new(run, None, state, data, opts, comm, false);
-    crate::dist::check_in_sync(&*session.comm, &session.state.model, "at the start")?;
+    let trainer = Trainer::from_state(state)
+        .with_comm(Arc::clone(&comm))
+        .with_control(control);
+    set_train::dist::check_in_sync(&*comm, trainer.model(), "at the start")?;
+    let mut session = Session {
+        run: RunDir::new(PathBuf::from("<written by rank 0>")),
+        trainer,
+        data,
+        latest_is_valid: false,
+        hooks,
+        _lock: None,
+    };
     pool.install(|| session.run())
 }
 
@@ -735,20 +605,16 @@ pub fn resume(args: ResumeArgs) -> Result<Outcome> {
 /// As [`resume`].
 pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcome> {
     crate::signal::install();
-    check_steps(args.max_steps)?;
+    let control = run_control(&args.run)?;
     crate::config::check_threads(args.threads)?;
-    let opts = RunOptions {
-        max_steps: args.max_steps,
-        checkpoint_every: args.checkpoint_every,
-        step_delay_ms: args.step_delay_ms,
-    };
+    let hooks = crate::testing::Hooks::new(&args.run, comm.rank());
     if !comm.is_root() {
-        return follow_root(comm, args.threads, opts);
+        return follow_root(comm, args.threads, control, hooks);
     }
     // Rank 0 releases the other ranks when there is nothing left to train.
     let release = |comm: &dyn Collective| {
         if comm.size() > 1 {
-            crate::dist::handoff(comm, Some(Handoff::default()));
+            set_train::dist::handoff(comm, Some(Handoff::default()));
         }
     };
     let dir = &args.run_dir;
@@ -777,12 +643,14 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         Which::Latest => run.latest(),
         Which::LastGood => run.last_good(),
     };
-    let state = read_bytes(&ckpt)
+    let state = set_train::codec::read_bytes(&ckpt)
         .and_then(|b| decode_checkpoint(&b))
         .map_err(anyhow::Error::new)
         .with_context(|| format!("checkpoint {}", ckpt.display()))?;
-    if !state.config.same_training(&config) {
-        let diff = state.config.first_difference(&config).unwrap_or_default();
+    let recorded = TrainConfig::from_json(state.front_end.as_ref())
+        .map_err(|e| Failure::Refused(format!("checkpoint {}: {e:#}", ckpt.display())))?;
+    if !recorded.same_training(&config) {
+        let diff = recorded.first_difference(&config).unwrap_or_default();
         return Err(Failure::Refused(format!(
             "{} differs from the checkpoint's configuration ({diff})",
             config_path.display()
@@ -801,7 +669,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         }
     }
     let vocab_path = run.file(names::VOCAB);
-    let vocab_sha = crate::sysinfo::sha256_file(&vocab_path)?;
+    let (vocab_sha, _) = set_data::digest::sha256_file(&vocab_path)?;
     if vocab_sha != state.vocab_sha256 {
         return Err(Failure::Refused(format!(
             "{} does not match the checkpoint's vocabulary (sha256 {vocab_sha}, expected {})",
@@ -810,7 +678,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         ))
         .into());
     }
-    let now = digests(&config)?;
+    let now = config.data_config().digests()?;
     for (want, have) in state.datasets.iter().zip(&now) {
         if want.sha256 != have.sha256 || want.path != have.path {
             return Err(Failure::Refused(format!(
@@ -825,11 +693,10 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     if state.datasets.len() != now.len() {
         return Err(Failure::Refused("the run's data files changed".into()).into());
     }
-    let policy_name = config.policy.as_str();
-    if state.policy != policy_name {
+    if state.config.policy != config.policy {
         return Err(Failure::Refused(format!(
-            "checkpoint policy `{}` differs from the configured `{policy_name}`",
-            state.policy
+            "checkpoint policy `{}` differs from the configured `{}`",
+            state.config.policy, config.policy
         ))
         .into());
     }
@@ -844,7 +711,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         release(&*comm);
         return Ok(Outcome::AlreadyFinished);
     }
-    if let Some(n) = args.max_steps
+    if let Some(n) = control.max_steps
         && n <= state.counters.global_step
     {
         return Err(usage(format!(
@@ -867,9 +734,9 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     }
     let vocab = set_data::Vocab::load(&vocab_path)
         .with_context(|| format!("reading {}", vocab_path.display()))?;
-    let data = crate::data::load(&config, Some(vocab))?;
+    let data = RunData::load(&config.data_config(), config.seed, Some(vocab))?;
     if data.vocab.len() != state.model.config.vocab_size
-        || data.splits.num_classes != state.model.config.classes
+        || data.num_classes() != state.model.config.classes
     {
         return Err(Failure::Refused(
             "vocabulary or classes do not match the checkpoint's model".into(),
@@ -884,7 +751,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     truncate_to(&run.file(names::METRICS), state.progress.metrics_bytes)?;
     truncate_to(&run.file(names::EVENTS), state.progress.events_bytes)?;
     let threads = crate::config::resolve_threads(args.threads.unwrap_or(config.threads));
-    let pool = set_nn::runtime::training_pool(threads).context("building the thread pool")?;
+    let pool = pool(threads)?;
     println!(
         "resuming {} at epoch {}/{}, batch {}, step {}",
         dir.display(),
@@ -894,14 +761,24 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         state.counters.global_step
     );
     let latest_is_valid = ckpt == run.latest();
-    let mut session = Session::new(run, Some(lock), state, data, opts, comm, latest_is_valid);
+    let trainer = Trainer::from_state(state)
+        .with_comm(Arc::clone(&comm))
+        .with_control(control);
+    let mut session = Session {
+        run,
+        trainer,
+        data,
+        latest_is_valid,
+        hooks,
+        _lock: Some(lock),
+    };
     if finished {
         // The other ranks are released: rank 0 writes the final outputs alone.
-        release(&*session.comm);
-        session.comm = Arc::new(Local);
+        release(&*comm);
+        session.trainer.set_comm(Arc::new(Local));
         pool.install(|| session.finish())?;
         return Ok(Outcome::Finished);
     }
-    session.hand_off()?;
+    session.hand_off(&config)?;
     pool.install(|| session.run())
 }

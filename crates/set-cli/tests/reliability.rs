@@ -9,9 +9,9 @@
 mod common;
 
 use common::*;
-use set_cli::checkpoint::{
-    CheckpointError, OutTensor, decode_checkpoint, decode_model, encode_checkpoint, encode_model,
-    encode_safetensors,
+use set_train::codec::{OutTensor, encode_safetensors};
+use set_train::{
+    CheckpointError, decode_checkpoint, decode_model, encode_checkpoint, encode_model,
 };
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -826,14 +826,14 @@ fn thread_counts_give_bit_identical_runs_and_seeds_give_different_ones() {
     args.extend(["--seed", "8", "--max-steps", "1"]);
     ok(&run(&args));
     let init = |d: &Path| {
-        set_cli::evolution::topology_sha256(&decode_checkpoint(&read(&last_good(d))).unwrap().model)
+        set_train::topology_sha256(&decode_checkpoint(&read(&last_good(d))).unwrap().model)
     };
     assert_ne!(init(&a), init(&b));
 }
 
 #[test]
 fn seeds_change_the_data_order_and_the_same_seed_repeats_it() {
-    use set_cli::rng::{Stream, stream_rng};
+    use set_train::rng::{Stream, stream_rng};
     let examples: Vec<set_data::EncodedExample> = (0..64)
         .map(|i| set_data::EncodedExample {
             ids: vec![2 + i as u32 % 5; 1 + i % 7],
@@ -1030,7 +1030,7 @@ fn thousand_token_sequences_train_with_finite_losses() {
         assert!(loss.is_finite(), "{row}");
     }
     let state = decode_checkpoint(&read(&latest(&out))).unwrap();
-    assert_eq!(state.config.max_len, 1000);
+    assert_eq!(state.spec.max_len, 1000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1109,60 +1109,57 @@ fn a_second_process_on_a_live_run_fails_fast_on_the_lock() {
 // ---------------------------------------------------------------------------------------------
 // 13. Format drift: golden files
 
-/// `tests/golden/` holds files written by format version 1 (see its README). They must still
-/// load (or, after a deliberate version bump, be refused with the typed version error) and
-/// re-save byte for byte: the loaded metadata carries the recorded wall times, so nothing
-/// depends on the clock.
+/// `tests/golden/` holds files written by format version 1 and their re-saves in format 2 (see
+/// its README). Format-1 files must still load, with the spec and training settings read out
+/// of their recorded configuration, and re-save exactly as the committed format-2 files, which
+/// themselves re-save byte for byte: the loaded metadata carries the recorded wall times, so
+/// nothing depends on the clock.
 #[test]
 fn golden_files_still_load_and_resave_byte_identically() {
-    let ck = golden("checkpoint-v1.safetensors");
-    match decode_checkpoint(&ck) {
-        Ok(state) => {
-            assert_eq!(state.counters.global_step, 3);
-            assert_eq!(state.progress.train_ms, 6);
-            let again = encode_checkpoint(&state).unwrap();
+    let golden_path = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name)
+    };
+    let state = decode_checkpoint(&golden("checkpoint-v1.safetensors"))
+        .unwrap_or_else(|e| panic!("golden checkpoint no longer loads: {e}"));
+    assert_eq!(state.counters.global_step, 3);
+    assert_eq!(state.progress.train_ms, 6);
+    assert_eq!(state.config.epochs, 2);
+    assert_eq!(state.config.batch_size, 8);
+    assert_eq!(state.spec.max_len, 64);
+    assert!(matches!(state.spec.sparsity, set_train::Sparsity::Uniform { density } if density.get() == 0.5));
+    let v2 = encode_checkpoint(&state).unwrap();
+    assert!(
+        v2 == golden("checkpoint-v2.safetensors"),
+        "format 1 -> 2 re-save of the checkpoint changed"
+    );
+    let again = encode_checkpoint(&decode_checkpoint(&v2).unwrap()).unwrap();
+    assert!(again == v2, "checkpoint save -> load -> save changed the bytes");
+    for (v1, v2name) in [
+        ("model-v1.safetensors", "model-v2.safetensors"),
+        ("model-dense-v1.safetensors", "model-dense-v2.safetensors"),
+    ] {
+        let bundle = decode_model(&golden(v1)).unwrap_or_else(|e| panic!("{v1} no longer loads: {e}"));
+        assert_eq!(bundle.vocab.len(), 11);
+        let bytes = encode_model(&bundle).unwrap();
+        assert!(bytes == golden(v2name), "{v1} re-saves differently from {v2name}");
+        assert!(
+            encode_model(&decode_model(&bytes).unwrap()).unwrap() == bytes,
+            "{v2name} re-saves differently"
+        );
+        for name in [v1, v2name] {
+            let p = golden_path(name);
+            let out = ok(&run(&["predict", "--model", s(&p), "--json", "a good film"]));
+            let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
             assert!(
-                again == ck,
-                "checkpoint save -> load -> save changed the bytes"
+                v["logits"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|x| x.as_f64().unwrap().is_finite())
             );
         }
-        Err(CheckpointError::Version { found }) => {
-            assert_eq!(found, "1");
-            assert_ne!(set_cli::checkpoint::VERSION, 1);
-        }
-        Err(e) => panic!("golden checkpoint no longer loads: {e}"),
-    }
-    for name in ["model-v1.safetensors", "model-dense-v1.safetensors"] {
-        let bytes = golden(name);
-        match decode_model(&bytes) {
-            Ok(bundle) => {
-                assert_eq!(bundle.vocab.len(), 11);
-                assert!(
-                    encode_model(&bundle).unwrap() == bytes,
-                    "{name} re-saves differently"
-                );
-            }
-            Err(CheckpointError::Version { .. }) => assert_ne!(set_cli::checkpoint::VERSION, 1),
-            Err(e) => panic!("{name} no longer loads: {e}"),
-        }
-        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/golden")
-            .join(name);
-        let out = ok(&run(&[
-            "predict",
-            "--model",
-            s(&p),
-            "--json",
-            "a good film",
-        ]));
-        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-        assert!(
-            v["logits"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|x| x.as_f64().unwrap().is_finite())
-        );
     }
     // The sparse and dense golden models are the same network.
     let (a, b) = (
@@ -1176,7 +1173,7 @@ fn golden_files_still_load_and_resave_byte_identically() {
             .collect()
     };
     assert_eq!(
-        flat(&set_cli::export::densify(&a.model).unwrap()),
+        flat(&set_train::densify(&a.model).unwrap()),
         flat(&b.model)
     );
 }

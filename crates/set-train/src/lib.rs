@@ -9,6 +9,8 @@ pub mod data;
 pub mod dist;
 mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod rng;
 mod settings;
 mod spec;

@@ -255,7 +255,7 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PolicyName;
+    use set_train::PolicyName;
 
     fn parse(text: &str) -> Result<Grid> {
         Grid::parse(text, Path::new("g.toml"))

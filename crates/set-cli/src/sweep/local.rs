@@ -22,8 +22,8 @@ use anyhow::{Context, Result, anyhow};
 pub struct LocalOptions {
     /// `--threads` for every run (overrides the configs' `threads`).
     pub threads: Option<usize>,
-    /// Sleep after every optimizer step (tests of signal handling).
-    pub step_delay_ms: u64,
+    /// Run control of every run (test hooks only; sweeps set no step limits).
+    pub run: crate::cli::RunControlArgs,
 }
 
 /// Counts of a local sweep.
@@ -79,9 +79,7 @@ fn train_run(plan: &Plan, run: &PlannedRun, opts: LocalOptions) -> Result<Outcom
             ..Settings::default()
         },
         out: Some(plan.run_dir(run)),
-        max_steps: None,
-        checkpoint_every: 0,
-        step_delay_ms: opts.step_delay_ms,
+        run: opts.run,
     })
 }
 
@@ -97,9 +95,7 @@ fn run_one(plan: &Plan, run: &PlannedRun, opts: LocalOptions) -> Result<Option<O
             config: Some(plan.config_path(run)),
             from: Which::Latest,
             threads: opts.threads,
-            max_steps: None,
-            checkpoint_every: 0,
-            step_delay_ms: opts.step_delay_ms,
+            run: opts.run,
         })
         .map(Some),
         RunState::Incomplete => {
@@ -124,7 +120,7 @@ pub fn run_all(plan: &Plan, opts: LocalOptions) -> Tally {
     let mut tally = Tally::default();
     for (i, run) in plan.runs.iter().enumerate() {
         let name = &run.point.name;
-        if crate::signal::requested() {
+        if crate::signal::flag().is_requested() {
             tally.not_started = total - i;
             break;
         }
