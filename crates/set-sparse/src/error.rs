@@ -2,8 +2,12 @@
 
 /// Everything that can be wrong with a sparse structure or an edit request.
 ///
-/// Kernels panic on caller bugs (mismatched shapes); these errors are for data that came from
-/// outside (a checkpoint, a policy's edit list) and must never crash the program.
+/// Constructors and topology edits return these for data that came from outside (a checkpoint, a
+/// policy's edit list, a triplet list). Every kernel has a checked sibling (`try_spmm` next to
+/// `spmm`, ...) that returns the operand errors below ([`SparseError::ShapeMismatch`],
+/// [`SparseError::NotContiguous`], [`SparseError::LengthMismatch`],
+/// [`SparseError::IdOutOfRange`]) instead of panicking; the unchecked kernel runs the same
+/// validation and panics with the same message.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SparseError {
     /// The row-pointer array does not have `rows + 1` entries.
@@ -139,5 +143,81 @@ pub enum SparseError {
         row: usize,
         /// Column.
         col: usize,
+    },
+    /// A triplet names a position outside the matrix.
+    #[error("triplet {index}: ({row}, {col}) is out of range for a {rows} x {cols} matrix")]
+    TripletOutOfRange {
+        /// Position of the triplet in the input list.
+        index: usize,
+        /// Its row.
+        row: usize,
+        /// Its column.
+        col: usize,
+        /// Rows of the matrix.
+        rows: usize,
+        /// Columns of the matrix.
+        cols: usize,
+    },
+    /// A dense operand of a kernel has the wrong shape. Dense operands are feature-major:
+    /// `[features, batch]` (or `[steps, features, batch]` for the batched kernels), where
+    /// `features` is `W`'s column count for inputs multiplied by `W` and its row count for
+    /// outputs of `W` and gradients flowing back into them. The batch (and step) size is taken
+    /// from the first dense operand.
+    #[error(
+        "{op}: operand `{operand}` has shape {got:?}, expected {expected:?} \
+         (dense operands are [features, batch]; W is {w_rows} x {w_cols})"
+    )]
+    ShapeMismatch {
+        /// The kernel, e.g. `"spmm"`.
+        op: &'static str,
+        /// The operand, as named in the kernel's signature, e.g. `"x"`.
+        operand: &'static str,
+        /// Expected shape.
+        expected: Vec<usize>,
+        /// Shape found.
+        got: Vec<usize>,
+        /// Rows of `W`.
+        w_rows: usize,
+        /// Columns of `W`.
+        w_cols: usize,
+    },
+    /// A dense operand's rows are not contiguous (its last axis has a stride other than 1, e.g.
+    /// a transposed view or a stepped slice). Call `.as_standard_layout()` (inputs) or copy into
+    /// a standard-layout array first.
+    #[error(
+        "{op}: operand `{operand}` rows not contiguous: the last axis must have stride 1, \
+         got strides {strides:?}"
+    )]
+    NotContiguous {
+        /// The kernel.
+        op: &'static str,
+        /// The operand.
+        operand: &'static str,
+        /// The operand's strides, in elements.
+        strides: Vec<isize>,
+    },
+    /// A flat buffer (a gradient aligned with the stored values) has the wrong length.
+    #[error("{op}: `{operand}` has {got} elements, expected {expected}")]
+    LengthMismatch {
+        /// The kernel.
+        op: &'static str,
+        /// The buffer.
+        operand: &'static str,
+        /// Expected length (the matrix's `nnz`).
+        expected: usize,
+        /// Length found.
+        got: usize,
+    },
+    /// A row id passed to an embedding kernel is not a row of the matrix.
+    #[error("{op}: ids[{index}] = {id} is out of range for {rows} rows")]
+    IdOutOfRange {
+        /// The kernel.
+        op: &'static str,
+        /// Position in `ids`.
+        index: usize,
+        /// The id.
+        id: u32,
+        /// Rows of the matrix.
+        rows: usize,
     },
 }

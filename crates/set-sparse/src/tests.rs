@@ -596,3 +596,441 @@ fn sample_sorted_distinct_is_exact_at_both_ends() {
         assert!(v.iter().all(|&x| x < total));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Triplet construction and the checked (`try_*`) kernels.
+// ---------------------------------------------------------------------------------------------
+
+/// `shape` with `delta` added to axis `axis`.
+fn grown<const N: usize>(mut shape: [usize; N], axis: usize, delta: usize) -> [usize; N] {
+    shape[axis] += delta;
+    shape
+}
+
+fn random_dense3(shape: [usize; 3], seed: u64) -> ndarray::Array3<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    ndarray::Array3::from_shape_fn(shape, |_| rng.random_range(-1.0..1.0))
+}
+
+/// The operand named by a shape error, or a description of any other outcome.
+fn shape_err_operand(r: Result<(), SparseError>) -> Result<&'static str, String> {
+    match r {
+        Err(SparseError::ShapeMismatch {
+            operand,
+            expected,
+            got,
+            ..
+        }) => {
+            assert_ne!(expected, got);
+            Ok(operand)
+        }
+        other => Err(format!("{other:?}")),
+    }
+}
+
+/// Whether `r` is the "rows not contiguous" error for `operand`.
+fn is_not_contiguous(r: &Result<(), SparseError>, operand: &str) -> bool {
+    matches!(r, Err(SparseError::NotContiguous { operand: o, .. }) if *o == operand)
+}
+
+fn batch_strategy() -> impl Strategy<Value = (usize, usize, usize, f64, u64)> {
+    (
+        0usize..24,
+        0usize..24,
+        prop_oneof![Just(0usize), Just(1), 2usize..9, 60usize..70, 250usize..300],
+        prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0],
+        any::<u64>(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `from_triplets` against a dense accumulation of the same triplets (duplicates summed in
+    /// input order, so the bits agree exactly), over random shapes, densities and duplicate
+    /// rates.
+    #[test]
+    fn from_triplets_matches_dense(rows in 0usize..30, cols in 0usize..30, density in 0.0f64..1.5, seed in any::<u64>()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Up to 1.5 triplets per position: many duplicates at high densities.
+        let n = (density * (rows * cols) as f64) as usize;
+        let triplets: Vec<(usize, usize, f64)> = (0..n)
+            .map(|_| (rng.random_range(0..rows), rng.random_range(0..cols), rng.random_range(-1.0..1.0)))
+            .collect();
+        let w = SparseMatrix::from_triplets(rows, cols, &triplets).unwrap();
+        check_invariants(&w);
+        prop_assert_eq!(w.shape(), (rows, cols));
+        let mut dense = Array2::<f64>::zeros((rows, cols));
+        let mut named = std::collections::BTreeSet::new();
+        for &(r, c, v) in &triplets {
+            if named.insert((r, c)) {
+                dense[[r, c]] = v;
+            } else {
+                dense[[r, c]] += v;
+            }
+        }
+        // Exactly the named positions are stored (even where the sum is zero), sorted, unique.
+        let stored: std::collections::BTreeSet<_> = w.entries().map(|(r, c, _)| (r, c)).collect();
+        prop_assert_eq!(w.nnz(), named.len());
+        prop_assert_eq!(&stored, &named);
+        prop_assert!(same_bits(&w.to_dense(), &dense));
+        // Any permutation of distinct triplets gives the same matrix.
+        let mut distinct: Vec<(usize, usize, f64)> = w.entries().map(|(r, c, k)| (r, c, w.values()[k])).collect();
+        distinct.reverse();
+        let again = SparseMatrix::from_triplets(rows, cols, &distinct).unwrap();
+        prop_assert_eq!(again.indptr(), w.indptr());
+        prop_assert_eq!(again.indices(), w.indices());
+        prop_assert!(same_bits(again.values(), w.values()));
+        prop_assert_eq!(again.topology_hash(), w.topology_hash());
+    }
+
+    /// An out-of-range triplet anywhere in the list is a typed error naming the first one.
+    #[test]
+    fn from_triplets_rejects_out_of_range(rows in 1usize..10, cols in 1usize..10, n in 1usize..20, at in any::<prop::sample::Index>(), off_row in any::<bool>(), delta in 0usize..3, seed in any::<u64>()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut triplets: Vec<(usize, usize, f32)> = (0..n)
+            .map(|_| (rng.random_range(0..rows), rng.random_range(0..cols), 1.0))
+            .collect();
+        let index = at.index(n);
+        if off_row { triplets[index].0 = rows + delta } else { triplets[index].1 = cols + delta }
+        let (row, col, _) = triplets[index];
+        prop_assert_eq!(
+            SparseMatrix::from_triplets(rows, cols, &triplets).unwrap_err(),
+            SparseError::TripletOutOfRange { index, row, col, rows, cols }
+        );
+    }
+
+    /// SpMM, SpMM-acc, transposed SpMM and its acc form: valid operands give exactly the bits of
+    /// the panicking kernel; a wrong shape or non-contiguous rows give `Err` and leave the output
+    /// untouched.
+    #[test]
+    fn checked_spmm_family((m, n, b, d, seed) in batch_strategy(), axis in 0usize..2, delta in 1usize..3) {
+        let w = random_matrix(m, n, d, seed);
+        for (transposed, acc) in [(false, false), (false, true), (true, false), (true, true)] {
+            // Input [k_in, b] and output [k_out, b] of this product.
+            let (k_in, k_out) = if transposed { (m, n) } else { (n, m) };
+            let (in_name, out_name) = if transposed { ("dy", "dx") } else { ("x", "y") };
+            let unchecked = |x: ndarray::ArrayView2<f64>, y: ndarray::ArrayViewMut2<f64>| match (transposed, acc) {
+                (false, false) => w.spmm(x, y),
+                (false, true) => w.spmm_acc(x, y),
+                (true, false) => w.spmm_t(x, y),
+                (true, true) => w.spmm_t_acc(x, y),
+            };
+            let checked = |x: ndarray::ArrayView2<f64>, y: ndarray::ArrayViewMut2<f64>| match (transposed, acc) {
+                (false, false) => w.try_spmm(x, y),
+                (false, true) => w.try_spmm_acc(x, y),
+                (true, false) => w.try_spmm_t(x, y),
+                (true, true) => w.try_spmm_t_acc(x, y),
+            };
+            let x = random_dense(k_in, b, seed ^ 1);
+            let y0 = random_dense(k_out, b, seed ^ 2);
+            let (mut ya, mut yb) = (y0.clone(), y0.clone());
+            unchecked(x.view(), ya.view_mut());
+            prop_assert_eq!(checked(x.view(), yb.view_mut()), Ok(()));
+            prop_assert!(same_bits(&ya, &yb));
+
+            // Wrong input shape: a feature-count error names the input, a batch error the
+            // output (the batch is taken from the input).
+            let [r, c] = grown([k_in, b], axis, delta);
+            let mut y = y0.clone();
+            let got = shape_err_operand(checked(random_dense(r, c, 3).view(), y.view_mut()));
+            prop_assert_eq!(got, Ok(if axis == 0 { in_name } else { out_name }));
+            prop_assert!(same_bits(&y, &y0));
+            // Wrong output shape.
+            let [r, c] = grown([k_out, b], axis, delta);
+            let mut y_bad = Array2::<f64>::zeros((r, c));
+            prop_assert_eq!(shape_err_operand(checked(x.view(), y_bad.view_mut())), Ok(out_name));
+            prop_assert!(y_bad.iter().all(|&v| v == 0.0));
+
+            // Every other column of a wider array: rows not contiguous once the batch is >= 2.
+            let wide = random_dense(k_in, 2 * b, seed ^ 4);
+            let x_nc = wide.slice(s![.., ..;2]);
+            let mut y = y0.clone();
+            let r = checked(x_nc, y.view_mut());
+            // (An operand without elements has no rows to read: any strides are fine.)
+            if b >= 2 && k_in > 0 {
+                prop_assert!(is_not_contiguous(&r, in_name), "{:?}", r);
+                prop_assert!(same_bits(&y, &y0));
+            } else {
+                prop_assert_eq!(r, Ok(()));
+                let mut y_ref = y0.clone();
+                unchecked(x_nc, y_ref.view_mut());
+                prop_assert!(same_bits(&y, &y_ref));
+            }
+            // A transposed view of a [batch, features] array.
+            let xt_storage = random_dense(b, k_in, seed ^ 5);
+            let mut y = y0.clone();
+            let r = checked(xt_storage.t(), y.view_mut());
+            if b >= 2 && k_in >= 2 {
+                prop_assert!(is_not_contiguous(&r, in_name), "{:?}", r);
+            } else {
+                prop_assert_eq!(r, Ok(()));
+            }
+            let mut y_wide = Array2::<f64>::zeros((k_out, 2 * b));
+            let r = checked(x.view(), y_wide.slice_mut(s![.., ..;2]));
+            if b >= 2 && k_out > 0 {
+                prop_assert!(is_not_contiguous(&r, out_name), "{:?}", r);
+                prop_assert!(y_wide.iter().all(|&v| v == 0.0));
+            } else {
+                prop_assert_eq!(r, Ok(()));
+            }
+        }
+    }
+
+    /// SDDMM: valid operands give the panicking kernel's bits; wrong shapes, a wrong gradient
+    /// length or non-contiguous rows give `Err` with `grad` untouched.
+    #[test]
+    fn checked_sddmm((m, n, b, d, seed) in batch_strategy(), axis in 0usize..2, delta in 1usize..3) {
+        let w = random_matrix(m, n, d, seed);
+        let dy = random_dense(m, b, seed ^ 1);
+        let x = random_dense(n, b, seed ^ 2);
+        let g0: Vec<f64> = (0..w.nnz()).map(|k| k as f64 * 0.125).collect();
+        let (mut ga, mut gb) = (g0.clone(), g0.clone());
+        w.sddmm_acc(dy.view(), x.view(), &mut ga);
+        prop_assert_eq!(w.try_sddmm_acc(dy.view(), x.view(), &mut gb), Ok(()));
+        prop_assert!(same_bits(&ga, &gb));
+
+        let mut g = g0.clone();
+        let [r, c] = grown([m, b], axis, delta);
+        let got = shape_err_operand(w.try_sddmm_acc(random_dense(r, c, 3).view(), x.view(), &mut g));
+        prop_assert_eq!(got, Ok(if axis == 0 { "dy" } else { "x" }));
+        let [r, c] = grown([n, b], axis, delta);
+        prop_assert_eq!(shape_err_operand(w.try_sddmm_acc(dy.view(), random_dense(r, c, 3).view(), &mut g)), Ok("x"));
+        let mut g_long = vec![0.0; w.nnz() + delta];
+        prop_assert_eq!(
+            w.try_sddmm_acc(dy.view(), x.view(), &mut g_long),
+            Err(SparseError::LengthMismatch { op: "sddmm_acc", operand: "grad", expected: w.nnz(), got: w.nnz() + delta })
+        );
+        let (wide_dy, wide_x) = (random_dense(m, 2 * b, 4), random_dense(n, 2 * b, 5));
+        let r_dy = w.try_sddmm_acc(wide_dy.slice(s![.., ..;2]), x.view(), &mut g);
+        let r_x = w.try_sddmm_acc(dy.view(), wide_x.slice(s![.., ..;2]), &mut g);
+        for (r, operand, features) in [(r_dy, "dy", m), (r_x, "x", n)] {
+            if b >= 2 && features > 0 {
+                prop_assert!(is_not_contiguous(&r, operand), "{:?}", r);
+            } else {
+                prop_assert_eq!(r, Ok(()));
+            }
+        }
+        if b >= 2 && m > 0 && n > 0 {
+            prop_assert!(same_bits(&g, &g0));
+        }
+    }
+
+    /// The batched kernels: same bits as the panicking forms when valid; `Err` for a wrong size
+    /// on any axis of any operand (steps, features, batch), a wrong gradient length, or
+    /// non-contiguous rows.
+    #[test]
+    fn checked_batched_kernels(steps in 0usize..5, (m, n, b, d, seed) in batch_strategy(), axis in 0usize..3, delta in 1usize..3, acc in any::<bool>()) {
+        let w = random_matrix(m, n, d, seed);
+        let x = random_dense3([steps, n, b], seed ^ 1);
+        let dy = random_dense3([steps, m, b], seed ^ 2);
+        let y0 = random_dense3([steps, m, b], seed ^ 3);
+        let dx0 = random_dense3([steps, n, b], seed ^ 4);
+        let g0: Vec<f64> = (0..w.nnz()).map(|k| k as f64 * 0.25).collect();
+
+        let (mut ya, mut yb) = (y0.clone(), y0.clone());
+        w.spmm_batched(x.view(), ya.view_mut(), acc);
+        prop_assert_eq!(w.try_spmm_batched(x.view(), yb.view_mut(), acc), Ok(()));
+        prop_assert!(same_bits(&ya, &yb));
+        let (mut dxa, mut dxb) = (dx0.clone(), dx0.clone());
+        w.spmm_t_batched(dy.view(), dxa.view_mut(), acc);
+        prop_assert_eq!(w.try_spmm_t_batched(dy.view(), dxb.view_mut(), acc), Ok(()));
+        prop_assert!(same_bits(&dxa, &dxb));
+        let (mut ga, mut gb) = (g0.clone(), g0.clone());
+        w.sddmm_batched_acc(dy.view(), x.view(), &mut ga);
+        prop_assert_eq!(w.try_sddmm_batched_acc(dy.view(), x.view(), &mut gb), Ok(()));
+        prop_assert!(same_bits(&ga, &gb));
+
+        // Growing the first operand's steps or batch moves the blame to the second one; growing
+        // its features blames the first.
+        let first_or_second = |first, second| if axis == 1 { first } else { second };
+        let (mut y, mut dx, mut g) = (y0.clone(), dx0.clone(), g0.clone());
+        let x_bad = random_dense3(grown([steps, n, b], axis, delta), 6);
+        let dy_bad = random_dense3(grown([steps, m, b], axis, delta), 7);
+        prop_assert_eq!(shape_err_operand(w.try_spmm_batched(x_bad.view(), y.view_mut(), acc)), Ok(first_or_second("x", "y")));
+        prop_assert_eq!(shape_err_operand(w.try_spmm_t_batched(dy_bad.view(), dx.view_mut(), acc)), Ok(first_or_second("dy", "dx")));
+        prop_assert_eq!(shape_err_operand(w.try_sddmm_batched_acc(dy_bad.view(), x.view(), &mut g)), Ok(first_or_second("dy", "x")));
+        let mut y_bad = random_dense3(grown([steps, m, b], axis, delta), 8);
+        let mut dx_bad = random_dense3(grown([steps, n, b], axis, delta), 9);
+        prop_assert_eq!(shape_err_operand(w.try_spmm_batched(x.view(), y_bad.view_mut(), acc)), Ok("y"));
+        prop_assert_eq!(shape_err_operand(w.try_spmm_t_batched(dy.view(), dx_bad.view_mut(), acc)), Ok("dx"));
+        prop_assert_eq!(shape_err_operand(w.try_sddmm_batched_acc(dy.view(), x_bad.view(), &mut g)), Ok("x"));
+        let long = w.try_sddmm_batched_acc(dy.view(), x.view(), &mut vec![0.0; w.nnz() + delta]);
+        let is_length_error = matches!(long, Err(SparseError::LengthMismatch { operand: "grad", .. }));
+        prop_assert!(is_length_error);
+        prop_assert!(same_bits(&y, &y0) && same_bits(&dx, &dx0) && same_bits(&g, &g0));
+
+        // Every other batch column: not contiguous once the batch is >= 2 (and there are rows).
+        let x_wide = random_dense3([steps, n, 2 * b], 10);
+        let dy_wide = random_dense3([steps, m, 2 * b], 11);
+        let mut y_wide = ndarray::Array3::<f64>::zeros([steps, m, 2 * b]);
+        let mut dx_wide = ndarray::Array3::<f64>::zeros([steps, n, 2 * b]);
+        let nc = s![.., .., ..;2];
+        let results = [
+            ("x", n, w.try_spmm_batched(x_wide.slice(nc), y.view_mut(), acc)),
+            ("y", m, w.try_spmm_batched(x.view(), y_wide.slice_mut(nc), acc)),
+            ("dy", m, w.try_spmm_t_batched(dy_wide.slice(nc), dx.view_mut(), acc)),
+            ("dx", n, w.try_spmm_t_batched(dy.view(), dx_wide.slice_mut(nc), acc)),
+            ("dy", m, w.try_sddmm_batched_acc(dy_wide.slice(nc), x.view(), &mut g)),
+            ("x", n, w.try_sddmm_batched_acc(dy.view(), x_wide.slice(nc), &mut g)),
+        ];
+        // (An operand without elements has no rows to read: any strides are fine.)
+        let non_empty = |features: usize| steps > 0 && features > 0;
+        for (operand, features, r) in results {
+            if b >= 2 && non_empty(features) {
+                prop_assert!(is_not_contiguous(&r, operand), "{operand}: {r:?}");
+            } else {
+                prop_assert_eq!(r, Ok(()));
+            }
+        }
+        if b >= 2 && non_empty(m) && non_empty(n) {
+            prop_assert!(same_bits(&y, &y0) && same_bits(&dx, &dx0) && same_bits(&g, &g0));
+            prop_assert!(y_wide.iter().chain(&dx_wide).all(|&v| v == 0.0));
+        }
+    }
+
+    /// Embedding gather / scatter-add: same bits as the panicking forms when valid; `Err` for a
+    /// mis-shaped output or gradient, a wrong gradient length, or an id that is not a row
+    /// (ids equal to `skip` are never checked, as they are never read).
+    #[test]
+    fn checked_embedding((v, e, n, d, seed) in batch_strategy(), axis in 0usize..2, delta in 1usize..3, bad_at in any::<prop::sample::Index>()) {
+        let w = random_matrix(v, e, d, seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 7);
+        let pad = v as u32 + 7; // a skip id that is not a row
+        let ids: Vec<u32> = (0..n)
+            .map(|_| if v == 0 || rng.random_bool(0.2) { pad } else { rng.random_range(0..v as u32) })
+            .collect();
+        let out0 = random_dense(e, n, seed ^ 8);
+        let (mut oa, mut ob) = (out0.clone(), out0.clone());
+        w.gather_rows(&ids, Some(pad), oa.view_mut());
+        prop_assert_eq!(w.try_gather_rows(&ids, Some(pad), ob.view_mut()), Ok(()));
+        prop_assert!(same_bits(&oa, &ob));
+        let gout = random_dense(e, n, seed ^ 9);
+        let g0: Vec<f64> = (0..w.nnz()).map(|k| k as f64).collect();
+        let (mut ga, mut gb) = (g0.clone(), g0.clone());
+        w.scatter_add_rows(&ids, Some(pad), gout.view(), &mut ga);
+        prop_assert_eq!(w.try_scatter_add_rows(&ids, Some(pad), gout.view(), &mut gb), Ok(()));
+        prop_assert!(same_bits(&ga, &gb));
+
+        let [r, c] = grown([e, n], axis, delta);
+        let mut out = out0.clone();
+        let mut out_bad = Array2::<f64>::zeros((r, c));
+        let mut g = g0.clone();
+        prop_assert_eq!(shape_err_operand(w.try_gather_rows(&ids, Some(pad), out_bad.view_mut())), Ok("out"));
+        prop_assert_eq!(shape_err_operand(w.try_scatter_add_rows(&ids, Some(pad), random_dense(r, c, 1).view(), &mut g)), Ok("grad_out"));
+        prop_assert_eq!(
+            w.try_scatter_add_rows(&ids, Some(pad), gout.view(), &mut vec![0.0; w.nnz() + delta]),
+            Err(SparseError::LengthMismatch { op: "scatter_add_rows", operand: "grad", expected: w.nnz(), got: w.nnz() + delta })
+        );
+        if n > 0 {
+            // Without `skip`, the padding id is out of range; so is any id >= v.
+            let first_pad = ids.iter().position(|&id| id == pad);
+            let mut bad_ids = ids.clone();
+            let at = bad_at.index(n);
+            bad_ids[at] = v as u32 + delta as u32 - 1;
+            let index = first_pad.map_or(at, |p| p.min(at));
+            let expect = |op| Err(SparseError::IdOutOfRange { op, index, id: bad_ids[index], rows: v });
+            prop_assert_eq!(w.try_gather_rows(&bad_ids, None, out.view_mut()), expect("gather_rows"));
+            prop_assert_eq!(w.try_scatter_add_rows(&bad_ids, None, gout.view(), &mut g), expect("scatter_add_rows"));
+            prop_assert!(same_bits(&out, &out0) && same_bits(&g, &g0));
+        }
+    }
+}
+
+#[test]
+fn from_triplets_sums_duplicates_and_keeps_explicit_zeros() {
+    let w = SparseMatrix::<f32>::from_triplets(
+        3,
+        4,
+        &[
+            (2, 3, 1.0),
+            (0, 1, 0.5),
+            (2, 3, -1.0), // cancels: (2, 3) stays stored with value 0
+            (0, 1, 0.25),
+            (1, 0, 0.0), // explicit zero: stored
+            (0, 0, 4.0),
+            (0, 1, 0.25),
+        ],
+    )
+    .unwrap();
+    check_invariants(&w);
+    assert_eq!(w.indptr(), &[0, 2, 3, 4]);
+    assert_eq!(w.indices(), &[0, 1, 0, 3]);
+    assert_eq!(w.values(), &[4.0, 1.0, 0.0, 0.0]);
+    assert_eq!(w.get(2, 3), Some(0.0));
+    // Spmm through the transposed index agrees with the CSR.
+    let dy = ndarray::array![[1.0f32], [2.0], [3.0]];
+    let mut dx = Array2::zeros((4, 1));
+    w.spmm_t(dy.view(), dx.view_mut());
+    assert_eq!(dx, ndarray::array![[4.0], [1.0], [0.0], [0.0]]);
+    // No triplets: an empty matrix of the given shape.
+    let e = SparseMatrix::<f32>::from_triplets(5, 0, &[]).unwrap();
+    assert_eq!((e.shape(), e.nnz()), ((5, 0), 0));
+}
+
+#[test]
+fn oversized_dimensions_are_errors_not_overflows() {
+    let too_large = |r: Result<SparseMatrix<f32>, SparseError>| {
+        matches!(
+            r,
+            Err(SparseError::TooLarge {
+                what: "rows" | "cols",
+                ..
+            })
+        )
+    };
+    assert!(too_large(SparseMatrix::from_triplets(usize::MAX, 1, &[])));
+    assert!(too_large(SparseMatrix::from_triplets(
+        1,
+        usize::MAX,
+        &[(0, 0, 1.0)]
+    )));
+    assert!(too_large(SparseMatrix::from_triplets(
+        crate::MAX_INDEX as usize + 1,
+        1,
+        &[]
+    )));
+    assert!(too_large(SparseMatrix::empty(usize::MAX, 1)));
+}
+
+#[test]
+fn checked_errors_name_the_problem() {
+    let w = SparseMatrix::<f32>::from_triplets(2, 3, &[(0, 0, 1.0), (1, 2, 1.0)]).unwrap();
+    let x = Array2::<f32>::zeros((4, 3)); // [batch, features] by mistake
+    let mut y = Array2::<f32>::zeros((2, 4));
+    let e = w.try_spmm(x.view(), y.view_mut()).unwrap_err();
+    assert_eq!(
+        e,
+        SparseError::ShapeMismatch {
+            op: "spmm",
+            operand: "x",
+            expected: vec![3, 3],
+            got: vec![4, 3],
+            w_rows: 2,
+            w_cols: 3
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "spmm: operand `x` has shape [4, 3], expected [3, 3] (dense operands are [features, \
+         batch]; W is 2 x 3)"
+    );
+    let x = Array2::<f32>::zeros((4, 3));
+    let e = w.try_spmm(x.t(), y.view_mut()).unwrap_err();
+    assert_eq!(
+        e,
+        SparseError::NotContiguous {
+            op: "spmm",
+            operand: "x",
+            strides: vec![1, 3]
+        }
+    );
+    assert!(e.to_string().contains("rows not contiguous"), "{e}");
+    // The panicking kernel runs the same check and panics with the same message.
+    let caught = std::panic::catch_unwind(|| {
+        let mut y = Array2::<f32>::zeros((2, 4));
+        w.spmm(x.t(), y.view_mut());
+    })
+    .unwrap_err();
+    assert_eq!(caught.downcast_ref::<String>(), Some(&e.to_string()));
+}

@@ -3,6 +3,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod batched;
+pub(crate) mod check;
 mod embed;
 pub(crate) mod rows;
 mod sddmm;

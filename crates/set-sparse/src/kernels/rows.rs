@@ -25,8 +25,10 @@ impl<'a, T: Scalar> Rows<'a, T> {
     #[track_caller]
     pub(crate) fn new(view: &ArrayView2<'a, T>, what: &str) -> Self {
         let (nrows, ncols) = view.dim();
+        // Checked on entry by every public kernel (`check.rs`); kept as the safety invariant of
+        // `row`.
         assert!(
-            ncols <= 1 || view.strides()[1] == 1,
+            super::check::rows_contiguous(view.shape(), view.strides()),
             "{what}: rows must be contiguous (inner stride 1), got strides {:?}",
             view.strides()
         );
@@ -103,7 +105,7 @@ impl<'a, T: Scalar> Rows<'a, T> {
 #[track_caller]
 pub(crate) fn check_rows_mut<T>(view: &ArrayViewMut2<'_, T>, what: &str) {
     assert!(
-        view.ncols() <= 1 || view.strides()[1] == 1,
+        super::check::rows_contiguous(view.shape(), view.strides()),
         "{what}: rows must be contiguous (inner stride 1), got strides {:?}",
         view.strides()
     );

@@ -5,8 +5,10 @@
 //! disjoint slices of `grad` (equal work, [`super::rows::balanced_bounds`]), so results are
 //! bit-identical for any thread count.
 
+use super::check;
 use super::rows::{COL_TILE, PARALLEL_MIN_WORK, Rows, parallel_bounds};
 use crate::Scalar;
+use crate::error::SparseError;
 use crate::matrix::SparseMatrix;
 use crate::simd::{dispatch, madd};
 use ndarray::{ArrayView2, s};
@@ -137,10 +139,29 @@ fn sddmm_driver<T: Scalar>(
 }
 
 impl<T: Scalar> SparseMatrix<T> {
+    /// The validation of SDDMM operands (the only one): `dy` is `[rows, batch]`, `x` is
+    /// `[cols, batch]`, both with contiguous rows, and `grad` has `nnz` elements.
+    fn check_sddmm(
+        &self,
+        op: &'static str,
+        dy: &ArrayView2<'_, T>,
+        x: &ArrayView2<'_, T>,
+        grad: &[T],
+    ) -> Result<(), SparseError> {
+        check::shape(self, op, "dy", &[self.rows(), dy.ncols()], dy.shape())?;
+        check::contiguous(op, "dy", dy.shape(), dy.strides())?;
+        check::shape(self, op, "x", &[self.cols(), dy.ncols()], x.shape())?;
+        check::contiguous(op, "x", x.shape(), x.strides())?;
+        check::nnz_len(self, op, "grad", grad.len())
+    }
+
     /// Accumulates the weight gradient at the stored entries:
     /// `grad[k] += sum_b dy[i, b] * x[j, b]` for every stored `(i, j)` at position `k`.
-    /// `dy` is `[rows, batch]`, `x` is `[cols, batch]`, `grad` has `nnz` elements aligned with
-    /// [`SparseMatrix::values`]. Pass all time steps at once as one wide batch.
+    ///
+    /// Shapes (`[features, batch]`): `dy` is `[rows, batch]`, `x` is `[cols, batch]`, both with
+    /// contiguous rows; `grad` has `nnz` elements aligned with [`SparseMatrix::values`]. Pass
+    /// all time steps at once as one wide batch. [`SparseMatrix::try_sddmm_acc`] is the checked
+    /// form.
     ///
     /// ```
     /// use ndarray::array;
@@ -154,38 +175,43 @@ impl<T: Scalar> SparseMatrix<T> {
     /// ```
     ///
     /// # Panics
-    /// If the shapes or the gradient length do not match (caller bugs).
+    /// If the shapes or the gradient length do not match or rows are not contiguous (caller
+    /// bugs), with the message of the error [`SparseMatrix::try_sddmm_acc`] returns.
     #[track_caller]
     pub fn sddmm_acc(&self, dy: ArrayView2<'_, T>, x: ArrayView2<'_, T>, grad: &mut [T]) {
-        assert_eq!(
-            dy.nrows(),
-            self.rows(),
-            "sddmm: dy has {} rows, W has {} rows",
-            dy.nrows(),
-            self.rows()
-        );
-        assert_eq!(
-            x.nrows(),
-            self.cols(),
-            "sddmm: x has {} rows, W has {} columns",
-            x.nrows(),
-            self.cols()
-        );
-        assert_eq!(
-            dy.ncols(),
-            x.ncols(),
-            "sddmm: dy has {} columns, x has {}",
-            dy.ncols(),
-            x.ncols()
-        );
-        assert_eq!(
-            grad.len(),
-            self.nnz(),
-            "sddmm: grad has {} elements, W has {} non-zeros",
-            grad.len(),
-            self.nnz()
-        );
+        check::or_panic(self.try_sddmm_acc(dy, x, grad))
+    }
+
+    /// Checked [`SparseMatrix::sddmm_acc`]: `grad[k] += sum_b dy[i, b] * x[j, b]`, or an error
+    /// (and `grad` untouched). `dy` is `[rows, batch]`, `x` is `[cols, batch]`, `grad` has
+    /// `nnz` elements. Same bits as `sddmm_acc`.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use set_sparse::{SparseError, SparseMatrix};
+    /// let w = SparseMatrix::from_dense(array![[0.0f32, 2.0]].view()).unwrap(); // 1 x 2, nnz 1
+    /// let (dy, x) = (array![[1.0f32, 2.0]], array![[0.0f32, 0.0], [3.0, 4.0]]);
+    /// let mut g = vec![0.0; 1];
+    /// w.try_sddmm_acc(dy.view(), x.view(), &mut g).unwrap();
+    /// assert_eq!(g, vec![1.0 * 3.0 + 2.0 * 4.0]);
+    /// assert_eq!(
+    ///     w.try_sddmm_acc(dy.view(), x.view(), &mut [0.0; 2]),
+    ///     Err(SparseError::LengthMismatch { op: "sddmm_acc", operand: "grad", expected: 1, got: 2 })
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// [`SparseError::ShapeMismatch`], [`SparseError::NotContiguous`] or
+    /// [`SparseError::LengthMismatch`], naming the operand.
+    pub fn try_sddmm_acc(
+        &self,
+        dy: ArrayView2<'_, T>,
+        x: ArrayView2<'_, T>,
+        grad: &mut [T],
+    ) -> Result<(), SparseError> {
+        self.check_sddmm("sddmm_acc", &dy, &x, grad)?;
         self.sddmm_tiles(0..self.rows(), dy, x, grad, true);
+        Ok(())
     }
 
     /// `grad += sddmm` for rows `rows` (`grad` holds exactly their entries), in column tiles of

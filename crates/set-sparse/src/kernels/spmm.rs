@@ -9,8 +9,10 @@
 //! On AVX-512 the `f32` products run the kernels of `avx512.rs`, which first copy a randomly
 //! read operand whose rows are not 64-byte aligned into aligned scratch (in parallel).
 
+use super::check;
 use super::rows::{COL_TILE, PARALLEL_MIN_WORK, Rows, check_rows_mut, for_row_blocks, row_mut};
 use crate::Scalar;
+use crate::error::SparseError;
 use crate::matrix::SparseMatrix;
 use crate::simd::{dispatch, madd};
 use ndarray::{ArrayView2, ArrayViewMut2, s};
@@ -113,7 +115,7 @@ impl<T: Scalar> SparseMatrix<T> {
     /// `y (+)= W x` (shapes checked by the caller) in column tiles of at most [`COL_TILE`]; rows
     /// split across rayon workers when `parallel` and the product is large enough.
     #[track_caller]
-    fn spmm_impl(
+    pub(super) fn spmm_impl(
         &self,
         x: ArrayView2<'_, T>,
         mut y: ArrayViewMut2<'_, T>,
@@ -141,7 +143,7 @@ impl<T: Scalar> SparseMatrix<T> {
             let run = |xa: &Rows<'_, T>| {
                 for_row_blocks(&mut y, self.indptr(), parallel, |rows, part| {
                     // SAFETY: T is f32 and the CPU has AVX-512F (`applies`); `xa` has `cols`
-                    // rows (checked by `spmm_into`); `part` is rows `rows` of `y`, contiguous
+                    // rows (checked by `check_spmm`); `part` is rows `rows` of `y`, contiguous
                     // (checked above) and owned by this task.
                     unsafe {
                         super::avx512::spmm_rows(
@@ -166,7 +168,7 @@ impl<T: Scalar> SparseMatrix<T> {
     /// `dx (+)= W^T dy` (shapes checked by the caller), tiled and split like `spmm_impl`.
     /// `values_t`: the values in transposed order, if the caller has them.
     #[track_caller]
-    fn spmm_t_impl(
+    pub(super) fn spmm_t_impl(
         &self,
         dy: ArrayView2<'_, T>,
         mut dx: ArrayViewMut2<'_, T>,
@@ -196,7 +198,7 @@ impl<T: Scalar> SparseMatrix<T> {
             let run = |dya: &Rows<'_, T>| {
                 for_row_blocks(&mut dx, col_ptr, parallel, |cols, part| {
                     // SAFETY: T is f32 and the CPU has AVX-512F (`applies`); `dya` has `rows`
-                    // rows (checked by `spmm_t_into`); `part` is rows `cols` of `dx`,
+                    // rows (checked by `check_spmm_t`); `part` is rows `cols` of `dx`,
                     // contiguous (checked above) and owned by this task.
                     unsafe {
                         super::avx512::spmm_t_rows(
@@ -221,8 +223,41 @@ impl<T: Scalar> SparseMatrix<T> {
 }
 
 impl<T: Scalar> SparseMatrix<T> {
-    /// `y = W x`. `x` is `[cols, batch]`, `y` is `[rows, batch]`; both need contiguous rows
-    /// (any row stride, e.g. a column slice of a wider array).
+    /// The validation of SpMM operands (the only one: [`SparseMatrix::spmm`] and
+    /// [`SparseMatrix::try_spmm`] and their `_acc` forms all run it): `x` is `[cols, batch]`,
+    /// `y` is `[rows, batch]`, both with contiguous rows.
+    fn check_spmm(
+        &self,
+        op: &'static str,
+        x: &ArrayView2<'_, T>,
+        y: &ArrayViewMut2<'_, T>,
+    ) -> Result<(), SparseError> {
+        check::shape(self, op, "x", &[self.cols(), x.ncols()], x.shape())?;
+        check::contiguous(op, "x", x.shape(), x.strides())?;
+        check::shape(self, op, "y", &[self.rows(), x.ncols()], y.shape())?;
+        check::contiguous(op, "y", y.shape(), y.strides())
+    }
+
+    /// The validation of transposed-SpMM operands (the only one): `dy` is `[rows, batch]`, `dx`
+    /// is `[cols, batch]`, both with contiguous rows.
+    fn check_spmm_t(
+        &self,
+        op: &'static str,
+        dy: &ArrayView2<'_, T>,
+        dx: &ArrayViewMut2<'_, T>,
+    ) -> Result<(), SparseError> {
+        check::shape(self, op, "dy", &[self.rows(), dy.ncols()], dy.shape())?;
+        check::contiguous(op, "dy", dy.shape(), dy.strides())?;
+        check::shape(self, op, "dx", &[self.cols(), dy.ncols()], dx.shape())?;
+        check::contiguous(op, "dx", dx.shape(), dx.strides())
+    }
+
+    /// `y = W x`.
+    ///
+    /// Shapes (dense operands are feature-major, `[features, batch]`): `W` is `[rows, cols]`,
+    /// `x` is `[cols, batch]`, `y` is `[rows, batch]`. Both need contiguous rows (inner stride 1;
+    /// any row stride, e.g. a column slice of a wider array). [`SparseMatrix::try_spmm`] is the
+    /// checked form.
     ///
     /// ```
     /// use ndarray::array;
@@ -235,105 +270,160 @@ impl<T: Scalar> SparseMatrix<T> {
     /// ```
     ///
     /// # Panics
-    /// If the shapes do not match or rows are not contiguous (caller bugs).
+    /// If the shapes do not match or rows are not contiguous (caller bugs), with the message of
+    /// the error [`SparseMatrix::try_spmm`] returns.
     #[track_caller]
     pub fn spmm(&self, x: ArrayView2<'_, T>, y: ArrayViewMut2<'_, T>) {
-        self.spmm_into(x, y, false, true);
+        check::or_panic(self.try_spmm(x, y))
     }
 
-    /// `y += W x`, shapes as [`SparseMatrix::spmm`].
+    /// Checked [`SparseMatrix::spmm`]: `y = W x`, or an error (and `y` untouched) if an operand
+    /// is mis-shaped or its rows are not contiguous. `x` is `[cols, batch]`, `y` is
+    /// `[rows, batch]`. Same bits as `spmm`.
+    ///
+    /// ```
+    /// use ndarray::{array, Array2};
+    /// use set_sparse::{SparseError, SparseMatrix};
+    /// let w = SparseMatrix::from_dense(array![[1.0f32, 0.0, 2.0]].view()).unwrap(); // 1 x 3
+    /// let x = Array2::<f32>::ones((3, 4)); // [features = 3, batch = 4]
+    /// let mut y = Array2::zeros((1, 4));
+    /// w.try_spmm(x.view(), y.view_mut()).unwrap();
+    /// assert_eq!(y, array![[3.0, 3.0, 3.0, 3.0]]);
+    /// // `[batch, features]` by mistake: an error, not a panic.
+    /// let err = w.try_spmm(x.t(), y.view_mut()).unwrap_err();
+    /// assert!(matches!(err, SparseError::ShapeMismatch { operand: "x", .. }));
+    /// ```
+    ///
+    /// # Errors
+    /// [`SparseError::ShapeMismatch`] or [`SparseError::NotContiguous`], naming the operand.
+    pub fn try_spmm(
+        &self,
+        x: ArrayView2<'_, T>,
+        y: ArrayViewMut2<'_, T>,
+    ) -> Result<(), SparseError> {
+        self.check_spmm("spmm", &x, &y)?;
+        self.spmm_impl(x, y, false, true);
+        Ok(())
+    }
+
+    /// `y += W x`. Shapes as [`SparseMatrix::spmm`]: `x` is `[cols, batch]`, `y` is
+    /// `[rows, batch]`, both with contiguous rows. [`SparseMatrix::try_spmm_acc`] is the checked
+    /// form.
     ///
     /// # Panics
     /// As [`SparseMatrix::spmm`].
     #[track_caller]
     pub fn spmm_acc(&self, x: ArrayView2<'_, T>, y: ArrayViewMut2<'_, T>) {
-        self.spmm_into(x, y, true, true);
+        check::or_panic(self.try_spmm_acc(x, y))
     }
 
-    /// Checks the shapes, then `y (+)= W x`; rows split across rayon workers when `parallel`.
-    #[track_caller]
-    pub(crate) fn spmm_into(
+    /// Checked [`SparseMatrix::spmm_acc`]: `y += W x`, or an error (and `y` untouched). `x` is
+    /// `[cols, batch]`, `y` is `[rows, batch]`. Same bits as `spmm_acc`.
+    ///
+    /// ```
+    /// use ndarray::{array, Array2};
+    /// use set_sparse::{SparseError, SparseMatrix};
+    /// let w = SparseMatrix::from_dense(array![[2.0f32, 0.0]].view()).unwrap(); // 1 x 2
+    /// let x = Array2::<f32>::ones((2, 3));
+    /// let mut y = Array2::ones((1, 3));
+    /// w.try_spmm_acc(x.view(), y.view_mut()).unwrap();
+    /// assert_eq!(y, array![[3.0, 3.0, 3.0]]);
+    /// let mut y_short = Array2::zeros((1, 2)); // batch 2, but x has batch 3
+    /// assert!(matches!(
+    ///     w.try_spmm_acc(x.view(), y_short.view_mut()),
+    ///     Err(SparseError::ShapeMismatch { operand: "y", .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`SparseMatrix::try_spmm`].
+    pub fn try_spmm_acc(
         &self,
         x: ArrayView2<'_, T>,
         y: ArrayViewMut2<'_, T>,
-        accumulate: bool,
-        parallel: bool,
-    ) {
-        assert_eq!(
-            x.nrows(),
-            self.cols(),
-            "spmm: x has {} rows, W has {} columns",
-            x.nrows(),
-            self.cols()
-        );
-        assert_eq!(
-            y.nrows(),
-            self.rows(),
-            "spmm: y has {} rows, W has {} rows",
-            y.nrows(),
-            self.rows()
-        );
-        assert_eq!(
-            x.ncols(),
-            y.ncols(),
-            "spmm: x has {} columns, y has {}",
-            x.ncols(),
-            y.ncols()
-        );
-        self.spmm_impl(x, y, accumulate, parallel);
+    ) -> Result<(), SparseError> {
+        self.check_spmm("spmm_acc", &x, &y)?;
+        self.spmm_impl(x, y, true, true);
+        Ok(())
     }
 
     /// `dx = W^T dy` without building a transposed copy (walks the stored transposed index).
-    /// `dy` is `[rows, batch]`, `dx` is `[cols, batch]`.
+    ///
+    /// Shapes (`[features, batch]`): `dy` is `[rows, batch]`, `dx` is `[cols, batch]`, both with
+    /// contiguous rows. [`SparseMatrix::try_spmm_t`] is the checked form.
     ///
     /// # Panics
-    /// If the shapes do not match or rows are not contiguous (caller bugs).
+    /// If the shapes do not match or rows are not contiguous (caller bugs), with the message of
+    /// the error [`SparseMatrix::try_spmm_t`] returns.
     #[track_caller]
     pub fn spmm_t(&self, dy: ArrayView2<'_, T>, dx: ArrayViewMut2<'_, T>) {
-        self.spmm_t_into(dy, dx, false, true, None);
+        check::or_panic(self.try_spmm_t(dy, dx))
     }
 
-    /// `dx += W^T dy`, shapes as [`SparseMatrix::spmm_t`].
+    /// Checked [`SparseMatrix::spmm_t`]: `dx = W^T dy`, or an error (and `dx` untouched). `dy`
+    /// is `[rows, batch]`, `dx` is `[cols, batch]`. Same bits as `spmm_t`.
+    ///
+    /// ```
+    /// use ndarray::{array, s, Array2};
+    /// use set_sparse::{SparseError, SparseMatrix};
+    /// let w = SparseMatrix::from_dense(array![[1.0f32, 2.0]].view()).unwrap(); // 1 x 2
+    /// let dy = array![[1.0f32, 10.0]]; // [rows = 1, batch = 2]
+    /// let mut dx = Array2::zeros((2, 2));
+    /// w.try_spmm_t(dy.view(), dx.view_mut()).unwrap();
+    /// assert_eq!(dx, array![[1.0, 10.0], [2.0, 20.0]]);
+    /// // Every other column: rows are not contiguous.
+    /// let mut wide = Array2::zeros((2, 4));
+    /// assert!(matches!(
+    ///     w.try_spmm_t(dy.view(), wide.slice_mut(s![.., ..;2])),
+    ///     Err(SparseError::NotContiguous { operand: "dx", .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    /// [`SparseError::ShapeMismatch`] or [`SparseError::NotContiguous`], naming the operand.
+    pub fn try_spmm_t(
+        &self,
+        dy: ArrayView2<'_, T>,
+        dx: ArrayViewMut2<'_, T>,
+    ) -> Result<(), SparseError> {
+        self.check_spmm_t("spmm_t", &dy, &dx)?;
+        self.spmm_t_impl(dy, dx, false, true, None);
+        Ok(())
+    }
+
+    /// `dx += W^T dy`. Shapes as [`SparseMatrix::spmm_t`]: `dy` is `[rows, batch]`, `dx` is
+    /// `[cols, batch]`. [`SparseMatrix::try_spmm_t_acc`] is the checked form.
     ///
     /// # Panics
     /// As [`SparseMatrix::spmm_t`].
     #[track_caller]
     pub fn spmm_t_acc(&self, dy: ArrayView2<'_, T>, dx: ArrayViewMut2<'_, T>) {
-        self.spmm_t_into(dy, dx, true, true, None);
+        check::or_panic(self.try_spmm_t_acc(dy, dx))
     }
 
-    /// Checks the shapes, then `dx (+)= W^T dy`; split across workers when `parallel`.
-    /// `values_t`: the values in transposed order (`values[pos[k]]`), if the caller has them.
-    #[track_caller]
-    pub(crate) fn spmm_t_into(
+    /// Checked [`SparseMatrix::spmm_t_acc`]: `dx += W^T dy`, or an error (and `dx` untouched).
+    /// `dy` is `[rows, batch]`, `dx` is `[cols, batch]`. Same bits as `spmm_t_acc`.
+    ///
+    /// ```
+    /// use ndarray::{array, Array2};
+    /// use set_sparse::SparseMatrix;
+    /// let w = SparseMatrix::from_dense(array![[1.0f32, 2.0]].view()).unwrap(); // 1 x 2
+    /// let mut dx = Array2::ones((2, 1));
+    /// w.try_spmm_t_acc(array![[3.0f32]].view(), dx.view_mut()).unwrap();
+    /// assert_eq!(dx, array![[4.0], [7.0]]);
+    /// // dy must have W's 1 row, not 2.
+    /// assert!(w.try_spmm_t_acc(Array2::zeros((2, 1)).view(), dx.view_mut()).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`SparseMatrix::try_spmm_t`].
+    pub fn try_spmm_t_acc(
         &self,
         dy: ArrayView2<'_, T>,
         dx: ArrayViewMut2<'_, T>,
-        accumulate: bool,
-        parallel: bool,
-        values_t: Option<&[T]>,
-    ) {
-        assert_eq!(
-            dy.nrows(),
-            self.rows(),
-            "spmm_t: dy has {} rows, W has {} rows",
-            dy.nrows(),
-            self.rows()
-        );
-        assert_eq!(
-            dx.nrows(),
-            self.cols(),
-            "spmm_t: dx has {} rows, W has {} columns",
-            dx.nrows(),
-            self.cols()
-        );
-        assert_eq!(
-            dy.ncols(),
-            dx.ncols(),
-            "spmm_t: dy has {} columns, dx has {}",
-            dy.ncols(),
-            dx.ncols()
-        );
-        self.spmm_t_impl(dy, dx, accumulate, parallel, values_t);
+    ) -> Result<(), SparseError> {
+        self.check_spmm_t("spmm_t_acc", &dy, &dx)?;
+        self.spmm_t_impl(dy, dx, true, true, None);
+        Ok(())
     }
 }
