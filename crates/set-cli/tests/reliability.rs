@@ -527,8 +527,8 @@ fn a_second_signal_exits_at_once_and_the_last_checkpoint_stays_valid() {
 #[test]
 fn every_prefix_and_every_structural_corruption_is_a_typed_error() {
     let (ck, model) = (
-        golden("checkpoint-v1.safetensors"),
-        golden("model-v1.safetensors"),
+        golden("checkpoint-v2.safetensors"),
+        golden("model-v2.safetensors"),
     );
     for n in 0..ck.len() {
         assert!(
@@ -571,7 +571,7 @@ fn every_prefix_and_every_structural_corruption_is_a_typed_error() {
     // Wrong magic (format) and unsupported versions.
     for (key, value) in [
         ("format", "set-lstm-model"),
-        ("version", "2"),
+        ("version", "3"),
         ("version", "0"),
     ] {
         let bad = rebuild(&ck, |m, _| {
@@ -606,7 +606,7 @@ fn every_prefix_and_every_structural_corruption_is_a_typed_error() {
 
 #[test]
 fn huge_size_claims_fail_fast_with_little_memory() {
-    let model = golden("model-v1.safetensors");
+    let model = golden("model-v2.safetensors");
     let dir = fixture().root.join("huge");
     std::fs::create_dir_all(&dir).unwrap();
     // 1. A header length of 2^60 bytes.
@@ -681,8 +681,8 @@ fn huge_size_claims_fail_fast_with_little_memory() {
 #[test]
 fn files_are_pure_data_and_unknown_keys_are_errors() {
     let (ck, model) = (
-        golden("checkpoint-v1.safetensors"),
-        golden("model-v1.safetensors"),
+        golden("checkpoint-v2.safetensors"),
+        golden("model-v2.safetensors"),
     );
     // Metadata that asks for code (a type to instantiate, a plugin to load) is not interpreted:
     // it is an unknown key, and unknown keys are errors.
@@ -709,7 +709,7 @@ fn files_are_pure_data_and_unknown_keys_are_errors() {
     .unwrap();
     fails(&run(&["info", "--model", s(&p)]), 4, "`plugin`");
     // Unknown fields inside the structured metadata.
-    for key in ["model", "config", "class_names"] {
+    for key in ["model", "spec", "class_names"] {
         let bad = edit_meta_json(&model, key, |v| match v {
             serde_json::Value::Object(o) => {
                 o.insert("loader".into(), "pickle".into());
@@ -721,7 +721,7 @@ fn files_are_pure_data_and_unknown_keys_are_errors() {
             other => panic!("`{key}` with an unknown field: {other:?}"),
         }
     }
-    for key in ["counters", "progress", "optimizer", "evolution"] {
+    for key in ["counters", "progress", "optimizer", "evolution", "trainer"] {
         let bad = edit_meta_json(&ck, key, |v| {
             v.as_object_mut().unwrap().insert("hook".into(), 1.into());
         });
@@ -966,8 +966,8 @@ fn divergence_stops_at_the_step_and_no_checkpoint_is_ever_non_finite() {
     assert!(checked >= 1);
     assert!(!d.join("model.safetensors").exists());
     // The writers themselves refuse non-finite state.
-    let mut state = decode_checkpoint(&golden("checkpoint-v1.safetensors")).unwrap();
-    let mut bundle = decode_model(&golden("model-v1.safetensors")).unwrap();
+    let mut state = decode_checkpoint(&golden("checkpoint-v2.safetensors")).unwrap();
+    let mut bundle = decode_model(&golden("model-v2.safetensors")).unwrap();
     state.optimizer.state[0][0][0] = f32::NAN;
     assert!(matches!(
         encode_checkpoint(&state),

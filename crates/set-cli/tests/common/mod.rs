@@ -286,7 +286,8 @@ pub fn assert_same_run(a: &Path, b: &Path) {
         "counters",
         "optimizer",
         "evolution",
-        "config",
+        "spec",
+        "trainer",
         "model",
         "vocab_sha256",
     ] {

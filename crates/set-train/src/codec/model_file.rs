@@ -195,9 +195,9 @@ pub(crate) fn read_common(
 ) -> CResult<(ModelSpec, Option<serde_json::Value>, ClassifierConfig, Vec<String>)> {
     let mcfg: ClassifierConfig = f.meta_json("model")?;
     check_model_config(&mcfg)?;
-    let (spec, front_end) = if f.version() == 1 {
+    let (spec, front_end, key) = if f.version() == 1 {
         let config: serde_json::Value = f.meta_json("config")?;
-        (spec_from_v1(&config, &mcfg)?, Some(config))
+        (spec_from_v1(&config, &mcfg)?, Some(config), "config")
     } else {
         let spec: ModelSpec = f.meta_json("spec")?;
         let front_end = f
@@ -206,17 +206,18 @@ pub(crate) fn read_common(
                 serde_json::from_str(s).map_err(|e| bad_meta("front_end", e.to_string()))
             })
             .transpose()?;
-        let expected = spec
-            .classifier_config()
-            .map_err(|e| bad_meta("spec", e.to_string()))?;
-        if expected != mcfg {
-            return Err(bad_meta(
-                "spec",
-                "does not describe the model configuration `model`",
-            ));
-        }
-        (spec, front_end)
+        (spec, front_end, "spec")
     };
+    // The spec must imply exactly the model configuration the tensors are read against.
+    let expected = spec
+        .classifier_config()
+        .map_err(|e| bad_meta(key, e.to_string()))?;
+    if expected != mcfg {
+        return Err(bad_meta(
+            key,
+            "does not describe the model configuration `model`",
+        ));
+    }
     let class_names: Vec<String> = f.meta_json("class_names")?;
     check_class_names(&class_names, mcfg.classes)?;
     Ok((spec, front_end, mcfg, class_names))
