@@ -6,7 +6,7 @@ use crate::config::PolicyName;
 use anyhow::Result;
 use set_evolve::{
     EvolutionPolicy, EvolutionReport, EvolveContext, NewWeightInit, PolicyConfig, RiglConfig,
-    SetConfig, SnfsConfig,
+    SetConfig, SnfsConfig, TopologyTracker,
 };
 use set_nn::{Classifier, Optimizer, ParamValue};
 
@@ -55,9 +55,12 @@ pub fn evolve(
     opt: &mut Optimizer<f32>,
     policy: &mut dyn EvolutionPolicy,
     ctx: &EvolveContext,
+    tracker: &mut TopologyTracker,
     rng: &mut dyn rand::Rng,
 ) -> Result<EvolutionReport> {
-    Ok(set_nn::evolve::evolve_model(model, opt, policy, ctx, rng)?)
+    Ok(set_nn::evolve::evolve_model(
+        model, opt, policy, ctx, tracker, rng,
+    )?)
 }
 
 /// Non-zeros per row of a sparse parameter (for topology plots).

@@ -133,7 +133,7 @@ fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
 
 impl Session {
     /// A session continuing `state` from its counters and its training time so far, with the
-    /// configured evolution policy carrying the state's topology tracker.
+    /// configured evolution policy (the state holds the one topology tracker).
     fn new(
         run: RunDir,
         lock: Option<RunLock>,
@@ -143,8 +143,7 @@ impl Session {
         comm: Arc<dyn Collective>,
         latest_is_valid: bool,
     ) -> Self {
-        let mut policy = crate::evolution::build_policy(state.config.policy);
-        *policy.tracker_mut() = state.tracker.clone();
+        let policy = crate::evolution::build_policy(state.config.policy);
         Session {
             run,
             base_train_ms: state.progress.train_ms,
@@ -174,7 +173,6 @@ impl Session {
         self.state.progress.events_bytes = file_len(&self.run.file(names::EVENTS));
         self.state.progress.train_ms = self.train_ms();
         self.state.progress.epoch_ms = epoch_ms;
-        self.state.tracker = self.policy.tracker().clone();
         let bytes = encode_checkpoint(&self.state).context("refusing to write a checkpoint")?;
         self.run
             .rotate_and_write_checkpoint(&bytes, self.latest_is_valid)?;
@@ -371,6 +369,7 @@ impl Session {
                     &mut self.state.optimizer,
                     self.policy.as_mut(),
                     &ctx,
+                    &mut self.state.tracker,
                     &mut rng,
                 )
                 .with_context(|| format!("evolution step after epoch {}", epoch + 1))?;
@@ -449,7 +448,7 @@ impl Session {
         let bytes = encode_model(&bundle).context("refusing to write the final model")?;
         write_atomic(&self.run.file(names::MODEL), &bytes)?;
         let r = model_report(&self.state.model, None);
-        let tracker = self.policy.tracker();
+        let tracker = &self.state.tracker;
         let summary = Summary {
             test_accuracy: test.map(|t| t.accuracy),
             test_loss: test.map(|t| t.loss),
@@ -663,7 +662,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         vocab_sha256: vocab_sha256(&data.vocab),
         datasets: data.files.clone(),
         policy: policy.name().to_string(),
-        tracker: policy.tracker().clone(),
+        tracker: set_evolve::TopologyTracker::new(),
         config: cfg,
         model,
         optimizer,
