@@ -181,7 +181,7 @@ pub fn run_with(args: &BenchArgs, comm: &dyn crate::dist::Collective) -> Result<
         }
         let r = model_report(&model, Some(&opt));
         let gradient_bytes = model.params().iter().map(|p| p.grad.len() * 4).sum();
-        let activation_bytes = model.scratch.memory_bytes();
+        let activation_bytes = model.activation_memory_bytes();
         let (tm, im) = (median(train), median(infer));
         let tokens = (b * t) as f64;
         Ok(BenchResult {

@@ -3,31 +3,12 @@
 
 use crate::context::{EvolveContext, NewWeightInit};
 use crate::error::EvolveError;
+use crate::policy::{Conservation, MatrixPlan, StepPlan};
 use crate::report::{DegreeSummary, EvolutionReport, GroupStats, MatrixReport};
 use crate::tracker::TopologyTracker;
 use crate::view::MatrixView;
 use rand::Rng;
 use std::collections::HashSet;
-
-/// One matrix's planned edit.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Plan {
-    /// Value positions to remove, sorted ascending.
-    pub remove: Vec<usize>,
-    /// Positions to insert, sorted by `(row, col)`; each is empty or in `remove`.
-    pub insert: Vec<(usize, usize)>,
-    /// Mean |momentum| before the step, if the policy used it.
-    pub mean_abs_momentum: Option<f64>,
-}
-
-/// Which non-zero counts a policy conserves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Conservation {
-    /// Every matrix keeps its nnz.
-    PerMatrix,
-    /// Only the sum over the matrices of the step is kept.
-    Total,
-}
 
 /// Checks names, state alignment, momentum index, row groups, and the callbacks a policy needs.
 pub(crate) fn validate_views(
@@ -104,12 +85,11 @@ pub(crate) fn check_finite(
     Ok(())
 }
 
-/// Registers the current structure of every matrix with the tracker.
-pub(crate) fn observe_all(
-    tracker: &mut TopologyTracker,
+/// Errors if a matrix's shape differs from the one the tracker knows under its name.
+fn check_tracked_shapes(
+    tracker: &TopologyTracker,
     views: &[MatrixView<'_>],
 ) -> Result<(), EvolveError> {
-    // Check shapes first so that a mismatch leaves the tracker untouched.
     for v in views {
         if let Some(t) = tracker.get(v.name)
             && t.shape != v.matrix.shape()
@@ -121,28 +101,79 @@ pub(crate) fn observe_all(
             });
         }
     }
-    for v in views {
-        tracker.observe(v.name, &*v.matrix)?;
+    Ok(())
+}
+
+/// Checks a policy's plan against the matrices, before anything changes: one plan per view;
+/// removals sorted, distinct and in range; inserts sorted by `(row, col)`, distinct, in shape,
+/// each at an empty position or one being removed.
+fn validate_plan(views: &[MatrixView<'_>], plans: &[MatrixPlan]) -> Result<(), EvolveError> {
+    if plans.len() != views.len() {
+        return Err(EvolveError::InvalidPlan {
+            matrix: "<step>".to_string(),
+            reason: format!("{} plans for {} matrices", plans.len(), views.len()),
+        });
+    }
+    for (v, p) in views.iter().zip(plans) {
+        let invalid = |reason: String| EvolveError::InvalidPlan {
+            matrix: v.name.to_string(),
+            reason,
+        };
+        let m = &*v.matrix;
+        if let Some(w) = p.remove.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(invalid(format!(
+                "removals not sorted and distinct at positions {} and {}",
+                w[0], w[1]
+            )));
+        }
+        if let Some(&k) = p.remove.last().filter(|&&k| k >= m.nnz()) {
+            return Err(invalid(format!(
+                "removal of value {k}, but the matrix stores {}",
+                m.nnz()
+            )));
+        }
+        if let Some(w) = p.insert.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(invalid(format!(
+                "inserts not sorted and distinct at {:?} and {:?}",
+                w[0], w[1]
+            )));
+        }
+        for &(r, c) in &p.insert {
+            if r >= m.rows() || c >= m.cols() {
+                return Err(invalid(format!(
+                    "insert at ({r}, {c}) outside the shape {:?}",
+                    m.shape()
+                )));
+            }
+            if let Some(k) = m.position(r, c)
+                && p.remove.binary_search(&k).is_err()
+            {
+                return Err(invalid(format!(
+                    "insert at ({r}, {c}), which is stored and not removed"
+                )));
+            }
+        }
     }
     Ok(())
 }
 
-/// Applies the plans: draws new values, edits each matrix, remaps every state buffer (new
+/// Applies a checked plan: draws new values, edits each matrix, remaps every state buffer (new
 /// entries 0), checks conservation, updates the tracker and builds the report.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
     views: &mut [MatrixView<'_>],
-    plans: Vec<Plan>,
+    plan: StepPlan,
     init: NewWeightInit,
     rng: &mut dyn Rng,
     tracker: &mut TopologyTracker,
     ctx: &EvolveContext,
     policy: &'static str,
-    conservation: Conservation,
 ) -> Result<EvolutionReport, EvolveError> {
-    debug_assert_eq!(views.len(), plans.len());
-    // Last check (tracker shapes), then the tracker records the structure before the edit.
-    observe_all(tracker, views)?;
+    let StepPlan {
+        matrices: plans,
+        conservation,
+    } = plan;
+    validate_plan(views, &plans)?;
+    check_tracked_shapes(tracker, views)?;
     // Conservation is checked on the plan, before anything changes.
     let before: Vec<usize> = views.iter().map(|v| v.matrix.nnz()).collect();
     let planned: Vec<usize> = before
@@ -177,6 +208,11 @@ pub(crate) fn apply(
     let mut new_values = Vec::with_capacity(plans.len());
     for p in &plans {
         new_values.push(init.sample_n(p.insert.len(), rng)?);
+    }
+    // Every check has passed: the tracker records the structure before the edit (shapes were
+    // checked above, so this cannot fail half-way).
+    for v in views.iter() {
+        tracker.observe(v.name, &*v.matrix)?;
     }
 
     let mut reports = Vec::with_capacity(views.len());

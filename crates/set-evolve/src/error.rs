@@ -148,4 +148,12 @@ pub enum EvolveError {
         /// Empty positions available.
         available: u64,
     },
+    /// A policy's plan does not fit the matrices (found before anything changed).
+    #[error("matrix {matrix}: invalid plan: {reason}")]
+    InvalidPlan {
+        /// Matrix name (`<step>` for a plan of the wrong length).
+        matrix: String,
+        /// What is wrong.
+        reason: String,
+    },
 }

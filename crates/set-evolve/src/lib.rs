@@ -20,7 +20,7 @@ pub use error::EvolveError;
 pub use policies::{
     RiglConfig, RiglPolicy, SetConfig, SetPolicy, SnfsConfig, SnfsPolicy, StaticPolicy,
 };
-pub use policy::{EvolutionPolicy, PolicyConfig};
+pub use policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyConfig, PolicyNeeds, StepPlan};
 pub use report::{DegreeSummary, EvolutionReport, GroupStats, MatrixReport};
 pub use sampling::{SamplingMethod, sample_empty_positions};
 pub use schedule::PruneSchedule;

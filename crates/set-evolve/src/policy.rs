@@ -1,6 +1,7 @@
 //! The `EvolutionPolicy` trait and a serialisable `PolicyConfig` that builds any policy.
 
 use crate::context::{EvolveContext, NewWeightInit};
+use crate::engine;
 use crate::error::EvolveError;
 use crate::policies::{
     RiglConfig, RiglPolicy, SetConfig, SetPolicy, SnfsConfig, SnfsPolicy, StaticPolicy,
@@ -10,23 +11,88 @@ use crate::tracker::TopologyTracker;
 use crate::view::MatrixView;
 use serde::{Deserialize, Serialize};
 
+/// What a policy needs from the views of a step; the shared skeleton
+/// ([`EvolutionPolicy::evolve`]) checks it before planning.
+///
+/// ```
+/// use set_evolve::{EvolutionPolicy, PolicyNeeds, SnfsPolicy};
+/// let needs = SnfsPolicy::default().needs();
+/// assert_eq!(needs, PolicyNeeds { momentum: true, gradient_row: true, finite_values: true });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PolicyNeeds {
+    /// Every view must carry a momentum buffer ([`MatrixView::momentum`]).
+    pub momentum: bool,
+    /// Every view must carry a row-gradient callback ([`MatrixView::gradient_row`]).
+    pub gradient_row: bool,
+    /// Weights (and the momentum buffer, when `momentum` is set) must be finite: the step is
+    /// refused with [`EvolveError::NonFinite`] on the first NaN or infinity, matrix by matrix.
+    /// Off only for a policy that reads no value (the static baseline).
+    pub finite_values: bool,
+}
+
+/// One matrix's planned edit, as returned by [`EvolutionPolicy::plan`].
+///
+/// The skeleton checks it against the matrix before anything changes (removals sorted,
+/// distinct and in range; inserts sorted by `(row, col)`, distinct, in shape, and each at an
+/// empty position or one being removed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatrixPlan {
+    /// Value positions (indices into `matrix.values()`) to remove, sorted ascending.
+    pub remove: Vec<usize>,
+    /// Positions `(row, col)` to insert, sorted by `(row, col)`.
+    pub insert: Vec<(usize, usize)>,
+    /// Mean |momentum| before the step, if the policy used it (reported as
+    /// [`crate::MatrixReport::mean_abs_momentum`]).
+    pub mean_abs_momentum: Option<f64>,
+}
+
+/// Which non-zero counts a step conserves; the skeleton refuses a plan that breaks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Conservation {
+    /// Every matrix keeps its nnz.
+    #[default]
+    PerMatrix,
+    /// Only the sum over the matrices of the step is kept (sparse momentum's redistribution).
+    Total,
+}
+
+/// A whole step's plan: one [`MatrixPlan`] per view, in view order, and what it conserves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepPlan {
+    /// One plan per matrix of the step, in the order of the views.
+    pub matrices: Vec<MatrixPlan>,
+    /// The conservation rule the plan follows.
+    pub conservation: Conservation,
+}
+
 /// A rule that prunes and regrows connections between epochs.
 ///
-/// Contract for every implementation in this crate:
+/// A policy implements only [`EvolutionPolicy::plan`] (what to remove and add, per matrix)
+/// plus its name, its needs and its default start value; the provided
+/// [`EvolutionPolicy::evolve`] is the one shared skeleton: it validates the context and the
+/// views, refuses non-finite values, asks the policy for its plan, checks the plan, applies it
+/// (drawing new values, editing the matrices, remapping the state) and updates the
+/// [`TopologyTracker`] handed in. Policies own no tracker: whoever owns the training state
+/// (e.g. a checkpointed training state) holds the one tracker and passes it to every step.
+///
+/// Contract of the skeleton, for every policy:
 /// - the matrices handed over are edited in place through `SparseMatrix::edit`, and every
 ///   buffer in `MatrixView::state` is remapped (survivors keep their state, new entries 0);
-/// - non-zeros are conserved exactly: per matrix, except sparse momentum with redistribution,
-///   which conserves the sum over the matrices of the step;
+/// - non-zeros are conserved exactly as the plan's [`Conservation`] says: per matrix, or
+///   (sparse momentum with redistribution) the sum over the matrices of the step;
 /// - nothing of size `rows x cols` is allocated, only one row of length `cols` at a time;
-/// - all randomness comes from `rng`, so a seeded RNG gives a reproducible topology;
-/// - on `Err`, no matrix or state buffer has changed (all checks run while planning).
+/// - all randomness comes from `rng`, first the plan's draws and then the new values, matrix by
+///   matrix, so a seeded RNG gives a reproducible topology;
+/// - on `Err`, no matrix, state buffer or tracker entry has changed (all checks run before the
+///   first edit).
 ///
 /// Call it after epoch `epoch` only when [`crate::should_evolve`] holds (the context refuses
 /// anything else).
 ///
 /// ```
 /// use rand::SeedableRng;
-/// use set_evolve::{EvolutionPolicy, EvolveContext, MatrixView, SetPolicy};
+/// use set_evolve::{EvolutionPolicy, EvolveContext, MatrixView, SetPolicy, TopologyTracker};
 /// use set_sparse::SparseMatrix;
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
 /// let mut w = SparseMatrix::<f32>::random(64, 32, 200, &mut rng, |r| {
@@ -35,10 +101,13 @@ use serde::{Deserialize, Serialize};
 /// })
 /// .unwrap();
 /// let mut policy: Box<dyn EvolutionPolicy> = Box::new(SetPolicy::default());
+/// let mut tracker = TopologyTracker::new();
 /// let ctx = EvolveContext::new(0, 10, 0.3).unwrap();
-/// let report = policy.evolve(&mut [MatrixView::new("w", &mut w)], &ctx, &mut rng).unwrap();
+/// let view = MatrixView::new("w", &mut w);
+/// let report = policy.evolve(&mut [view], &ctx, &mut tracker, &mut rng).unwrap();
 /// assert_eq!(w.nnz(), 200);
 /// assert_eq!(report.matrices[0].removed, report.matrices[0].added);
+/// assert!(tracker.ever_active("w").unwrap() > 200);
 /// ```
 pub trait EvolutionPolicy: Send {
     /// Short name used in reports (`"set"`, `"rigl"`, `"snfs"`, `"static"`).
@@ -48,22 +117,57 @@ pub trait EvolutionPolicy: Send {
     /// paper default.
     fn default_new_weight_init(&self) -> NewWeightInit;
 
-    /// Prunes and regrows connections of `matrices` after epoch `ctx.epoch`.
+    /// What the views must carry; checked by the skeleton before [`EvolutionPolicy::plan`].
+    fn needs(&self) -> PolicyNeeds;
+
+    /// Decides what to remove and add in each matrix, without changing anything.
+    ///
+    /// Called by [`EvolutionPolicy::evolve`] after the context and the views passed the checks
+    /// of [`EvolutionPolicy::needs`]; may draw from `rng` (the skeleton draws the new values
+    /// after it).
     ///
     /// # Errors
-    /// Invalid context or views (see [`EvolveError`]); nothing is changed on error.
+    /// Whatever makes the step impossible (e.g. [`EvolveError::NotEnoughEmpty`]).
+    fn plan(
+        &self,
+        matrices: &[MatrixView<'_>],
+        ctx: &EvolveContext,
+        rng: &mut dyn rand::Rng,
+    ) -> Result<StepPlan, EvolveError>;
+
+    /// Prunes and regrows connections of `matrices` after epoch `ctx.epoch`, and records the
+    /// structure in `tracker` (the positions before the step and every new one). The shared
+    /// skeleton of every policy; implementations provide [`EvolutionPolicy::plan`] instead.
+    ///
+    /// # Errors
+    /// Invalid context, views or plan, or a matrix whose shape differs from the one `tracker`
+    /// knows (see [`EvolveError`]); nothing is changed on error, `tracker` included.
     fn evolve(
         &mut self,
         matrices: &mut [MatrixView<'_>],
         ctx: &EvolveContext,
+        tracker: &mut TopologyTracker,
         rng: &mut dyn rand::Rng,
-    ) -> Result<EvolutionReport, EvolveError>;
-
-    /// Positions ever active so far (for checkpoints and analytics).
-    fn tracker(&self) -> &TopologyTracker;
-
-    /// Mutable tracker, e.g. to restore it from a checkpoint.
-    fn tracker_mut(&mut self) -> &mut TopologyTracker;
+    ) -> Result<EvolutionReport, EvolveError> {
+        ctx.validate()?;
+        let needs = self.needs();
+        engine::validate_views(matrices, self.name(), needs.momentum, needs.gradient_row)?;
+        if needs.finite_values {
+            for v in matrices.iter() {
+                engine::check_finite(v, v.matrix.values(), "weight")?;
+                if needs.momentum
+                    && let Some(m) = v.momentum
+                {
+                    engine::check_finite(v, v.state[m], "momentum")?;
+                }
+            }
+        }
+        let plan = self.plan(matrices, ctx, rng)?;
+        let init = ctx
+            .new_weight_init
+            .unwrap_or_else(|| self.default_new_weight_init());
+        engine::apply(matrices, plan, init, rng, tracker, ctx, self.name())
+    }
 }
 
 /// Any policy with its configuration, for config files and the command line.
@@ -93,7 +197,7 @@ impl Default for PolicyConfig {
 }
 
 impl PolicyConfig {
-    /// A fresh policy (with an empty tracker).
+    /// A fresh policy.
     pub fn build(&self) -> Box<dyn EvolutionPolicy> {
         match *self {
             PolicyConfig::Set(c) => Box::new(SetPolicy::new(c)),

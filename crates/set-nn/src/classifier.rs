@@ -4,8 +4,9 @@
 use crate::activation::ActivationMode;
 use crate::dropout::{apply_mask, dropout_mask};
 use crate::error::NnError;
+use crate::evolve::{EvolutionInputs, RowGradients};
 use crate::loss::softmax_cross_entropy;
-use crate::lstm::{Lstm, LstmCache, OutputGrad, lstm_params};
+use crate::lstm::{Lstm, LstmCache, OutputGrad};
 use crate::param::{Param, ParamValue};
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rand::{Rng, RngExt};
@@ -132,6 +133,158 @@ impl ClassifierConfig {
     }
 }
 
+/// `embedding.weight`: the embedding table `[V, E]`.
+pub(crate) const EMBEDDING: &str = "embedding.weight";
+/// `lstm.weight_ih_l0`: LSTM input weights `[4H, E]`.
+pub(crate) const LSTM_W_IH: &str = "lstm.weight_ih_l0";
+/// `lstm.weight_hh_l0`: LSTM recurrent weights `[4H, H]`.
+pub(crate) const LSTM_W_HH: &str = "lstm.weight_hh_l0";
+/// `lstm.bias_ih_l0`: LSTM input bias `[4H]`.
+pub(crate) const LSTM_B_IH: &str = "lstm.bias_ih_l0";
+/// `lstm.bias_hh_l0`: LSTM recurrent bias `[4H]`.
+pub(crate) const LSTM_B_HH: &str = "lstm.bias_hh_l0";
+/// `fc.weight`: output layer `[C, H]`.
+pub(crate) const FC_WEIGHT: &str = "fc.weight";
+/// `fc.bias`: output bias `[C]`.
+pub(crate) const FC_BIAS: &str = "fc.bias";
+
+/// The LSTM's gates i, f, g, o, stacked as row blocks of its matrices and biases.
+pub const LSTM_GATES: usize = 4;
+
+/// What a parameter is in the model (how it is initialised, which row gradient it has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamKind {
+    /// The embedding table `[V, E]`: row `v` is token `v`'s vector.
+    Embedding,
+    /// LSTM input weights `[4H, E]`, gates stacked as row blocks.
+    LstmInputGates,
+    /// LSTM recurrent weights `[4H, H]`, gates stacked as row blocks.
+    LstmRecurrentGates,
+    /// The output layer `[C, H]`.
+    Output,
+    /// A bias vector.
+    Bias,
+}
+
+/// One entry of a model's parameter table ([`ClassifierConfig::param_specs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// PyTorch-compatible name, as stored in files (e.g. `lstm.weight_ih_l0`).
+    pub name: &'static str,
+    /// Logical shape: `[rows, cols]` for a matrix, `[len]` for a vector.
+    pub shape: Vec<usize>,
+    /// How a matrix is stored; `None` for a bias vector (always dense).
+    pub storage: Option<Storage>,
+    /// What the parameter is.
+    pub kind: ParamKind,
+    /// Equal blocks of rows for per-block analytics: [`LSTM_GATES`] for the stacked LSTM gate
+    /// matrices, 1 otherwise.
+    pub row_groups: usize,
+}
+
+impl ParamSpec {
+    /// Whether this is a matrix (may be sparse and evolve) rather than a bias vector.
+    pub fn is_matrix(&self) -> bool {
+        self.storage.is_some()
+    }
+
+    /// Number of entries of the dense equivalent (checked when the table was built).
+    pub fn dense_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+impl ClassifierConfig {
+    /// The model's parameter table: every parameter's name, shape, storage and kind, in the
+    /// fixed model order (the order of [`Classifier::params`], of the optimizer's state and of
+    /// files on disk). [`Classifier::new`], [`Classifier::from_params`] and
+    /// [`crate::evolve::evolve_model`] all work from this one table.
+    ///
+    /// ```
+    /// use set_nn::{ActivationMode, ClassifierConfig, ParamKind, Pooling, Storage};
+    /// let config = ClassifierConfig {
+    ///     vocab_size: 50, embed_dim: 8, hidden: 6, classes: 3,
+    ///     embedding: Storage::Sparse { density: 0.3 }, lstm_ih: Storage::Dense,
+    ///     lstm_hh: Storage::Dense, output: Storage::Dense,
+    ///     pooling: Pooling::Last, dropout_embed: 0.0, dropout_output: 0.0,
+    ///     activation: ActivationMode::Fast,
+    /// };
+    /// let specs = config.param_specs().unwrap();
+    /// let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    /// assert_eq!(names, ["embedding.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0",
+    ///     "lstm.bias_ih_l0", "lstm.bias_hh_l0", "fc.weight", "fc.bias"]);
+    /// assert_eq!((specs[1].shape.clone(), specs[1].row_groups), (vec![24, 8], 4));
+    /// assert_eq!((specs[1].kind, specs[6].storage), (ParamKind::LstmInputGates, None));
+    /// // Sizes that do not fit in memory are an error, not an overflow.
+    /// let huge = ClassifierConfig { hidden: usize::MAX / 2, ..config };
+    /// assert!(huge.param_specs().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// An invalid configuration ([`ClassifierConfig::validate`]), or
+    /// [`NnError::TooLarge`] / [`NnError::Config`] when a shape's size overflows `usize`.
+    pub fn param_specs(&self) -> Result<Vec<ParamSpec>, NnError> {
+        self.validate()?;
+        let (v, e, h, c) = (self.vocab_size, self.embed_dim, self.hidden, self.classes);
+        let gates = LSTM_GATES.checked_mul(h).ok_or_else(|| NnError::Config {
+            field: "hidden",
+            value: h.to_string(),
+            expected: "small enough that 4 * hidden fits in usize",
+        })?;
+        let matrix = |name, rows, cols, storage, kind, row_groups| ParamSpec {
+            name,
+            shape: vec![rows, cols],
+            storage: Some(storage),
+            kind,
+            row_groups,
+        };
+        let bias = |name, len| ParamSpec {
+            name,
+            shape: vec![len],
+            storage: None,
+            kind: ParamKind::Bias,
+            row_groups: 1,
+        };
+        let specs = vec![
+            matrix(EMBEDDING, v, e, self.embedding, ParamKind::Embedding, 1),
+            matrix(
+                LSTM_W_IH,
+                gates,
+                e,
+                self.lstm_ih,
+                ParamKind::LstmInputGates,
+                LSTM_GATES,
+            ),
+            matrix(
+                LSTM_W_HH,
+                gates,
+                h,
+                self.lstm_hh,
+                ParamKind::LstmRecurrentGates,
+                LSTM_GATES,
+            ),
+            bias(LSTM_B_IH, gates),
+            bias(LSTM_B_HH, gates),
+            matrix(FC_WEIGHT, c, h, self.output, ParamKind::Output, 1),
+            bias(FC_BIAS, c),
+        ];
+        for spec in &specs {
+            if spec
+                .shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .is_none()
+            {
+                return Err(NnError::TooLarge {
+                    name: spec.name.to_string(),
+                    shape: spec.shape.clone(),
+                });
+            }
+        }
+        Ok(specs)
+    }
+}
+
 /// A padded batch of token ids, time-major: `tokens[t * batch + b]`, padding id 0.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchRef<'a> {
@@ -146,7 +299,8 @@ pub struct BatchRef<'a> {
 /// The padding token id: its embedding is zero and it receives no gradient.
 pub const PAD_ID: u32 = 0;
 
-/// The model. Parameters are public for optimizers, evolution and checkpoints.
+/// The model. Parameters are public for optimizers, evolution and checkpoints; their names,
+/// shapes and order come from one table ([`ClassifierConfig::param_specs`]).
 #[derive(Debug, Clone)]
 pub struct Classifier<T: Scalar> {
     /// Settings it was built with.
@@ -159,9 +313,9 @@ pub struct Classifier<T: Scalar> {
     pub out_weight: Param<T>,
     /// `fc.bias` `[C]`.
     pub out_bias: Param<T>,
-    /// The last training step's activations and workspace (reused by the next step; read by
-    /// gradient-based evolution policies).
-    pub scratch: ForwardCache<T>,
+    /// The last training step's activations and workspace (reused by the next step; lent to
+    /// evolution through [`Classifier::evolution_inputs`]).
+    scratch: ForwardCache<T>,
 }
 
 /// Everything forward computed that backward needs. Reusing one cache across steps
@@ -260,38 +414,34 @@ impl<T: Scalar> Classifier<T> {
     /// # Errors
     /// If the configuration is invalid.
     pub fn new<R: Rng>(config: ClassifierConfig, rng: &mut R) -> Result<Self, NnError> {
-        config.validate()?;
-        let (v, e, h, c) = (
-            config.vocab_size,
-            config.embed_dim,
-            config.hidden,
-            config.classes,
-        );
+        let specs = config.param_specs()?;
         let normal = Normal::new(0.0, 1.0).expect("unit normal");
-        let mut embedding =
-            build_matrix::<T, R>(v, e, config.embedding, rng, |r| normal.sample(r))?;
-        // The padding row stays zero (it is skipped anyway; zero keeps exports clean).
-        zero_row(&mut embedding, PAD_ID as usize);
-        let k = 1.0 / (h as f64).sqrt();
-        let k_ih = sparse_scale(config.lstm_ih, e, k);
-        let k_hh = sparse_scale(config.lstm_hh, h, k);
-        let w_ih = build_matrix::<T, R>(4 * h, e, config.lstm_ih, rng, uniform_init(k_ih))?;
-        let w_hh = build_matrix::<T, R>(4 * h, h, config.lstm_hh, rng, uniform_init(k_hh))?;
-        let b_ih = Array1::from_shape_simple_fn(4 * h, || T::of_f64(rng.random_range(-k..=k)));
-        let b_hh = Array1::from_shape_simple_fn(4 * h, || T::of_f64(rng.random_range(-k..=k)));
-        let [w_ih, w_hh, b_ih, b_hh] = lstm_params(w_ih, w_hh, b_ih, b_hh);
-        let k_out = sparse_scale(config.output, h, k);
-        let out_w = build_matrix::<T, R>(c, h, config.output, rng, uniform_init(k_out))?;
-        let out_b = Array1::from_shape_simple_fn(c, || T::of_f64(rng.random_range(-k..=k)));
-        let mode = config.activation;
-        Ok(Classifier {
-            config,
-            embedding: Param::new("embedding.weight", embedding),
-            lstm: Lstm::from_params(w_ih, w_hh, b_ih, b_hh, mode),
-            out_weight: Param::new("fc.weight", out_w),
-            out_bias: Param::new("fc.bias", ParamValue::Vector(out_b)),
-            scratch: ForwardCache::default(),
-        })
+        let k = 1.0 / (config.hidden as f64).sqrt();
+        // One parameter after the other in table order: the order of the random draws.
+        let mut params = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let value = match spec.storage {
+                None => ParamValue::Vector(Array1::from_shape_simple_fn(spec.shape[0], || {
+                    T::of_f64(rng.random_range(-k..=k))
+                })),
+                Some(storage) => {
+                    let (rows, cols) = (spec.shape[0], spec.shape[1]);
+                    if spec.kind == ParamKind::Embedding {
+                        let mut m =
+                            build_matrix::<T, R>(rows, cols, storage, rng, |r| normal.sample(r))?;
+                        // The padding row stays zero (it is skipped anyway; zero keeps exports
+                        // clean).
+                        zero_row(&mut m, PAD_ID as usize);
+                        m
+                    } else {
+                        let scale = sparse_scale(storage, cols, k);
+                        build_matrix::<T, R>(rows, cols, storage, rng, uniform_init(scale))?
+                    }
+                }
+            };
+            params.push(Param::new(spec.name, value));
+        }
+        Self::assemble(config, &specs, params)
     }
 
     /// Assembles a model from loaded parameters, checking every shape against `config`.
@@ -299,43 +449,52 @@ impl<T: Scalar> Classifier<T> {
     /// # Errors
     /// [`NnError::Shape`] naming the first mismatched tensor, or an invalid config.
     pub fn from_params(config: ClassifierConfig, params: Vec<Param<T>>) -> Result<Self, NnError> {
-        config.validate()?;
-        let (v, e, h, c) = (
-            config.vocab_size,
-            config.embed_dim,
-            config.hidden,
-            config.classes,
-        );
-        let expected: [(&str, Vec<usize>); 7] = [
-            ("embedding.weight", vec![v, e]),
-            ("lstm.weight_ih_l0", vec![4 * h, e]),
-            ("lstm.weight_hh_l0", vec![4 * h, h]),
-            ("lstm.bias_ih_l0", vec![4 * h]),
-            ("lstm.bias_hh_l0", vec![4 * h]),
-            ("fc.weight", vec![c, h]),
-            ("fc.bias", vec![c]),
-        ];
-        if params.len() != expected.len() {
+        let specs = config.param_specs()?;
+        if params.len() != specs.len() {
             return Err(NnError::Shape {
                 name: "parameter list".into(),
-                expected: vec![expected.len()],
+                expected: vec![specs.len()],
                 got: vec![params.len()],
             });
         }
-        for (p, (name, shape)) in params.iter().zip(&expected) {
-            if p.name != *name || p.value.shape() != *shape {
+        for (p, spec) in params.iter().zip(&specs) {
+            if p.name != spec.name || p.value.shape() != spec.shape {
                 return Err(NnError::Shape {
-                    name: format!("{} (expected {name})", p.name),
-                    expected: shape.clone(),
+                    name: format!("{} (expected {})", p.name, spec.name),
+                    expected: spec.shape.clone(),
                     got: p.value.shape(),
                 });
             }
         }
-        let mut it = params.into_iter();
-        let mut next = || it.next().expect("length checked");
-        let embedding = next();
-        let (w_ih, w_hh, b_ih, b_hh) = (next(), next(), next(), next());
-        let (out_weight, out_bias) = (next(), next());
+        Self::assemble(config, &specs, params)
+    }
+
+    /// Places parameters (one per table entry, any order) into the model by name.
+    fn assemble(
+        config: ClassifierConfig,
+        specs: &[ParamSpec],
+        params: Vec<Param<T>>,
+    ) -> Result<Self, NnError> {
+        let mut slots: Vec<Option<Param<T>>> = params.into_iter().map(Some).collect();
+        let mut take = |name: &'static str| -> Result<Param<T>, NnError> {
+            let found = slots
+                .iter_mut()
+                .find(|p| p.as_ref().is_some_and(|p| p.name == name))
+                .and_then(Option::take);
+            let spec = specs.iter().find(|s| s.name == name);
+            match (found, spec) {
+                (Some(p), Some(spec)) if p.value.shape() == spec.shape => Ok(p),
+                (found, spec) => Err(NnError::Shape {
+                    name: name.to_string(),
+                    expected: spec.map(|s| s.shape.clone()).unwrap_or_default(),
+                    got: found.map(|p| p.value.shape()).unwrap_or_default(),
+                }),
+            }
+        };
+        let embedding = take(EMBEDDING)?;
+        let (w_ih, w_hh) = (take(LSTM_W_IH)?, take(LSTM_W_HH)?);
+        let (b_ih, b_hh) = (take(LSTM_B_IH)?, take(LSTM_B_HH)?);
+        let (out_weight, out_bias) = (take(FC_WEIGHT)?, take(FC_BIAS)?);
         let mode = config.activation;
         Ok(Classifier {
             config,
@@ -347,7 +506,50 @@ impl<T: Scalar> Classifier<T> {
         })
     }
 
-    /// All parameters in a fixed order (PyTorch names).
+    /// The parameter named `name` (a name of [`ClassifierConfig::param_specs`]).
+    ///
+    /// ```
+    /// # use rand::SeedableRng;
+    /// # use set_nn::{ActivationMode, Classifier, ClassifierConfig, Pooling, Storage};
+    /// # let config = ClassifierConfig {
+    /// #     vocab_size: 20, embed_dim: 4, hidden: 3, classes: 2,
+    /// #     embedding: Storage::Dense, lstm_ih: Storage::Dense, lstm_hh: Storage::Dense,
+    /// #     output: Storage::Sparse { density: 0.5 },
+    /// #     pooling: Pooling::Last, dropout_embed: 0.0, dropout_output: 0.0,
+    /// #     activation: ActivationMode::Fast,
+    /// # };
+    /// # let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let model = Classifier::<f32>::new(config, &mut rng).unwrap();
+    /// assert_eq!(model.param("fc.weight").unwrap().value.shape(), vec![2, 3]);
+    /// assert!(model.param("fc.weight").unwrap().value.as_sparse().is_some());
+    /// assert!(model.param("nope").is_none());
+    /// let names: Vec<&str> = model.named_params().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names[3], "lstm.bias_ih_l0");
+    /// ```
+    pub fn param(&self, name: &str) -> Option<&Param<T>> {
+        self.params().into_iter().find(|p| p.name == name)
+    }
+
+    /// The parameter named `name`, mutable.
+    pub fn param_mut(&mut self, name: &str) -> Option<&mut Param<T>> {
+        self.params_mut().into_iter().find(|p| p.name == name)
+    }
+
+    /// Every parameter with its name, in table order.
+    pub fn named_params(&self) -> Vec<(&str, &Param<T>)> {
+        self.params()
+            .into_iter()
+            .map(|p| (p.name.as_str(), p))
+            .collect()
+    }
+
+    /// Bytes held by the last training step's activations and workspaces (see
+    /// [`ForwardCache::memory_bytes`]).
+    pub fn activation_memory_bytes(&self) -> usize {
+        self.scratch.memory_bytes()
+    }
+
+    /// All parameters in table order ([`ClassifierConfig::param_specs`]; PyTorch names).
     pub fn params(&self) -> Vec<&Param<T>> {
         let [a, b, c, d] = self.lstm.params();
         vec![
@@ -685,6 +887,51 @@ impl<T: Scalar> Classifier<T> {
             }
         }
         Ok(())
+    }
+}
+
+impl Classifier<f32> {
+    /// Lends what an evolution step needs, explicitly: the parameter table, every parameter
+    /// (mutable, in table order) and the row-gradient functions computed from the last training
+    /// step's cache. [`crate::evolve::evolve_model`] hands these to the policy.
+    ///
+    /// # Errors
+    /// The table cannot be built ([`ClassifierConfig::param_specs`]), or a parameter of the
+    /// table is missing from the model (renamed from outside).
+    pub fn evolution_inputs(&mut self) -> Result<EvolutionInputs<'_>, NnError> {
+        let specs = self.config.param_specs()?;
+        let Classifier {
+            embedding,
+            lstm,
+            out_weight,
+            out_bias,
+            scratch,
+            ..
+        } = self;
+        let [w_ih, w_hh, b_ih, b_hh] = lstm.params_mut();
+        let mut all: Vec<Option<&mut Param<f32>>> =
+            [embedding, w_ih, w_hh, b_ih, b_hh, out_weight, out_bias]
+                .into_iter()
+                .map(Some)
+                .collect();
+        let mut params = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let p = all
+                .iter_mut()
+                .find(|p| p.as_ref().is_some_and(|p| p.name == spec.name))
+                .and_then(Option::take)
+                .ok_or_else(|| NnError::Shape {
+                    name: format!("{} (missing from the model)", spec.name),
+                    expected: spec.shape.clone(),
+                    got: Vec::new(),
+                })?;
+            params.push(p);
+        }
+        Ok(EvolutionInputs {
+            specs,
+            params,
+            row_gradients: RowGradients::new(scratch),
+        })
     }
 }
 

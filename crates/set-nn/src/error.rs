@@ -49,4 +49,12 @@ pub enum NnError {
         #[source]
         source: set_sparse::SparseError,
     },
+    /// A tensor's size does not fit in `usize`.
+    #[error("tensor {name}: shape {shape:?} has more entries than fit in memory")]
+    TooLarge {
+        /// Tensor name.
+        name: String,
+        /// The shape asked for.
+        shape: Vec<usize>,
+    },
 }

@@ -1,114 +1,185 @@
-//! Glue between the model and `set-evolve`: lends every sparse matrix, its optimizer state and
-//! a row-by-row gradient (from the last training batch) to an evolution policy.
+//! Glue between the model and `set-evolve`: lends every sparse matrix, its optimizer state
+//! and a row-by-row gradient (from the last training batch) to an evolution policy.
+//!
+//! Everything is found by name through the model's one parameter table
+//! ([`crate::ClassifierConfig::param_specs`]): which parameters are matrices, their row groups,
+//! their row gradients and their optimizer state.
 
-use crate::classifier::{Classifier, PAD_ID};
+use crate::classifier::{Classifier, ForwardCache, PAD_ID, ParamKind, ParamSpec};
 use crate::error::NnError;
 use crate::optim::Optimizer;
-use crate::param::ParamValue;
+use crate::param::{Param, ParamValue};
 use ndarray::Axis;
 use rand::Rng;
-use set_evolve::{EvolutionPolicy, EvolutionReport, EvolveContext, MatrixView};
+use set_evolve::{
+    EvolutionPolicy, EvolutionReport, EvolveContext, GradientRowFn, MatrixView, TopologyTracker,
+};
 use std::collections::HashMap;
 
-/// A parameter that may be sparse: the parameter, its index in model order, its row groups
-/// (4 gates for the LSTM matrices), and its row-gradient function.
-type Candidate<'a> = (
-    &'a mut crate::param::Param<f32>,
-    usize,
-    usize,
-    &'a (dyn Fn(usize, &mut [f32]) + Sync),
-);
+/// A row-gradient function: fills `out` (length `cols`) with row `r` of `dL/dW`.
+type RowFn<'a> = Box<dyn Fn(usize, &mut [f32]) + Sync + 'a>;
 
-/// Runs one evolution step on every sparse matrix of the model.
+/// The dense gradient of one row at a time, for every matrix of the model, computed on demand
+/// from the last training step's cached activations (no dense gradient matrix is ever built).
+///
+/// Empty (every lookup `None`) before the first training step.
+pub struct RowGradients<'a> {
+    embedding: Option<RowFn<'a>>,
+    lstm_ih: Option<RowFn<'a>>,
+    lstm_hh: Option<RowFn<'a>>,
+    output: Option<RowFn<'a>>,
+}
+
+impl std::fmt::Debug for RowGradients<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowGradients")
+            .field("available", &self.embedding.is_some())
+            .finish()
+    }
+}
+
+impl<'a> RowGradients<'a> {
+    /// Row gradients from a training step's cache (none if it holds no backward pass).
+    pub(crate) fn new(cache: &'a ForwardCache<f32>) -> Self {
+        let has_cache =
+            cache.lstm.steps > 0 && cache.lstm.d_gates.len_of(Axis(0)) == cache.lstm.steps;
+        if !has_cache {
+            return RowGradients {
+                embedding: None,
+                lstm_ih: None,
+                lstm_hh: None,
+                output: None,
+            };
+        }
+        // dW_ih[r, :] = sum_t dG[t, r, :] X[t]^T, dW_hh with h_{t-1},
+        // dEmb[v, :] = sum over the positions of token v of dX, dW_out[c, :] = dlogits[c] pooled^T.
+        let grad_ih = move |r: usize, out: &mut [f32]| {
+            out.fill(0.0);
+            let (dg, x) = (&cache.lstm.d_gates, &cache.lstm.x);
+            for t in 0..cache.lstm.steps {
+                let d = dg.slice(ndarray::s![t, r, ..]);
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o += d.dot(&x.slice(ndarray::s![t, j, ..]));
+                }
+            }
+        };
+        let grad_hh = move |r: usize, out: &mut [f32]| {
+            out.fill(0.0);
+            let (dg, h) = (&cache.lstm.d_gates, &cache.lstm.h);
+            for t in 0..cache.lstm.steps {
+                let d = dg.slice(ndarray::s![t, r, ..]);
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o += d.dot(&h.slice(ndarray::s![t, j, ..]));
+                }
+            }
+        };
+        let batch = cache.lstm.batch;
+        let mut positions: HashMap<u32, Vec<(usize, usize)>> = HashMap::new();
+        for (k, &id) in cache.tokens.iter().enumerate() {
+            if id != PAD_ID {
+                positions
+                    .entry(id)
+                    .or_default()
+                    .push((k / batch.max(1), k % batch.max(1)));
+            }
+        }
+        let grad_emb = move |v: usize, out: &mut [f32]| {
+            out.fill(0.0);
+            if let Some(list) = positions.get(&(v as u32)) {
+                for &(t, b) in list {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        *o += cache.d_embedded[[t, j, b]];
+                    }
+                }
+            }
+        };
+        let grad_out = move |c: usize, out: &mut [f32]| {
+            let d = cache.d_logits.row(c);
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = d.dot(&cache.pooled.row(j));
+            }
+        };
+        RowGradients {
+            embedding: Some(Box::new(grad_emb)),
+            lstm_ih: Some(Box::new(grad_ih)),
+            lstm_hh: Some(Box::new(grad_hh)),
+            output: Some(Box::new(grad_out)),
+        }
+    }
+
+    /// The row-gradient function of a matrix of the given kind, if a training step has run
+    /// (`None` for bias vectors).
+    pub fn get(&self, kind: ParamKind) -> Option<GradientRowFn<'_>> {
+        let f = match kind {
+            ParamKind::Embedding => &self.embedding,
+            ParamKind::LstmInputGates => &self.lstm_ih,
+            ParamKind::LstmRecurrentGates => &self.lstm_hh,
+            ParamKind::Output => &self.output,
+            ParamKind::Bias => return None,
+        };
+        f.as_deref().map(|f| f as GradientRowFn<'_>)
+    }
+}
+
+/// What an evolution step needs from a model, lent explicitly by
+/// [`Classifier::evolution_inputs`].
+#[derive(Debug)]
+pub struct EvolutionInputs<'a> {
+    /// The model's parameter table.
+    pub specs: Vec<ParamSpec>,
+    /// Every parameter, mutable, one per entry of `specs` in the same order.
+    pub params: Vec<&'a mut Param<f32>>,
+    /// Row gradients of the last training batch.
+    pub row_gradients: RowGradients<'a>,
+}
+
+/// Runs one evolution step on every sparse matrix of the model, recording the topology in
+/// `tracker` (the one tracker of the training state).
 ///
 /// Survivors keep their optimizer state, new connections start from zero state (the remap from
 /// `set-sparse` is applied to every state buffer), gradients are resized and zeroed. Gradient-
 /// based policies (RigL, SNFS) read the dense gradient of one row at a time, computed from the
 /// last training batch's cached activations; no dense gradient matrix is ever built.
 ///
+/// Every matrix, its row groups, its row gradient and its optimizer state are found by name in
+/// the model's parameter table: the optimizer keeps one slot of state per table entry (it is
+/// built from [`Classifier::params`], which follows the table), and a parameter's slot is the
+/// index of its name in the table.
+///
 /// # Errors
-/// [`NnError::Evolve`] if the policy rejects the step (nothing is changed then).
+/// [`NnError::Evolve`] if the policy rejects the step (nothing is changed then, `tracker`
+/// included), or a model whose parameters do not match its table.
 pub fn evolve_model(
     model: &mut Classifier<f32>,
     opt: &mut Optimizer<f32>,
     policy: &mut dyn EvolutionPolicy,
     ctx: &EvolveContext,
+    tracker: &mut TopologyTracker,
     rng: &mut dyn Rng,
 ) -> Result<EvolutionReport, NnError> {
-    let Classifier {
-        embedding,
-        lstm,
-        out_weight,
-        scratch,
-        ..
-    } = model;
-    let cache = &*scratch;
-    let has_cache = cache.lstm.steps > 0 && cache.lstm.d_gates.len_of(Axis(0)) == cache.lstm.steps;
-
-    // Row gradients: dW_ih[r, :] = sum_t dG[t, r, :] X[t]^T, dW_hh with h_{t-1},
-    // dEmb[v, :] = sum over the positions of token v of dX, dW_out[c, :] = dlogits[c] pooled^T.
-    let grad_ih = move |r: usize, out: &mut [f32]| {
-        out.fill(0.0);
-        let (dg, x) = (&cache.lstm.d_gates, &cache.lstm.x);
-        for t in 0..cache.lstm.steps {
-            let d = dg.slice(ndarray::s![t, r, ..]);
-            for (j, o) in out.iter_mut().enumerate() {
-                *o += d.dot(&x.slice(ndarray::s![t, j, ..]));
-            }
-        }
-    };
-    let grad_hh = move |r: usize, out: &mut [f32]| {
-        out.fill(0.0);
-        let (dg, h) = (&cache.lstm.d_gates, &cache.lstm.h);
-        for t in 0..cache.lstm.steps {
-            let d = dg.slice(ndarray::s![t, r, ..]);
-            for (j, o) in out.iter_mut().enumerate() {
-                *o += d.dot(&h.slice(ndarray::s![t, j, ..]));
-            }
-        }
-    };
-    let batch = cache.lstm.batch;
-    let mut positions: HashMap<u32, Vec<(usize, usize)>> = HashMap::new();
-    for (k, &id) in cache.tokens.iter().enumerate() {
-        if id != PAD_ID {
-            positions
-                .entry(id)
-                .or_default()
-                .push((k / batch.max(1), k % batch.max(1)));
-        }
-    }
-    let grad_emb = move |v: usize, out: &mut [f32]| {
-        out.fill(0.0);
-        if let Some(list) = positions.get(&(v as u32)) {
-            for &(t, b) in list {
-                for (j, o) in out.iter_mut().enumerate() {
-                    *o += cache.d_embedded[[t, j, b]];
-                }
-            }
-        }
-    };
-    let grad_out = move |c: usize, out: &mut [f32]| {
-        let d = cache.d_logits.row(c);
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = d.dot(&cache.pooled.row(j));
-        }
-    };
-
-    // Optimizer state buffers per parameter, in model order: embedding, w_ih, w_hh, b_ih, b_hh,
-    // fc.weight, fc.bias.
+    let EvolutionInputs {
+        specs,
+        params,
+        row_gradients,
+    } = model.evolution_inputs()?;
+    let mut params: Vec<Option<&mut Param<f32>>> = params.into_iter().map(Some).collect();
     let mut states: Vec<Option<&mut Vec<Vec<f32>>>> = opt.state.iter_mut().map(Some).collect();
-    let mut take_state = |i: usize| states.get_mut(i).and_then(Option::take);
+    // Every matrix of the table (sparse or not, for the gradient reset), with its state.
+    let mut matrices: Vec<LentMatrix<'_>> = Vec::new();
+    for spec in specs.iter().filter(|s| s.is_matrix()) {
+        let param = take_by_name(&mut params, spec.name).ok_or_else(|| NnError::Shape {
+            name: format!("{} (missing from the model)", spec.name),
+            expected: spec.shape.clone(),
+            got: Vec::new(),
+        })?;
+        let slot = specs.iter().position(|s| s.name == spec.name);
+        let state = slot.and_then(|i| states.get_mut(i)).and_then(Option::take);
+        matrices.push((spec, param, state));
+    }
     let mut views: Vec<MatrixView<'_>> = Vec::new();
-    let candidates: [Candidate<'_>; 4] = [
-        (embedding, 0, 1, &grad_emb),
-        (&mut lstm.w_ih, 1, 4, &grad_ih),
-        (&mut lstm.w_hh, 2, 4, &grad_hh),
-        (out_weight, 5, 1, &grad_out),
-    ];
-    for (param, index, groups, grad_fn) in candidates {
-        let state = take_state(index);
+    for (spec, param, state) in matrices.iter_mut() {
         if let ParamValue::Sparse(m) = &mut param.value {
-            let mut view = MatrixView::new(param.name.as_str(), m).with_row_groups(groups);
+            let mut view = MatrixView::new(param.name.as_str(), m).with_row_groups(spec.row_groups);
             if let Some(bufs) = state {
                 let mut it = bufs.iter_mut();
                 if let Some(first) = it.next() {
@@ -118,20 +189,38 @@ pub fn evolve_model(
                     view = view.with_state(b);
                 }
             }
-            if has_cache {
+            if let Some(grad_fn) = row_gradients.get(spec.kind) {
                 view = view.with_gradient_row(grad_fn);
             }
             views.push(view);
         }
     }
     let report = policy
-        .evolve(&mut views, ctx, rng)
+        .evolve(&mut views, ctx, tracker, rng)
         .map_err(NnError::Evolve)?;
     drop(views);
-    for p in [embedding, &mut lstm.w_ih, &mut lstm.w_hh, out_weight] {
-        p.zero_grad();
+    for (_, param, _) in matrices {
+        param.zero_grad();
     }
     Ok(report)
+}
+
+/// A matrix of the table lent to one step: its spec, the parameter and its optimizer state.
+type LentMatrix<'a> = (
+    &'a ParamSpec,
+    &'a mut Param<f32>,
+    Option<&'a mut Vec<Vec<f32>>>,
+);
+
+/// Takes the parameter named `name` out of `params`.
+fn take_by_name<'a>(
+    params: &mut [Option<&'a mut Param<f32>>],
+    name: &str,
+) -> Option<&'a mut Param<f32>> {
+    params
+        .iter_mut()
+        .find(|p| p.as_ref().is_some_and(|p| p.name == name))
+        .and_then(Option::take)
 }
 
 #[cfg(test)]
@@ -183,8 +272,7 @@ mod tests {
     /// A policy that checks each lent row gradient against the SDDMM gradients at stored entries.
     struct Probe {
         grads: Vec<Vec<f32>>,
-        checked: usize,
-        tracker: TopologyTracker,
+        checked: std::sync::atomic::AtomicUsize,
     }
 
     impl EvolutionPolicy for Probe {
@@ -194,12 +282,15 @@ mod tests {
         fn default_new_weight_init(&self) -> set_evolve::NewWeightInit {
             set_evolve::NewWeightInit::Zero
         }
-        fn evolve(
-            &mut self,
-            matrices: &mut [MatrixView<'_>],
-            ctx: &EvolveContext,
+        fn needs(&self) -> set_evolve::PolicyNeeds {
+            set_evolve::PolicyNeeds::default()
+        }
+        fn plan(
+            &self,
+            matrices: &[MatrixView<'_>],
+            _: &EvolveContext,
             _: &mut dyn Rng,
-        ) -> Result<EvolutionReport, EvolveError> {
+        ) -> Result<set_evolve::StepPlan, EvolveError> {
             for (view, grad) in matrices.iter().zip(&self.grads) {
                 let f = view
                     .gradient_row
@@ -216,17 +307,15 @@ mod tests {
                             row[c],
                             grad[k]
                         );
-                        self.checked += 1;
+                        self.checked
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
             }
-            set_evolve::StaticPolicy::new().evolve(matrices, ctx, &mut ChaCha8Rng::seed_from_u64(0))
-        }
-        fn tracker(&self) -> &TopologyTracker {
-            &self.tracker
-        }
-        fn tracker_mut(&mut self) -> &mut TopologyTracker {
-            &mut self.tracker
+            Ok(set_evolve::StepPlan {
+                matrices: vec![Default::default(); matrices.len()],
+                conservation: set_evolve::Conservation::PerMatrix,
+            })
         }
     }
 
@@ -246,12 +335,21 @@ mod tests {
             .collect();
         let mut probe = Probe {
             grads,
-            checked: 0,
-            tracker: TopologyTracker::default(),
+            checked: Default::default(),
         };
         let ctx = EvolveContext::new(0, 3, 0.3).unwrap();
-        evolve_model(&mut model, &mut opt, &mut probe, &ctx, &mut rng).unwrap();
-        assert!(probe.checked > 50, "checked {}", probe.checked);
+        let mut tracker = TopologyTracker::default();
+        evolve_model(
+            &mut model,
+            &mut opt,
+            &mut probe,
+            &ctx,
+            &mut tracker,
+            &mut rng,
+        )
+        .unwrap();
+        let checked = probe.checked.into_inner();
+        assert!(checked > 50, "checked {}", checked);
     }
 
     #[test]
@@ -274,14 +372,22 @@ mod tests {
                 .filter_map(|p| p.value.as_sparse().map(|m| m.topology_hash()))
                 .collect();
             let mut policy = policy_cfg.build();
+            let mut tracker = TopologyTracker::new();
             for epoch in 0..2 {
                 for step in 0..3 {
                     model.train_step(&batch, &labels, &mut rng, step).unwrap();
                     opt.step(model.params_mut());
                 }
                 let ctx = EvolveContext::new(epoch, 3, 0.3).unwrap();
-                let report =
-                    evolve_model(&mut model, &mut opt, policy.as_mut(), &ctx, &mut rng).unwrap();
+                let report = evolve_model(
+                    &mut model,
+                    &mut opt,
+                    policy.as_mut(),
+                    &ctx,
+                    &mut tracker,
+                    &mut rng,
+                )
+                .unwrap();
                 let churn: usize = report.matrices.iter().map(|m| m.removed).sum();
                 assert!(churn > 0, "{}: no churn", policy.name());
             }
@@ -301,5 +407,108 @@ mod tests {
             model.train_step(&batch, &labels, &mut rng, 9).unwrap();
             opt.step(model.params_mut());
         }
+    }
+
+    #[test]
+    fn optimizer_state_is_found_by_name_and_moves_with_its_weight() {
+        // Only the output layer and the recurrent matrix are sparse: the table, not a position,
+        // says where their state lives.
+        let cfg = ClassifierConfig {
+            vocab_size: 30,
+            embed_dim: 4,
+            hidden: 8,
+            classes: 3,
+            embedding: Storage::Dense,
+            lstm_ih: Storage::Dense,
+            lstm_hh: Storage::Sparse { density: 0.4 },
+            output: Storage::Sparse { density: 0.6 },
+            pooling: Pooling::Mean,
+            dropout_embed: 0.0,
+            dropout_output: 0.0,
+            activation: ActivationMode::Fast,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut model = Classifier::<f32>::new(cfg, &mut rng).unwrap();
+        let mut opt = Optimizer::new(OptimizerConfig::adam_default(0.01), model.params());
+        // A distinct state value per (parameter, buffer, entry).
+        for (i, st) in opt.state.iter_mut().enumerate() {
+            for (j, buf) in st.iter_mut().enumerate() {
+                for (k, x) in buf.iter_mut().enumerate() {
+                    *x = (i * 100_000 + j * 10_000 + k + 1) as f32;
+                }
+            }
+        }
+        let specs = model.config.param_specs().unwrap();
+        let slot = |name: &str| specs.iter().position(|s| s.name == name).unwrap();
+        type Entries = HashMap<(usize, usize), [f32; 2]>;
+        let entries = |model: &Classifier<f32>, opt: &Optimizer<f32>, name: &str| -> Entries {
+            let m = model
+                .param(name)
+                .unwrap()
+                .value
+                .as_sparse()
+                .unwrap()
+                .clone();
+            let st = &opt.state[slot(name)];
+            m.entries()
+                .map(|(r, c, k)| ((r, c), [st[0][k], st[1][k]]))
+                .collect()
+        };
+        let sparse = ["lstm.weight_hh_l0", "fc.weight"];
+        let before: Vec<Entries> = sparse.iter().map(|n| entries(&model, &opt, n)).collect();
+        let dense_before = [
+            opt.state[slot("fc.bias")].clone(),
+            opt.state[slot("embedding.weight")].clone(),
+        ];
+
+        let mut tracker = TopologyTracker::new();
+        let ctx = EvolveContext::new(0, 3, 0.5).unwrap();
+        let mut policy = PolicyConfig::default().build();
+        let report = evolve_model(
+            &mut model,
+            &mut opt,
+            policy.as_mut(),
+            &ctx,
+            &mut tracker,
+            &mut rng,
+        )
+        .unwrap();
+
+        let names: Vec<&str> = report.matrices.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, sparse);
+        for ((name, old), m) in sparse.iter().zip(&before).zip(&report.matrices) {
+            assert!(m.removed > 0, "{name}: no churn");
+            let new = entries(&model, &opt, name);
+            assert_eq!(new.len(), old.len(), "{name}");
+            let mut survivors = 0;
+            for (pos, state) in &new {
+                match old.get(pos) {
+                    // A survivor keeps exactly its own state; a new connection starts from 0.
+                    Some(s) if *state != [0.0; 2] => {
+                        assert_eq!(state, s, "{name} {pos:?}");
+                        survivors += 1;
+                    }
+                    _ => assert_eq!(*state, [0.0; 2], "{name} {pos:?}"),
+                }
+            }
+            assert_eq!(survivors, old.len() - m.removed, "{name}");
+            // The tracker handed in holds the union of both topologies.
+            let union = old
+                .keys()
+                .chain(new.keys())
+                .collect::<std::collections::HashSet<_>>();
+            assert_eq!(
+                tracker.ever_active(name),
+                Some(union.len() as u64),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            tracker.names().collect::<Vec<_>>(),
+            ["fc.weight", "lstm.weight_hh_l0"]
+        );
+        // Dense parameters and biases keep their state untouched.
+        assert_eq!(opt.state[slot("fc.bias")], dense_before[0]);
+        assert_eq!(opt.state[slot("embedding.weight")], dense_before[1]);
     }
 }

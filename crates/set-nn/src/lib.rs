@@ -17,9 +17,11 @@ pub mod runtime;
 pub use accounting::{ModelReport, ParamReport, model_report};
 pub use activation::ActivationMode;
 pub use classifier::{
-    BatchRef, Classifier, ClassifierConfig, ForwardCache, PAD_ID, Pooling, StepStats, Storage,
+    BatchRef, Classifier, ClassifierConfig, ForwardCache, LSTM_GATES, PAD_ID, ParamKind, ParamSpec,
+    Pooling, StepStats, Storage,
 };
 pub use error::NnError;
+pub use evolve::{EvolutionInputs, RowGradients};
 pub use optim::{Optimizer, OptimizerConfig, clip_global_norm};
 pub use param::{Param, ParamValue};
 

@@ -7,6 +7,7 @@
 //! through unchanged), so the state after the last step is each sequence's state at its length.
 
 use crate::activation::{ActivationMode, sigmoid_exact, sigmoid_fast, tanh_fast};
+use crate::classifier::{LSTM_B_HH, LSTM_B_IH, LSTM_W_HH, LSTM_W_IH};
 use crate::param::{Param, ParamValue};
 use crate::rows::{RawRows, for_each_unit};
 use ndarray::{Array, Array1, Array3, ArrayView2, ArrayView3, Axis, Dimension, s};
@@ -531,9 +532,9 @@ pub fn lstm_params<T: Scalar>(
     b_hh: Array1<T>,
 ) -> [Param<T>; 4] {
     [
-        Param::new("lstm.weight_ih_l0", w_ih),
-        Param::new("lstm.weight_hh_l0", w_hh),
-        Param::new("lstm.bias_ih_l0", ParamValue::Vector(b_ih)),
-        Param::new("lstm.bias_hh_l0", ParamValue::Vector(b_hh)),
+        Param::new(LSTM_W_IH, w_ih),
+        Param::new(LSTM_W_HH, w_hh),
+        Param::new(LSTM_B_IH, ParamValue::Vector(b_ih)),
+        Param::new(LSTM_B_HH, ParamValue::Vector(b_hh)),
     ]
 }

@@ -529,3 +529,67 @@ fn matches_pytorch_lstm_forward_fixture() {
         }
     }
 }
+
+#[test]
+fn one_parameter_table_for_construction_loading_and_lookup() {
+    let cfg = config(
+        Storage::Sparse { density: 0.5 },
+        Storage::Sparse { density: 0.5 },
+        Pooling::Last,
+        0.0,
+    );
+    let specs = cfg.param_specs().unwrap();
+    let model = Classifier::<f32>::new(cfg.clone(), &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    // The model's order, names, shapes and storage are the table's.
+    assert_eq!(model.params().len(), specs.len());
+    for ((name, p), spec) in model.named_params().into_iter().zip(&specs) {
+        assert_eq!(name, spec.name);
+        assert_eq!(p.value.shape(), spec.shape, "{name}");
+        assert_eq!(
+            p.value.as_sparse().is_some(),
+            spec.storage.is_some(),
+            "{name}"
+        );
+        assert_eq!(p.value.dense_len(), spec.dense_len(), "{name}");
+        assert!(std::ptr::eq(model.param(name).unwrap(), p));
+    }
+    let groups: Vec<usize> = specs.iter().map(|s| s.row_groups).collect();
+    assert_eq!(groups, [1, 4, 4, 1, 1, 1, 1]);
+
+    // Loading checks every name and shape against the table.
+    let params: Vec<_> = model.params().into_iter().cloned().collect();
+    let back = Classifier::<f32>::from_params(cfg.clone(), params.clone()).unwrap();
+    assert_eq!(
+        back.param("fc.weight").unwrap().values(),
+        model.param("fc.weight").unwrap().values()
+    );
+    let mut renamed = params.clone();
+    renamed[5].name = "fc.weights".into();
+    assert!(matches!(
+        Classifier::<f32>::from_params(cfg.clone(), renamed),
+        Err(crate::NnError::Shape { ref name, .. }) if name.contains("expected fc.weight")
+    ));
+
+    // Sizes that overflow are typed errors, not panics or wrap-arounds.
+    let wide = ClassifierConfig {
+        vocab_size: usize::MAX / 2,
+        embed_dim: 3,
+        ..cfg.clone()
+    };
+    assert!(matches!(
+        wide.param_specs(),
+        Err(crate::NnError::TooLarge { ref name, .. }) if name == "embedding.weight"
+    ));
+    let tall = ClassifierConfig {
+        hidden: usize::MAX / 3,
+        ..cfg
+    };
+    assert!(matches!(
+        tall.param_specs(),
+        Err(crate::NnError::Config {
+            field: "hidden",
+            ..
+        })
+    ));
+    assert!(Classifier::<f32>::new(tall, &mut ChaCha8Rng::seed_from_u64(0)).is_err());
+}

@@ -1,11 +1,8 @@
 //! `StaticPolicy`: the topology never changes (the fixed-sparsity baseline).
 
 use crate::context::{EvolveContext, NewWeightInit};
-use crate::engine::{self, Conservation, Plan};
 use crate::error::EvolveError;
-use crate::policy::EvolutionPolicy;
-use crate::report::EvolutionReport;
-use crate::tracker::TopologyTracker;
+use crate::policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyNeeds, StepPlan};
 use crate::view::MatrixView;
 
 /// No pruning, no regrowth: a static sparse network. Still validates the views and records the
@@ -13,25 +10,25 @@ use crate::view::MatrixView;
 ///
 /// ```
 /// use rand::SeedableRng;
-/// use set_evolve::{EvolutionPolicy, EvolveContext, MatrixView, StaticPolicy};
+/// use set_evolve::{EvolutionPolicy, EvolveContext, MatrixView, StaticPolicy, TopologyTracker};
 /// use set_sparse::SparseMatrix;
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
 /// let mut w = SparseMatrix::<f32>::random(16, 16, 32, &mut rng, |_| 1.0).unwrap();
 /// let before = w.topology_hash();
 /// let ctx = EvolveContext::new(0, 5, 0.5).unwrap();
-/// let r = StaticPolicy::new().evolve(&mut [MatrixView::new("w", &mut w)], &ctx, &mut rng).unwrap();
+/// let mut tracker = TopologyTracker::new();
+/// let view = MatrixView::new("w", &mut w);
+/// let r = StaticPolicy::new().evolve(&mut [view], &ctx, &mut tracker, &mut rng).unwrap();
 /// assert_eq!((w.topology_hash(), r.total_removed), (before, 0));
 /// assert_eq!(r.itop_rate, 32.0 / 256.0);
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct StaticPolicy {
-    tracker: TopologyTracker,
-}
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StaticPolicy;
 
 impl StaticPolicy {
-    /// A static policy with an empty tracker.
+    /// A static policy.
     pub fn new() -> Self {
-        Self::default()
+        StaticPolicy
     }
 }
 
@@ -44,33 +41,24 @@ impl EvolutionPolicy for StaticPolicy {
         NewWeightInit::Zero
     }
 
-    fn evolve(
-        &mut self,
-        matrices: &mut [MatrixView<'_>],
-        ctx: &EvolveContext,
-        rng: &mut dyn rand::Rng,
-    ) -> Result<EvolutionReport, EvolveError> {
-        ctx.validate()?;
-        engine::validate_views(matrices, self.name(), false, false)?;
-        let plans = vec![Plan::default(); matrices.len()];
-        let name = self.name();
-        engine::apply(
-            matrices,
-            plans,
-            NewWeightInit::Zero,
-            rng,
-            &mut self.tracker,
-            ctx,
-            name,
-            Conservation::PerMatrix,
-        )
+    fn needs(&self) -> PolicyNeeds {
+        // Reads no value, so NaN weights are not its concern (as before the skeleton existed).
+        PolicyNeeds {
+            momentum: false,
+            gradient_row: false,
+            finite_values: false,
+        }
     }
 
-    fn tracker(&self) -> &TopologyTracker {
-        &self.tracker
-    }
-
-    fn tracker_mut(&mut self) -> &mut TopologyTracker {
-        &mut self.tracker
+    fn plan(
+        &self,
+        matrices: &[MatrixView<'_>],
+        _ctx: &EvolveContext,
+        _rng: &mut dyn rand::Rng,
+    ) -> Result<StepPlan, EvolveError> {
+        Ok(StepPlan {
+            matrices: vec![MatrixPlan::default(); matrices.len()],
+            conservation: Conservation::PerMatrix,
+        })
     }
 }

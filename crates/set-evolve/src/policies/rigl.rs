@@ -2,12 +2,9 @@
 //! sparse.
 
 use crate::context::{EvolveContext, NewWeightInit, prune_count};
-use crate::engine::{self, Conservation, Plan};
 use crate::error::EvolveError;
-use crate::policy::EvolutionPolicy;
-use crate::report::EvolutionReport;
+use crate::policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyNeeds, StepPlan};
 use crate::select::{magnitude_prune_selection, top_k_absent_by_gradient};
-use crate::tracker::TopologyTracker;
 use crate::view::MatrixView;
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +39,7 @@ impl Default for RiglConfig {
 ///
 /// ```
 /// use rand::SeedableRng;
-/// use set_evolve::{EvolutionPolicy, EvolveContext, MatrixView, RiglPolicy};
+/// use set_evolve::{EvolutionPolicy, EvolveContext, MatrixView, RiglPolicy, TopologyTracker};
 /// use set_sparse::SparseMatrix;
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
 /// // [[0.1, 2.0, 0], [0, 0, 3.0]]; the gradient is largest at (1, 0).
@@ -51,24 +48,21 @@ impl Default for RiglConfig {
 /// let grad = |r: usize, out: &mut [f32]| out.copy_from_slice(if r == 0 { &[0.0, 0.0, 1.0] } else { &[-4.0, 0.0, 0.0] });
 /// let ctx = EvolveContext::new(0, 2, 0.34).unwrap();
 /// let view = MatrixView::new("w", &mut w).with_gradient_row(&grad);
-/// RiglPolicy::default().evolve(&mut [view], &ctx, &mut rng).unwrap();
+/// let mut tracker = TopologyTracker::new();
+/// RiglPolicy::default().evolve(&mut [view], &ctx, &mut tracker, &mut rng).unwrap();
 /// assert_eq!(w.get(0, 0), None); // 0.1 pruned
 /// assert_eq!(w.get(1, 0), Some(0.0)); // grown at the largest |gradient|, value 0
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RiglPolicy {
     /// Options.
     pub config: RiglConfig,
-    tracker: TopologyTracker,
 }
 
 impl RiglPolicy {
-    /// A RigL policy with an empty tracker.
+    /// A RigL policy with the given options.
     pub fn new(config: RiglConfig) -> Self {
-        RiglPolicy {
-            config,
-            tracker: TopologyTracker::new(),
-        }
+        RiglPolicy { config }
     }
 }
 
@@ -115,50 +109,35 @@ impl EvolutionPolicy for RiglPolicy {
         NewWeightInit::Zero
     }
 
-    fn evolve(
-        &mut self,
-        matrices: &mut [MatrixView<'_>],
-        ctx: &EvolveContext,
-        rng: &mut dyn rand::Rng,
-    ) -> Result<EvolutionReport, EvolveError> {
-        ctx.validate()?;
-        engine::validate_views(matrices, self.name(), false, true)?;
-        for v in matrices.iter() {
-            engine::check_finite(v, v.matrix.values(), "weight")?;
+    fn needs(&self) -> PolicyNeeds {
+        PolicyNeeds {
+            momentum: false,
+            gradient_row: true,
+            finite_values: true,
         }
+    }
+
+    fn plan(
+        &self,
+        matrices: &[MatrixView<'_>],
+        ctx: &EvolveContext,
+        _rng: &mut dyn rand::Rng,
+    ) -> Result<StepPlan, EvolveError> {
         let mut plans = Vec::with_capacity(matrices.len());
-        for v in matrices.iter() {
+        for v in matrices {
             let k = prune_count(ctx.zeta, v.matrix.nnz());
             let remove = magnitude_prune_selection(v.matrix.values(), k);
             let insert =
                 grow_by_gradient(v, &remove, k, self.config.regrow_into_removed, self.name())?;
-            plans.push(Plan {
+            plans.push(MatrixPlan {
                 remove,
                 insert,
                 mean_abs_momentum: None,
             });
         }
-        let init = ctx
-            .new_weight_init
-            .unwrap_or_else(|| self.default_new_weight_init());
-        let name = self.name();
-        engine::apply(
-            matrices,
-            plans,
-            init,
-            rng,
-            &mut self.tracker,
-            ctx,
-            name,
-            Conservation::PerMatrix,
-        )
-    }
-
-    fn tracker(&self) -> &TopologyTracker {
-        &self.tracker
-    }
-
-    fn tracker_mut(&mut self) -> &mut TopologyTracker {
-        &mut self.tracker
+        Ok(StepPlan {
+            matrices: plans,
+            conservation: Conservation::PerMatrix,
+        })
     }
 }

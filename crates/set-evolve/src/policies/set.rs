@@ -1,13 +1,10 @@
 //! `SetPolicy`: Sparse Evolutionary Training (prune closest-to-zero per sign, regrow at random).
 
 use crate::context::{EvolveContext, NewWeightInit};
-use crate::engine::{self, Conservation, Plan};
 use crate::error::EvolveError;
-use crate::policy::EvolutionPolicy;
-use crate::report::EvolutionReport;
+use crate::policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyNeeds, StepPlan};
 use crate::sampling::{SamplingMethod, sample_empty_positions};
 use crate::select::set_prune_selection;
-use crate::tracker::TopologyTracker;
 use crate::view::MatrixView;
 use serde::{Deserialize, Serialize};
 
@@ -47,20 +44,16 @@ impl Default for SetConfig {
 /// empty positions ([`crate::sample_empty_positions`]). New weights: the context's init, or by
 /// default `Normal { std: 0.1 }` (SET's sparse reference code; provisional until the
 /// experiment settles it). Needs neither gradients nor momentum.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SetPolicy {
     /// Options.
     pub config: SetConfig,
-    tracker: TopologyTracker,
 }
 
 impl SetPolicy {
-    /// A SET policy with an empty tracker.
+    /// A SET policy with the given options.
     pub fn new(config: SetConfig) -> Self {
-        SetPolicy {
-            config,
-            tracker: TopologyTracker::new(),
-        }
+        SetPolicy { config }
     }
 }
 
@@ -73,19 +66,22 @@ impl EvolutionPolicy for SetPolicy {
         NewWeightInit::Normal { std: 0.1 }
     }
 
-    fn evolve(
-        &mut self,
-        matrices: &mut [MatrixView<'_>],
+    fn needs(&self) -> PolicyNeeds {
+        PolicyNeeds {
+            momentum: false,
+            gradient_row: false,
+            finite_values: true,
+        }
+    }
+
+    fn plan(
+        &self,
+        matrices: &[MatrixView<'_>],
         ctx: &EvolveContext,
         rng: &mut dyn rand::Rng,
-    ) -> Result<EvolutionReport, EvolveError> {
-        ctx.validate()?;
-        engine::validate_views(matrices, self.name(), false, false)?;
-        for v in matrices.iter() {
-            engine::check_finite(v, v.matrix.values(), "weight")?;
-        }
+    ) -> Result<StepPlan, EvolveError> {
         let mut plans = Vec::with_capacity(matrices.len());
-        for v in matrices.iter() {
+        for v in matrices {
             let remove = set_prune_selection(v.matrix.values(), ctx.zeta).all();
             let k = remove.len();
             let freed: &[usize] = if self.config.regrow_into_removed {
@@ -113,33 +109,15 @@ impl EvolutionPolicy for SetPolicy {
                 }
                 r => r?,
             };
-            plans.push(Plan {
+            plans.push(MatrixPlan {
                 remove,
                 insert,
                 mean_abs_momentum: None,
             });
         }
-        let init = ctx
-            .new_weight_init
-            .unwrap_or_else(|| self.default_new_weight_init());
-        let name = self.name();
-        engine::apply(
-            matrices,
-            plans,
-            init,
-            rng,
-            &mut self.tracker,
-            ctx,
-            name,
-            Conservation::PerMatrix,
-        )
-    }
-
-    fn tracker(&self) -> &TopologyTracker {
-        &self.tracker
-    }
-
-    fn tracker_mut(&mut self) -> &mut TopologyTracker {
-        &mut self.tracker
+        Ok(StepPlan {
+            matrices: plans,
+            conservation: Conservation::PerMatrix,
+        })
     }
 }

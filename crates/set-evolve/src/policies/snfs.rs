@@ -1,13 +1,10 @@
 //! `SnfsPolicy`: sparse momentum (Dettmers & Zettlemoyer 2019), made truly sparse.
 
 use crate::context::{EvolveContext, NewWeightInit, prune_count};
-use crate::engine::{self, Conservation, Plan};
 use crate::error::EvolveError;
 use crate::policies::rigl::grow_by_gradient;
-use crate::policy::EvolutionPolicy;
-use crate::report::EvolutionReport;
+use crate::policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyNeeds, StepPlan};
 use crate::select::magnitude_prune_selection;
-use crate::tracker::TopologyTracker;
 use crate::view::MatrixView;
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +52,7 @@ impl Default for SnfsConfig {
 ///
 /// ```
 /// use rand::SeedableRng;
-/// use set_evolve::{EvolutionPolicy, EvolveContext, MatrixView, SnfsPolicy};
+/// use set_evolve::{EvolutionPolicy, EvolveContext, MatrixView, SnfsPolicy, TopologyTracker};
 /// use set_sparse::SparseMatrix;
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
 /// let mut a = SparseMatrix::<f32>::random(20, 20, 100, &mut rng, |_| 1.0).unwrap();
@@ -67,24 +64,21 @@ impl Default for SnfsConfig {
 ///     MatrixView::new("a", &mut a).with_momentum(&mut ma).with_gradient_row(&grad),
 ///     MatrixView::new("b", &mut b).with_momentum(&mut mb).with_gradient_row(&grad),
 /// ];
-/// let r = SnfsPolicy::default().evolve(&mut views, &ctx, &mut rng).unwrap();
+/// let mut tracker = TopologyTracker::new();
+/// let r = SnfsPolicy::default().evolve(&mut views, &ctx, &mut tracker, &mut rng).unwrap();
 /// assert_eq!(r.total_nnz_after, 200);
 /// assert_eq!((a.nnz(), b.nnz()), (150, 50)); // b's pruned budget moved to a
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SnfsPolicy {
     /// Options.
     pub config: SnfsConfig,
-    tracker: TopologyTracker,
 }
 
 impl SnfsPolicy {
-    /// A sparse-momentum policy with an empty tracker.
+    /// A sparse-momentum policy with the given options.
     pub fn new(config: SnfsConfig) -> Self {
-        SnfsPolicy {
-            config,
-            tracker: TopologyTracker::new(),
-        }
+        SnfsPolicy { config }
     }
 }
 
@@ -187,19 +181,27 @@ impl EvolutionPolicy for SnfsPolicy {
         NewWeightInit::Zero
     }
 
-    fn evolve(
-        &mut self,
-        matrices: &mut [MatrixView<'_>],
+    fn needs(&self) -> PolicyNeeds {
+        PolicyNeeds {
+            momentum: true,
+            gradient_row: true,
+            finite_values: true,
+        }
+    }
+
+    fn plan(
+        &self,
+        matrices: &[MatrixView<'_>],
         ctx: &EvolveContext,
-        rng: &mut dyn rand::Rng,
-    ) -> Result<EvolutionReport, EvolveError> {
-        ctx.validate()?;
-        engine::validate_views(matrices, self.name(), true, true)?;
+        _rng: &mut dyn rand::Rng,
+    ) -> Result<StepPlan, EvolveError> {
         let mut momenta = Vec::with_capacity(matrices.len());
-        for v in matrices.iter() {
-            engine::check_finite(v, v.matrix.values(), "weight")?;
-            let mom: &[f32] = v.state[v.momentum.unwrap_or_default()];
-            engine::check_finite(v, mom, "momentum")?;
+        for v in matrices {
+            let index = v.momentum.ok_or_else(|| EvolveError::MissingMomentum {
+                matrix: v.name.to_string(),
+                policy: self.name(),
+            })?;
+            let mom: &[f32] = v.state[index];
             let mean = if mom.is_empty() {
                 0.0
             } else {
@@ -240,38 +242,20 @@ impl EvolutionPolicy for SnfsPolicy {
                 self.config.regrow_into_removed,
                 self.name(),
             )?;
-            plans.push(Plan {
+            plans.push(MatrixPlan {
                 remove,
                 insert,
                 mean_abs_momentum: Some(mean),
             });
         }
-        let init = ctx
-            .new_weight_init
-            .unwrap_or_else(|| self.default_new_weight_init());
         let conservation = if self.config.redistribute {
             Conservation::Total
         } else {
             Conservation::PerMatrix
         };
-        let name = self.name();
-        engine::apply(
-            matrices,
-            plans,
-            init,
-            rng,
-            &mut self.tracker,
-            ctx,
-            name,
+        Ok(StepPlan {
+            matrices: plans,
             conservation,
-        )
-    }
-
-    fn tracker(&self) -> &TopologyTracker {
-        &self.tracker
-    }
-
-    fn tracker_mut(&mut self) -> &mut TopologyTracker {
-        &mut self.tracker
+        })
     }
 }

@@ -20,12 +20,22 @@ fn invalid_zeta_in_context_fields() {
     for zeta in [-0.1, 1.01, f64::INFINITY] {
         let mut c = ctx(0.3);
         c.zeta = zeta;
-        let e = SetPolicy::default().evolve(&mut [MatrixView::new("w", &mut m)], &c, &mut rng);
+        let e = SetPolicy::default().evolve(
+            &mut [MatrixView::new("w", &mut m)],
+            &c,
+            &mut TopologyTracker::new(),
+            &mut rng,
+        );
         assert_eq!(e.unwrap_err(), EvolveError::InvalidZeta { zeta });
     }
     let mut c = ctx(0.3);
     c.epoch = 9;
-    let e = StaticPolicy::new().evolve(&mut [MatrixView::new("w", &mut m)], &c, &mut rng);
+    let e = StaticPolicy::new().evolve(
+        &mut [MatrixView::new("w", &mut m)],
+        &c,
+        &mut TopologyTracker::new(),
+        &mut rng,
+    );
     assert_eq!(
         e.unwrap_err(),
         EvolveError::AfterLastEpoch {
@@ -34,7 +44,12 @@ fn invalid_zeta_in_context_fields() {
         }
     );
     let c = ctx(0.3).with_new_weight_init(NewWeightInit::Normal { std: f64::NAN });
-    let e = SetPolicy::default().evolve(&mut [MatrixView::new("w", &mut m)], &c, &mut rng);
+    let e = SetPolicy::default().evolve(
+        &mut [MatrixView::new("w", &mut m)],
+        &c,
+        &mut TopologyTracker::new(),
+        &mut rng,
+    );
     assert!(matches!(
         e,
         Err(EvolveError::InvalidParameter {
@@ -61,6 +76,7 @@ fn bad_views_are_rejected_before_any_change() {
             MatrixView::new("b", &mut b).with_state(&mut short),
         ],
         &ctx(0.5),
+        &mut TopologyTracker::new(),
         &mut rng,
     );
     assert_eq!(
@@ -78,6 +94,7 @@ fn bad_views_are_rejected_before_any_change() {
     let e = SetPolicy::default().evolve(
         &mut [MatrixView::new("a", &mut a), MatrixView::new("a", &mut b)],
         &ctx(0.5),
+        &mut TopologyTracker::new(),
         &mut rng,
     );
     assert_eq!(
@@ -88,6 +105,7 @@ fn bad_views_are_rejected_before_any_change() {
     let e = SetPolicy::default().evolve(
         &mut [MatrixView::new("a", &mut a).with_row_groups(3)],
         &ctx(0.5),
+        &mut TopologyTracker::new(),
         &mut rng,
     );
     assert_eq!(
@@ -101,13 +119,14 @@ fn bad_views_are_rejected_before_any_change() {
     let e = SetPolicy::default().evolve(
         &mut [MatrixView::new("a", &mut a).with_row_groups(0)],
         &ctx(0.5),
+        &mut TopologyTracker::new(),
         &mut rng,
     );
     assert!(matches!(e, Err(EvolveError::RowGroups { groups: 0, .. })));
 
     let mut v = MatrixView::new("a", &mut a).with_state(&mut ok);
     v.momentum = Some(1);
-    let e = SetPolicy::default().evolve(&mut [v], &ctx(0.5), &mut rng);
+    let e = SetPolicy::default().evolve(&mut [v], &ctx(0.5), &mut TopologyTracker::new(), &mut rng);
     assert_eq!(
         e.unwrap_err(),
         EvolveError::MomentumIndex {
@@ -124,7 +143,12 @@ fn missing_callbacks() {
     let mut a = smooth_matrix(4, 5, 10, 1);
     let mut mom = vec![0.0f32; 10];
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let e = RiglPolicy::default().evolve(&mut [MatrixView::new("a", &mut a)], &ctx(0.5), &mut rng);
+    let e = RiglPolicy::default().evolve(
+        &mut [MatrixView::new("a", &mut a)],
+        &ctx(0.5),
+        &mut TopologyTracker::new(),
+        &mut rng,
+    );
     assert_eq!(
         e.unwrap_err(),
         EvolveError::MissingGradient {
@@ -136,6 +160,7 @@ fn missing_callbacks() {
     let e = SnfsPolicy::default().evolve(
         &mut [MatrixView::new("a", &mut a).with_gradient_row(&g)],
         &ctx(0.5),
+        &mut TopologyTracker::new(),
         &mut rng,
     );
     assert_eq!(
@@ -148,6 +173,7 @@ fn missing_callbacks() {
     let e = SnfsPolicy::default().evolve(
         &mut [MatrixView::new("a", &mut a).with_momentum(&mut mom)],
         &ctx(0.5),
+        &mut TopologyTracker::new(),
         &mut rng,
     );
     assert_eq!(
@@ -166,7 +192,12 @@ fn non_finite_values() {
         SparseMatrix::<f32>::try_new(2, 2, vec![0, 2, 3], vec![0, 1, 1], vec![1.0, f32::NAN, 2.0])
             .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let e = SetPolicy::default().evolve(&mut [MatrixView::new("w", &mut w)], &ctx(0.5), &mut rng);
+    let e = SetPolicy::default().evolve(
+        &mut [MatrixView::new("w", &mut w)],
+        &ctx(0.5),
+        &mut TopologyTracker::new(),
+        &mut rng,
+    );
     assert!(matches!(
         e,
         Err(EvolveError::NonFinite { what: "weight", row: 0, col: 1, ref matrix, .. }) if matrix == "w"
@@ -181,9 +212,11 @@ fn non_finite_values() {
         })
     };
     let mut rigl = RiglPolicy::default();
+    let mut tracker = TopologyTracker::new();
     let e = rigl.evolve(
         &mut [MatrixView::new("w", &mut w).with_gradient_row(&g)],
         &ctx(1.0),
+        &mut tracker,
         &mut rng,
     );
     assert!(matches!(
@@ -197,7 +230,7 @@ fn non_finite_values() {
     ));
     assert_eq!((w.nnz(), w.get(0, 0)), (1, Some(1.0)));
     // A failed step leaves the tracker untouched too.
-    assert_eq!(rigl.tracker().names().count(), 0);
+    assert_eq!(tracker.names().count(), 0);
 
     let mut mom = vec![f32::NAN];
     let e = SnfsPolicy::default().evolve(
@@ -205,6 +238,7 @@ fn non_finite_values() {
             .with_momentum(&mut mom)
             .with_gradient_row(&g)],
         &ctx(1.0),
+        &mut TopologyTracker::new(),
         &mut rng,
     );
     assert!(matches!(
@@ -224,9 +258,20 @@ fn tracker_rejects_shape_change() {
     let mut b = smooth_matrix(5, 4, 10, 1);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut p = SetPolicy::default();
-    p.evolve(&mut [MatrixView::new("w", &mut a)], &ctx(0.5), &mut rng)
-        .unwrap();
-    let e = p.evolve(&mut [MatrixView::new("w", &mut b)], &ctx(0.5), &mut rng);
+    let mut tracker = TopologyTracker::new();
+    p.evolve(
+        &mut [MatrixView::new("w", &mut a)],
+        &ctx(0.5),
+        &mut tracker,
+        &mut rng,
+    )
+    .unwrap();
+    let e = p.evolve(
+        &mut [MatrixView::new("w", &mut b)],
+        &ctx(0.5),
+        &mut tracker,
+        &mut rng,
+    );
     assert_eq!(
         e.unwrap_err(),
         EvolveError::ShapeChanged {

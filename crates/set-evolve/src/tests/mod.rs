@@ -6,8 +6,9 @@ mod errors;
 mod rigl_snfs;
 mod sampling;
 mod set_policy;
+mod skeleton;
 
-use crate::{EvolveContext, MatrixView};
+use crate::{EvolveContext, MatrixView, TopologyTracker};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use set_sparse::SparseMatrix;

@@ -98,7 +98,7 @@ proptest! {
         let report = {
             let v = view("w", &mut m, &mut s0, &mut s1).with_gradient_row(&g);
             RiglPolicy::new(RiglConfig { regrow_into_removed })
-                .evolve(&mut [v], &ctx(zeta), &mut rng)
+                .evolve(&mut [v], &ctx(zeta), &mut TopologyTracker::new(), &mut rng)
                 .unwrap()
         };
         prop_assert_eq!(m.nnz(), nnz);
@@ -157,7 +157,7 @@ proptest! {
                 })
                 .collect();
             SnfsPolicy::new(SnfsConfig { redistribute, regrow_into_removed: true })
-                .evolve(&mut views, &ctx(zeta), &mut rng)
+                .evolve(&mut views, &ctx(zeta), &mut TopologyTracker::new(), &mut rng)
                 .unwrap()
         };
         prop_assert_eq!(report.total_nnz_after, report.total_nnz_before);
@@ -236,7 +236,7 @@ fn snfs_moves_budget_to_high_momentum_matrix_with_cap() {
                 .with_gradient_row(&gb),
         ];
         SnfsPolicy::default()
-            .evolve(&mut views, &ctx(0.5), &mut rng)
+            .evolve(&mut views, &ctx(0.5), &mut TopologyTracker::new(), &mut rng)
             .unwrap()
     };
     // a prunes 6 and b 50: K = 56. a's share (~55) is capped at its 16 - 6 = 10 absent positions.
@@ -267,7 +267,7 @@ fn rigl_and_snfs_new_weights_start_at_zero() {
             redistribute: false,
             regrow_into_removed: true,
         })
-        .evolve(&mut [v], &ctx(0.5), &mut rng)
+        .evolve(&mut [v], &ctx(0.5), &mut TopologyTracker::new(), &mut rng)
         .unwrap()
     };
     assert_eq!(r.matrices[0].added, 15);

@@ -71,6 +71,8 @@ proptest! {
         let groups = if rows % 2 == 0 { 2 } else { 1 };
 
         let mut policy = SetPolicy::new(SetConfig { regrow_into_removed, sampling });
+
+        let mut tracker = TopologyTracker::new();
         let mut c = ctx(zeta);
         if zero_init {
             c = c.with_new_weight_init(NewWeightInit::Zero);
@@ -78,7 +80,7 @@ proptest! {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5e7);
         let report = {
             let v = view("w", &mut m, &mut s0, &mut s1).with_row_groups(groups);
-            policy.evolve(&mut [v], &c, &mut rng).unwrap()
+            policy.evolve(&mut [v], &c, &mut tracker, &mut rng).unwrap()
         };
 
         // nnz conserved, structure valid, state aligned.
@@ -147,7 +149,7 @@ proptest! {
         let mut s1 = vec![0.5f32; nnz];
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let report = SetPolicy::default()
-            .evolve(&mut [view("w", &mut m, &mut s0, &mut s1)], &ctx(0.0), &mut rng)
+            .evolve(&mut [view("w", &mut m, &mut s0, &mut s1)], &ctx(0.0), &mut TopologyTracker::new(), &mut rng)
             .unwrap();
         prop_assert_eq!(m.indptr(), orig.indptr());
         prop_assert_eq!(m.indices(), orig.indices());
@@ -168,9 +170,10 @@ proptest! {
             let mut m = smooth_matrix(rows, cols, nnz, seed);
             let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(1));
             let mut policy = SetPolicy::default();
+            let mut tracker = TopologyTracker::new();
             for epoch in 0..3 {
                 let c = EvolveContext::new(epoch, 4, zeta).unwrap();
-                policy.evolve(&mut [MatrixView::new("w", &mut m)], &c, &mut rng).unwrap();
+                policy.evolve(&mut [MatrixView::new("w", &mut m)], &c, &mut tracker, &mut rng).unwrap();
             }
             m
         };
@@ -188,7 +191,12 @@ fn different_seed_different_topology() {
         let mut m = base.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         SetPolicy::default()
-            .evolve(&mut [MatrixView::new("w", &mut m)], &ctx(0.3), &mut rng)
+            .evolve(
+                &mut [MatrixView::new("w", &mut m)],
+                &ctx(0.3),
+                &mut TopologyTracker::new(),
+                &mut rng,
+            )
             .unwrap();
         m.topology_hash()
     };
@@ -204,7 +212,12 @@ fn set_counts_are_per_sign_floor() {
     let mut m = SparseMatrix::<f32>::try_new(1, 8, vec![0, 8], (0..8).collect(), values).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let r = SetPolicy::default()
-        .evolve(&mut [MatrixView::new("w", &mut m)], &ctx(0.5), &mut rng)
+        .evolve(
+            &mut [MatrixView::new("w", &mut m)],
+            &ctx(0.5),
+            &mut TopologyTracker::new(),
+            &mut rng,
+        )
         .unwrap();
     let r = &r.matrices[0];
     assert_eq!((r.positive_removed, r.negative_removed), (2, 1));
@@ -224,7 +237,12 @@ fn exclude_removed_when_room() {
         ..SetConfig::default()
     };
     let r = SetPolicy::new(config)
-        .evolve(&mut [MatrixView::new("w", &mut m)], &ctx(0.5), &mut rng)
+        .evolve(
+            &mut [MatrixView::new("w", &mut m)],
+            &ctx(0.5),
+            &mut TopologyTracker::new(),
+            &mut rng,
+        )
         .unwrap();
     assert_eq!(r.matrices[0].regrown_into_removed, 0);
     let after: BTreeSet<(usize, usize)> = m.entries().map(|(r, c, _)| (r, c)).collect();
@@ -237,7 +255,12 @@ fn default_new_weights_are_normal_0_1() {
     let mut m = smooth_matrix(200, 200, 4000, 5);
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     SetPolicy::default()
-        .evolve(&mut [MatrixView::new("w", &mut m)], &ctx(1.0), &mut rng)
+        .evolve(
+            &mut [MatrixView::new("w", &mut m)],
+            &ctx(1.0),
+            &mut TopologyTracker::new(),
+            &mut rng,
+        )
         .unwrap();
     let v = m.values();
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
@@ -252,11 +275,17 @@ fn itop_grows_and_matches_union_of_topologies() {
     let mut seen: BTreeSet<(usize, usize)> = m.entries().map(|(r, c, _)| (r, c)).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(8);
     let mut policy = SetPolicy::default();
+    let mut tracker = TopologyTracker::new();
     let mut last = 0.0;
     for epoch in 0..5 {
         let c = EvolveContext::new(epoch, 6, 0.3).unwrap();
         let r = policy
-            .evolve(&mut [MatrixView::new("w", &mut m)], &c, &mut rng)
+            .evolve(
+                &mut [MatrixView::new("w", &mut m)],
+                &c,
+                &mut tracker,
+                &mut rng,
+            )
             .unwrap();
         seen.extend(m.entries().map(|(r, c, _)| (r, c)));
         assert_eq!(r.matrices[0].ever_active, seen.len() as u64);
@@ -264,7 +293,7 @@ fn itop_grows_and_matches_union_of_topologies() {
         assert!(r.itop_rate > last);
         last = r.itop_rate;
     }
-    assert_eq!(policy.tracker().ever_active("w"), Some(seen.len() as u64));
+    assert_eq!(tracker.ever_active("w"), Some(seen.len() as u64));
 }
 
 #[test]
@@ -278,6 +307,7 @@ fn embedding_degree_summary_and_gate_groups() {
         .evolve(
             &mut [MatrixView::new("emb", &mut m).with_row_groups(4)],
             &ctx(0.3),
+            &mut TopologyTracker::new(),
             &mut rng,
         )
         .unwrap();
