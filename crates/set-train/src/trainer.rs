@@ -226,8 +226,7 @@ impl Trainer {
 
     /// Continues a run from its state (a decoded checkpoint), with its training time so far.
     pub fn from_state(state: TrainingState) -> Self {
-        let mut policy = state.config.build_policy();
-        *policy.tracker_mut() = state.tracker.clone();
+        let policy = state.config.build_policy();
         Trainer {
             base_train_ms: state.progress.train_ms,
             state,
@@ -293,11 +292,10 @@ impl Trainer {
         }
     }
 
-    /// The state with its time counters and tracker brought up to date, ready to encode.
+    /// The state with its time counters brought up to date, ready to encode.
     fn sync_state(&mut self, epoch_ms: u64) {
         self.state.progress.train_ms = self.train_ms();
         self.state.progress.epoch_ms = epoch_ms;
-        self.state.tracker = self.policy.tracker().clone();
     }
 
     fn checkpoint(&mut self, observer: &mut dyn Observer, epoch_ms: u64) -> Result<()> {
@@ -520,6 +518,7 @@ impl Trainer {
                     &mut self.state.optimizer,
                     self.policy.as_mut(),
                     &ctx,
+                    &mut self.state.tracker,
                     &mut rng,
                 )
                 .map_err(|e| match e {
@@ -530,7 +529,6 @@ impl Trainer {
                     other => other.into(),
                 })?,
             );
-            self.state.tracker = self.policy.tracker().clone();
         }
         self.state.counters.evolution_steps += 1;
         if self.comm.size() > 1 {
@@ -584,7 +582,7 @@ impl Trainer {
 
     /// The positions ever active, per sparse matrix.
     pub fn tracker(&self) -> &TopologyTracker {
-        self.policy.tracker()
+        &self.state.tracker
     }
 
     /// The trained model with its vocabulary and class names, ready to save.
