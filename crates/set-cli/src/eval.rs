@@ -51,11 +51,16 @@ pub fn print_report(r: &EvalReport) {
 pub fn run(args: &EvalArgs) -> Result<()> {
     crate::config::check_threads(args.threads)?;
     let (bundle, run) = crate::modelfile::load(&args.model)?;
-    let cfg = &crate::config::TrainConfig::from_json(bundle.front_end.as_ref())
-        .with_context(|| format!("model {}", args.model.display()))?;
+    // The training configuration, when the model records one (models saved by `set-lstm`
+    // do; a library program's need not, and are then evaluated on a given file only).
+    let recorded = crate::config::TrainConfig::from_json(bundle.front_end.as_ref());
     let (examples, data) = match &args.test {
         Some(path) => {
-            let labels = cfg.data_config().label_map()?;
+            let labels = match &recorded {
+                Ok(cfg) => cfg.data_config().label_map()?,
+                Err(_) if bundle.class_names.len() == 2 => set_data::LabelMap::binary(),
+                Err(_) => set_data::LabelMap::identity(bundle.class_names.len()),
+            };
             (
                 set_train::data::load_eval_file(path, &labels, &bundle.vocab)
                     .with_context(|| format!("loading {}", path.display()))?,
@@ -63,6 +68,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             )
         }
         None => {
+            let cfg = recorded.as_ref().map_err(|e| anyhow::anyhow!("{e:#}")).with_context(|| {
+                format!(
+                    "model {}: cannot re-create its test split (pass --test FILE)",
+                    args.model.display()
+                )
+            })?;
             let d = set_train::RunData::load(
                 &cfg.data_config(),
                 cfg.seed,
@@ -82,12 +93,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     if examples.is_empty() {
         anyhow::bail!("no examples to evaluate in {data}");
     }
-    let pool = set_nn::runtime::training_pool(crate::config::resolve_threads(
-        args.threads.unwrap_or(cfg.threads),
-    ))
-    .context("building the thread pool")?;
+    let threads = args
+        .threads
+        .or(recorded.as_ref().ok().map(|c| c.threads))
+        .unwrap_or(0);
+    let pool = set_nn::runtime::training_pool(crate::config::resolve_threads(threads))
+        .context("building the thread pool")?;
     let bcfg = set_data::BatchConfig {
-        batch_size: cfg.batch_size,
+        batch_size: recorded.as_ref().map_or(64, |c| c.batch_size),
         max_len: bundle.spec.max_len,
         ..set_data::BatchConfig::default()
     };

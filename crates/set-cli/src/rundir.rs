@@ -45,34 +45,17 @@ pub const METRICS_HEADER: &str = "epoch,split,loss,accuracy,nnz,density,seconds\
 /// # Errors
 /// I/O errors, naming the directory.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing directory {}", dir.display()))
+    Ok(set_data::sync_dir(dir)?)
 }
 
-/// Writes `bytes` to `path` atomically: a `*.tmp` file in the same directory, `sync_all`,
-/// rename over `path`, then fsync the directory.
+/// Writes `bytes` to `path` atomically with `set_data::write_atomic`, the workspace's one
+/// atomic write: a `*.tmp` file in the same directory, synced, renamed over `path` (never over
+/// something that is not a regular file), then the directory synced.
 ///
 /// # Errors
 /// I/O errors, naming the path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("renaming into {}", path.display()))?;
-    fsync_dir(dir)
+    Ok(set_data::write_atomic(path, bytes)?)
 }
 
 /// Appends `text` to `path` and syncs the data.

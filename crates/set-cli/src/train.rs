@@ -404,10 +404,6 @@ fn run_control(args: &RunControlArgs) -> Result<RunControl> {
     })
 }
 
-/// The thread pool of a run.
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    set_nn::runtime::training_pool(threads).context("building the thread pool")
-}
 
 /// `set-lstm train` in one process.
 ///
@@ -439,7 +435,6 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
     check_out_free(&out)?;
-    let pool = pool(cfg.threads)?;
     let data = RunData::load(&cfg.data_config(), cfg.seed, None)?;
     let spec = cfg
         .model_spec(data.vocab.len(), data.num_classes())
@@ -463,7 +458,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     write_atomic(&run.file(names::EVENTS), b"")?;
 
     let trainer_cfg = cfg.trainer_config().map_err(|e| usage(e.to_string()))?;
-    let mut trainer = pool.install(|| Trainer::new(spec, trainer_cfg, &data))?;
+    let mut trainer = Trainer::new(spec, trainer_cfg, &data)?.with_threads(cfg.threads);
     trainer.state_mut().front_end = Some(cfg.to_json());
     let report = model_report(trainer.model(), None);
     let tokenizer = set_train::data::tokenizer();
@@ -517,7 +512,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     };
     session.first_checkpoint()?;
     session.hand_off(&cfg)?;
-    pool.install(|| session.run())
+    session.run()
 }
 
 impl Session {
@@ -572,12 +567,12 @@ fn follow_root(
         .context("reading the configuration sent by rank 0")?;
     let vocab = set_train::dist::vocab_from_bytes(&h.vocab)?;
     let threads = crate::config::resolve_threads(threads.unwrap_or(config.threads));
-    let pool = pool(threads)?;
     let data = RunData::load(&config.data_config(), config.seed, Some(vocab))?;
     let state = decode_checkpoint(&h.checkpoint).context("decoding the state sent by rank 0")?;
     let trainer = Trainer::from_state(state)
         .with_comm(Arc::clone(&comm))
-        .with_control(control);
+        .with_control(control)
+        .with_threads(threads);
     set_train::dist::check_in_sync(&*comm, trainer.model(), "at the start")?;
     let mut session = Session {
         run: RunDir::new(PathBuf::from("<written by rank 0>")),
@@ -587,7 +582,7 @@ fn follow_root(
         hooks,
         _lock: None,
     };
-    pool.install(|| session.run())
+    session.run()
 }
 
 /// `set-lstm resume` in one process.
@@ -751,7 +746,6 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     truncate_to(&run.file(names::METRICS), state.progress.metrics_bytes)?;
     truncate_to(&run.file(names::EVENTS), state.progress.events_bytes)?;
     let threads = crate::config::resolve_threads(args.threads.unwrap_or(config.threads));
-    let pool = pool(threads)?;
     println!(
         "resuming {} at epoch {}/{}, batch {}, step {}",
         dir.display(),
@@ -763,7 +757,8 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     let latest_is_valid = ckpt == run.latest();
     let trainer = Trainer::from_state(state)
         .with_comm(Arc::clone(&comm))
-        .with_control(control);
+        .with_control(control)
+        .with_threads(threads);
     let mut session = Session {
         run,
         trainer,
@@ -776,9 +771,9 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         // The other ranks are released: rank 0 writes the final outputs alone.
         release(&*comm);
         session.trainer.set_comm(Arc::new(Local));
-        pool.install(|| session.finish())?;
+        session.finish()?;
         return Ok(Outcome::Finished);
     }
     session.hand_off(&config)?;
-    pool.install(|| session.run())
+    session.run()
 }

@@ -49,8 +49,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
+    // Temporary names end in `.tmp`, so that a later run can find and remove the leftovers of
+    // a writer that was killed (`set-lstm resume` does).
     let tmp = dir.join(format!(
-        ".{name}.tmp.{}.{}.{nanos}",
+        ".{name}.{}.{}.{nanos}.tmp",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));

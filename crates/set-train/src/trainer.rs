@@ -186,6 +186,10 @@ pub struct Trainer {
     base_train_ms: u64,
     /// Dev and test evaluation of the last epoch trained in this process, with its epoch.
     last_eval: Option<(usize, Option<SplitEval>, Option<SplitEval>)>,
+    /// Worker threads of the training pool (0 = one per core).
+    threads: usize,
+    /// The flush-to-zero pool every step and evaluation runs in, built on first use.
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl Trainer {
@@ -236,7 +240,40 @@ impl Trainer {
             control: RunControl::default(),
             session_start: Instant::now(),
             last_eval: None,
+            threads: 0,
+            pool: None,
         }
+    }
+
+    /// Trains with `threads` worker threads (0 = one per core; the default). Results do not
+    /// depend on it.
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        if threads != self.threads {
+            self.pool = None;
+        }
+        self.threads = threads;
+        self
+    }
+
+    /// Runs `f` in the trainer's pool: `threads` workers with flush-to-zero arithmetic, the
+    /// environment of every training step (see `set_nn::runtime::training_pool`).
+    ///
+    /// # Errors
+    /// The pool cannot be built.
+    pub fn install<T: Send>(&mut self, f: impl FnOnce(&mut Self) -> T + Send) -> Result<T> {
+        let pool = match &self.pool {
+            Some(p) => Arc::clone(p),
+            None => {
+                let p = Arc::new(
+                    set_nn::runtime::training_pool(self.threads)
+                        .map_err(|e| TrainError::ThreadPool(e.to_string()))?,
+                );
+                self.pool = Some(Arc::clone(&p));
+                p
+            }
+        };
+        Ok(pool.install(|| f(self)))
     }
 
     /// Trains on the processes of `comm` (data-parallel; see [`crate::dist`]).
@@ -361,7 +398,11 @@ impl Trainer {
     ///
     /// # Errors
     /// As [`Trainer::step`], evaluation and evolution errors, or an observer's error.
-    pub fn fit(&mut self, data: &RunData, observer: &mut dyn Observer) -> Result<Outcome> {
+    pub fn fit(&mut self, data: &RunData, observer: &mut (dyn Observer + Send)) -> Result<Outcome> {
+        self.install(|t| t.fit_in_pool(data, observer))?
+    }
+
+    fn fit_in_pool(&mut self, data: &RunData, observer: &mut dyn Observer) -> Result<Outcome> {
         let epochs = self.state.config.epochs;
         let bcfg = self.batch_config();
         let has_sparse = has_sparse(&self.state.model);
@@ -563,6 +604,13 @@ impl Trainer {
     /// # Errors
     /// Evaluation errors.
     pub fn final_evaluation(
+        &mut self,
+        data: &RunData,
+    ) -> Result<(Option<SplitEval>, Option<SplitEval>)> {
+        self.install(|t| t.final_evaluation_in_pool(data))?
+    }
+
+    fn final_evaluation_in_pool(
         &self,
         data: &RunData,
     ) -> Result<(Option<SplitEval>, Option<SplitEval>)> {
