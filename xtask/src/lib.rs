@@ -11,4 +11,5 @@ pub mod http;
 pub mod install;
 pub mod jsonl;
 pub mod report;
+pub mod tidy;
 pub mod verify;

@@ -24,6 +24,9 @@ enum Command {
     FetchData(FetchDataArgs),
     /// Build docs/RESULTS.md from run directories and benchmark JSON lines.
     Report(ReportArgs),
+    /// Check the workspace's structural rules: crate arrows, no import cycles between files, no
+    /// front-end crate in set-train's run-time dependencies.
+    Tidy,
 }
 
 #[derive(Args, Debug)]
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::FetchData(args) => fetch_data(args),
         Command::Report(args) => report(args),
+        Command::Tidy => tidy(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,6 +92,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn tidy() -> Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let v = xtask::tidy::check(&root)?;
+    for line in &v {
+        println!("{line}");
+    }
+    if !v.is_empty() {
+        bail!("{} structural rule(s) broken", v.len());
+    }
+    println!("tidy: crate arrows, file imports and library dependencies are in order");
+    Ok(())
 }
 
 fn fetch_data(args: FetchDataArgs) -> Result<()> {

@@ -2,9 +2,7 @@
 //! inference batches on random tokens, after warm-up; one JSON line on stdout.
 
 use crate::cli::BenchArgs;
-use set_train::OptimizerName;
 use crate::exit::usage;
-use set_train::rng::{Stream, stream_rng};
 use anyhow::{Context, Result};
 use rand::RngExt;
 use serde::Serialize;
@@ -12,6 +10,8 @@ use set_nn::{
     ActivationMode, BatchRef, Classifier, ClassifierConfig, Optimizer, OptimizerConfig, Pooling,
     Storage, model_report,
 };
+use set_train::OptimizerName;
+use set_train::rng::{Stream, stream_rng};
 use std::time::Instant;
 
 #[derive(Debug, Serialize)]
@@ -97,17 +97,17 @@ fn validate(a: &BenchArgs) -> Result<()> {
 /// # Errors
 /// Bad values (usage errors) or model construction failures.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    run_with(args, &crate::dist::Local)
+    run_with(args, &set_train::dist::Local)
 }
 
 /// `set-lstm bench` on the ranks of `comm`: each training step is a data-parallel step over the
-/// global batch (see [`crate::dist::DataParallel`]) and each inference batch forwards this
+/// global batch (see [`set_train::dist::DataParallel`]) and each inference batch forwards this
 /// rank's shard; every timed step ends with a collective, so times are the slowest rank's.
 /// Rank 0 prints the line.
 ///
 /// # Errors
 /// Bad values (usage errors) or model construction failures.
-pub fn run_with(args: &BenchArgs, comm: &dyn crate::dist::Collective) -> Result<()> {
+pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Result<()> {
     validate(args)?;
     let storage = match args.density {
         Some(density) if !args.dense => Storage::Sparse { density },
@@ -148,7 +148,7 @@ pub fn run_with(args: &BenchArgs, comm: &dyn crate::dist::Collective) -> Result<
         };
         let mut opt = Optimizer::new(oc, model.params());
         let mut train = Vec::with_capacity(args.steps);
-        let mut dp = crate::dist::DataParallel::default();
+        let mut dp = set_train::dist::DataParallel::default();
         for i in 0..args.warmup + args.steps {
             let start = Instant::now();
             dp.train_step(comm, &mut model, &batch, &labels, &mut rng, i as u64)?;
@@ -161,8 +161,8 @@ pub fn run_with(args: &BenchArgs, comm: &dyn crate::dist::Collective) -> Result<
         let mut infer = Vec::with_capacity(args.steps);
         // Inference reuses one activation cache, as a serving loop would.
         let mut cache = set_nn::ForwardCache::default();
-        let mut shard = crate::dist::Shard::default();
-        let range = crate::dist::shard_range(b, comm.rank(), comm.size());
+        let mut shard = set_train::dist::Shard::default();
+        let range = set_train::dist::shard_range(b, comm.rank(), comm.size());
         shard.fill(&batch, &labels, range.clone());
         for i in 0..args.warmup + args.steps {
             let start = Instant::now();

@@ -2,9 +2,9 @@
 //! doc comments.
 
 use crate::config::Settings;
-use set_train::OptimizerName;
 use crate::exit::EXIT_CODES_HELP;
 use clap::{Args, Parser, Subcommand};
+use set_train::OptimizerName;
 use std::path::PathBuf;
 
 /// Truly sparse LSTM sentiment classifiers trained with Sparse Evolutionary Training (SET-LSTM).
@@ -48,7 +48,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// Expand a grid of train settings into runs; train them here or write a Slurm array job
     #[command(after_help = EXIT_CODES_HELP)]
-    Sweep(crate::sweep::SweepArgs),
+    Sweep(SweepArgs),
     /// Test-only (hidden): rewrite a run's latest checkpoint in a loop, for the SIGKILL tests
     #[cfg(feature = "test-hooks")]
     #[command(name = "__test-write-loop", hide = true)]
@@ -234,4 +234,42 @@ pub struct BenchArgs {
     /// Seed of the random tokens and weights
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub seed: u64,
+}
+
+/// `sweep` flags.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Grid file (TOML): a `[base]` table of train settings and a `[grid]` table of settings with arrays of values
+    #[arg(long, value_name = "FILE")]
+    pub grid: PathBuf,
+    /// Output folder: configs/, runs.txt and one run directory per run [default: runs/sweep-<grid file stem>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write a Slurm array-job script to FILE (one task per run) instead of training here
+    #[arg(long, value_name = "FILE")]
+    pub slurm: Option<PathBuf>,
+    /// Print the expanded runs and their state; write nothing, train nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Worker threads of each local run (0 = one per core) [default: the grid's `threads`, else 0]
+    #[arg(long, value_name = "N", conflicts_with = "slurm")]
+    pub threads: Option<usize>,
+    /// With --slurm: CPUs per array task (#SBATCH --cpus-per-task; also each run's --threads)
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "slurm")]
+    pub cpus_per_task: usize,
+    /// With --slurm: the set-lstm executable the tasks run [default: this executable]
+    #[arg(long, value_name = "PATH", requires = "slurm")]
+    pub bin: Option<PathBuf>,
+    /// With --slurm: an extra #SBATCH option, e.g. --sbatch-arg=--time=02:00:00 (repeatable)
+    #[arg(
+        long,
+        value_name = "OPTION",
+        requires = "slurm",
+        allow_hyphen_values = true
+    )]
+    pub sbatch_arg: Vec<String>,
+    /// Sleep this long after every step (test hook: signal handling)
+    #[cfg(feature = "test-hooks")]
+    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
+    pub step_delay_ms: u64,
 }

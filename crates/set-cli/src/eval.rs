@@ -68,18 +68,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             )
         }
         None => {
-            let cfg = recorded.as_ref().map_err(|e| anyhow::anyhow!("{e:#}")).with_context(|| {
-                format!(
-                    "model {}: cannot re-create its test split (pass --test FILE)",
-                    args.model.display()
-                )
-            })?;
-            let d = set_train::RunData::load(
-                &cfg.data_config(),
-                cfg.seed,
-                Some(bundle.vocab.clone()),
-            )
-            .context("re-creating the run's test split (pass --test FILE to use another file)")?;
+            let cfg = recorded
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("{e:#}"))
+                .with_context(|| {
+                    format!(
+                        "model {}: cannot re-create its test split (pass --test FILE)",
+                        args.model.display()
+                    )
+                })?;
+            let d =
+                set_train::RunData::load(&cfg.data_config(), cfg.seed, Some(bundle.vocab.clone()))
+                    .context(
+                        "re-creating the run's test split (pass --test FILE to use another file)",
+                    )?;
             (
                 d.splits.test,
                 format!(
@@ -126,4 +128,3 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     }
     Ok(())
 }
-

@@ -1,10 +1,10 @@
 //! Finding and loading a trained model: `--model` is a run directory (its `model.safetensors`)
 //! or a model file (`model.safetensors` or an `export`).
 
-use set_train::codec::read_bytes;
-use set_train::{CheckpointError, ModelBundle, decode_model};
 use crate::rundir::{RunDir, names};
 use anyhow::{Context, Result};
+use set_train::codec::read_bytes;
+use set_train::{CheckpointError, ModelBundle, decode_model};
 use std::path::Path;
 
 /// Loads the model of a run directory or a model file; returns the run directory too when

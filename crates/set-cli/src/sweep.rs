@@ -14,48 +14,9 @@ pub mod local;
 pub mod plan;
 pub mod slurm;
 
+use crate::cli::SweepArgs;
 use crate::exit;
 use anyhow::{Context, Result};
-use clap::Args;
-use std::path::PathBuf;
-
-/// `sweep` flags.
-#[derive(Debug, Args)]
-pub struct SweepArgs {
-    /// Grid file (TOML): a `[base]` table of train settings and a `[grid]` table of settings with arrays of values
-    #[arg(long, value_name = "FILE")]
-    pub grid: PathBuf,
-    /// Output folder: configs/, runs.txt and one run directory per run [default: runs/sweep-<grid file stem>]
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Write a Slurm array-job script to FILE (one task per run) instead of training here
-    #[arg(long, value_name = "FILE")]
-    pub slurm: Option<PathBuf>,
-    /// Print the expanded runs and their state; write nothing, train nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Worker threads of each local run (0 = one per core) [default: the grid's `threads`, else 0]
-    #[arg(long, value_name = "N", conflicts_with = "slurm")]
-    pub threads: Option<usize>,
-    /// With --slurm: CPUs per array task (#SBATCH --cpus-per-task; also each run's --threads)
-    #[arg(long, value_name = "N", default_value_t = 2, requires = "slurm")]
-    pub cpus_per_task: usize,
-    /// With --slurm: the set-lstm executable the tasks run [default: this executable]
-    #[arg(long, value_name = "PATH", requires = "slurm")]
-    pub bin: Option<PathBuf>,
-    /// With --slurm: an extra #SBATCH option, e.g. --sbatch-arg=--time=02:00:00 (repeatable)
-    #[arg(
-        long,
-        value_name = "OPTION",
-        requires = "slurm",
-        allow_hyphen_values = true
-    )]
-    pub sbatch_arg: Vec<String>,
-    /// Sleep this long after every step (test hook: signal handling)
-    #[cfg(feature = "test-hooks")]
-    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
-    pub step_delay_ms: u64,
-}
 
 fn print_list(plan: &plan::Plan) {
     println!(

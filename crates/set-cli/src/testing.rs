@@ -8,9 +8,9 @@ use crate::cli::RunControlArgs;
 use crate::cli::TestWriteLoopArgs;
 #[cfg(feature = "test-hooks")]
 use crate::rundir::RunDir;
-use anyhow::Result;
 #[cfg(feature = "test-hooks")]
 use anyhow::Context;
+use anyhow::Result;
 #[cfg(feature = "test-hooks")]
 use std::fs::File;
 #[cfg(feature = "test-hooks")]

@@ -4,7 +4,6 @@
 
 use crate::cli::{ResumeArgs, RunControlArgs, TrainArgs, Which};
 use crate::config::{TrainConfig, merge, read_settings_file};
-use crate::dist::{Collective, Handoff, Local};
 use crate::exit::{Failure, usage};
 use crate::rundir::{
     METRICS_HEADER, RunDir, RunLock, append_synced, file_len, names, remove_orphaned_tmp,
@@ -14,6 +13,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use set_nn::model_report;
+use set_train::dist::{Collective, Handoff, Local};
 use set_train::{
     EpochEvent, Observer, ObserverError, RunControl, RunData, StepEvent, Trainer, TrainingState,
     decode_checkpoint, encode_checkpoint,
@@ -217,7 +217,9 @@ struct Follower {
 
 impl Observer for Follower {
     fn before_step(&mut self, step: u64) -> Result<(), ObserverError> {
-        self.hooks.before_step(step).map_err(|e| e.to_string().into())
+        self.hooks
+            .before_step(step)
+            .map_err(|e| e.to_string().into())
     }
 }
 
@@ -403,7 +405,6 @@ fn run_control(args: &RunControlArgs) -> Result<RunControl> {
         stop: crate::signal::flag(),
     })
 }
-
 
 /// `set-lstm train` in one process.
 ///

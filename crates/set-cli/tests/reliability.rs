@@ -1128,29 +1128,44 @@ fn golden_files_still_load_and_resave_byte_identically() {
     assert_eq!(state.config.epochs, 2);
     assert_eq!(state.config.batch_size, 8);
     assert_eq!(state.spec.max_len, 64);
-    assert!(matches!(state.spec.sparsity, set_train::Sparsity::Uniform { density } if density.get() == 0.5));
+    assert!(
+        matches!(state.spec.sparsity, set_train::Sparsity::Uniform { density } if density.get() == 0.5)
+    );
     let v2 = encode_checkpoint(&state).unwrap();
     assert!(
         v2 == golden("checkpoint-v2.safetensors"),
         "format 1 -> 2 re-save of the checkpoint changed"
     );
     let again = encode_checkpoint(&decode_checkpoint(&v2).unwrap()).unwrap();
-    assert!(again == v2, "checkpoint save -> load -> save changed the bytes");
+    assert!(
+        again == v2,
+        "checkpoint save -> load -> save changed the bytes"
+    );
     for (v1, v2name) in [
         ("model-v1.safetensors", "model-v2.safetensors"),
         ("model-dense-v1.safetensors", "model-dense-v2.safetensors"),
     ] {
-        let bundle = decode_model(&golden(v1)).unwrap_or_else(|e| panic!("{v1} no longer loads: {e}"));
+        let bundle =
+            decode_model(&golden(v1)).unwrap_or_else(|e| panic!("{v1} no longer loads: {e}"));
         assert_eq!(bundle.vocab.len(), 11);
         let bytes = encode_model(&bundle).unwrap();
-        assert!(bytes == golden(v2name), "{v1} re-saves differently from {v2name}");
+        assert!(
+            bytes == golden(v2name),
+            "{v1} re-saves differently from {v2name}"
+        );
         assert!(
             encode_model(&decode_model(&bytes).unwrap()).unwrap() == bytes,
             "{v2name} re-saves differently"
         );
         for name in [v1, v2name] {
             let p = golden_path(name);
-            let out = ok(&run(&["predict", "--model", s(&p), "--json", "a good film"]));
+            let out = ok(&run(&[
+                "predict",
+                "--model",
+                s(&p),
+                "--json",
+                "a good film",
+            ]));
             let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
             assert!(
                 v["logits"]
@@ -1172,10 +1187,7 @@ fn golden_files_still_load_and_resave_byte_identically() {
             .map(|p| (p.name.clone(), p.value.shape(), p.values().to_vec()))
             .collect()
     };
-    assert_eq!(
-        flat(&set_train::densify(&a.model).unwrap()),
-        flat(&b.model)
-    );
+    assert_eq!(flat(&set_train::densify(&a.model).unwrap()), flat(&b.model));
 }
 
 // ---------------------------------------------------------------------------------------------

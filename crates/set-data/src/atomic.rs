@@ -66,8 +66,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .and_then(|()| file.sync_all())
             .map_err(|e| DataError::io(&tmp, "write", e))?;
         drop(file);
-        fs::rename(&tmp, path)
-            .map_err(|e| DataError::io(path, "rename temporary file onto", e))?;
+        fs::rename(&tmp, path).map_err(|e| DataError::io(path, "rename temporary file onto", e))?;
         sync_dir(&dir)
     })();
     if result.is_err() {

@@ -64,7 +64,9 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| DataError::io(path, "read", e))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| DataError::io(path, "read", e))?;
         if n == 0 {
             break;
         }

@@ -24,6 +24,7 @@ pub mod tokenizer;
 pub mod vocab;
 
 pub use aclimdb::load_aclimdb;
+pub use atomic::{sync_dir, write_atomic};
 pub use batch::{
     Batch, BatchConfig, EncodedExample, Truncation, encode_examples, eval_batches, make_batches,
 };
@@ -33,7 +34,6 @@ pub use dataset::{
     DatasetSplits, SplitConfig, SplitFiles, SplitOrigin, load_dataset, load_dataset_tokenized,
     load_files, load_files_tokenized,
 };
-pub use atomic::{sync_dir, write_atomic};
 pub use delimited::{ColumnRef, CsvOptions, load_delimited, read_delimited};
 pub use digest::FileDigest;
 pub use error::{DataError, Location, Result};

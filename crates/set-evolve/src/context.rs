@@ -1,7 +1,7 @@
 //! The per-step context (epoch, prune fraction, new-weight init) and the `should_evolve` rule.
 
 use crate::error::EvolveError;
-use crate::schedule::PruneSchedule;
+use crate::schedule::{PruneSchedule, check_zeta};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
@@ -19,14 +19,6 @@ use serde::{Deserialize, Serialize};
 /// ```
 pub fn should_evolve(epoch: usize, total_epochs: usize) -> bool {
     epoch + 1 < total_epochs
-}
-
-pub(crate) fn check_zeta(zeta: f64) -> Result<(), EvolveError> {
-    if zeta.is_finite() && (0.0..=1.0).contains(&zeta) {
-        Ok(())
-    } else {
-        Err(EvolveError::InvalidZeta { zeta })
-    }
 }
 
 /// How many of `count` candidates a prune fraction removes: `floor(zeta * count)`, computed as

@@ -3,7 +3,7 @@
 
 use crate::context::{EvolveContext, NewWeightInit};
 use crate::error::EvolveError;
-use crate::policy::{Conservation, MatrixPlan, StepPlan};
+use crate::plan::{Conservation, MatrixPlan, StepPlan};
 use crate::report::{DegreeSummary, EvolutionReport, GroupStats, MatrixReport};
 use crate::tracker::TopologyTracker;
 use crate::view::MatrixView;

@@ -5,6 +5,7 @@ mod context;
 mod density;
 mod engine;
 mod error;
+mod plan;
 mod policies;
 mod policy;
 mod report;
@@ -17,10 +18,12 @@ mod view;
 pub use context::{EvolveContext, NewWeightInit, prune_count, should_evolve};
 pub use density::{DensityReport, DensityScheme, allocate};
 pub use error::EvolveError;
+pub use plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
 pub use policies::{
-    RiglConfig, RiglPolicy, SetConfig, SetPolicy, SnfsConfig, SnfsPolicy, StaticPolicy,
+    PolicyConfig, RiglConfig, RiglPolicy, SetConfig, SetPolicy, SnfsConfig, SnfsPolicy,
+    StaticPolicy,
 };
-pub use policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyConfig, PolicyNeeds, StepPlan};
+pub use policy::EvolutionPolicy;
 pub use report::{DegreeSummary, EvolutionReport, GroupStats, MatrixReport};
 pub use sampling::{SamplingMethod, sample_empty_positions};
 pub use schedule::PruneSchedule;

@@ -1,70 +1,13 @@
-//! The `EvolutionPolicy` trait and a serialisable `PolicyConfig` that builds any policy.
+//! The `EvolutionPolicy` trait: each policy plans a step, the trait's provided `evolve` checks
+//! and applies it (the one copy of the shared skeleton).
 
 use crate::context::{EvolveContext, NewWeightInit};
 use crate::engine;
 use crate::error::EvolveError;
-use crate::policies::{
-    RiglConfig, RiglPolicy, SetConfig, SetPolicy, SnfsConfig, SnfsPolicy, StaticPolicy,
-};
+use crate::plan::{PolicyNeeds, StepPlan};
 use crate::report::EvolutionReport;
 use crate::tracker::TopologyTracker;
 use crate::view::MatrixView;
-use serde::{Deserialize, Serialize};
-
-/// What a policy needs from the views of a step; the shared skeleton
-/// ([`EvolutionPolicy::evolve`]) checks it before planning.
-///
-/// ```
-/// use set_evolve::{EvolutionPolicy, PolicyNeeds, SnfsPolicy};
-/// let needs = SnfsPolicy::default().needs();
-/// assert_eq!(needs, PolicyNeeds { momentum: true, gradient_row: true, finite_values: true });
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PolicyNeeds {
-    /// Every view must carry a momentum buffer ([`MatrixView::momentum`]).
-    pub momentum: bool,
-    /// Every view must carry a row-gradient callback ([`MatrixView::gradient_row`]).
-    pub gradient_row: bool,
-    /// Weights (and the momentum buffer, when `momentum` is set) must be finite: the step is
-    /// refused with [`EvolveError::NonFinite`] on the first NaN or infinity, matrix by matrix.
-    /// Off only for a policy that reads no value (the static baseline).
-    pub finite_values: bool,
-}
-
-/// One matrix's planned edit, as returned by [`EvolutionPolicy::plan`].
-///
-/// The skeleton checks it against the matrix before anything changes (removals sorted,
-/// distinct and in range; inserts sorted by `(row, col)`, distinct, in shape, and each at an
-/// empty position or one being removed).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MatrixPlan {
-    /// Value positions (indices into `matrix.values()`) to remove, sorted ascending.
-    pub remove: Vec<usize>,
-    /// Positions `(row, col)` to insert, sorted by `(row, col)`.
-    pub insert: Vec<(usize, usize)>,
-    /// Mean |momentum| before the step, if the policy used it (reported as
-    /// [`crate::MatrixReport::mean_abs_momentum`]).
-    pub mean_abs_momentum: Option<f64>,
-}
-
-/// Which non-zero counts a step conserves; the skeleton refuses a plan that breaks it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Conservation {
-    /// Every matrix keeps its nnz.
-    #[default]
-    PerMatrix,
-    /// Only the sum over the matrices of the step is kept (sparse momentum's redistribution).
-    Total,
-}
-
-/// A whole step's plan: one [`MatrixPlan`] per view, in view order, and what it conserves.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StepPlan {
-    /// One plan per matrix of the step, in the order of the views.
-    pub matrices: Vec<MatrixPlan>,
-    /// The conservation rule the plan follows.
-    pub conservation: Conservation,
-}
 
 /// A rule that prunes and regrows connections between epochs.
 ///
@@ -79,7 +22,7 @@ pub struct StepPlan {
 /// Contract of the skeleton, for every policy:
 /// - the matrices handed over are edited in place through `SparseMatrix::edit`, and every
 ///   buffer in `MatrixView::state` is remapped (survivors keep their state, new entries 0);
-/// - non-zeros are conserved exactly as the plan's [`Conservation`] says: per matrix, or
+/// - non-zeros are conserved exactly as the plan's [`crate::Conservation`] says: per matrix, or
 ///   (sparse momentum with redistribution) the sum over the matrices of the step;
 /// - nothing of size `rows x cols` is allocated, only one row of length `cols` at a time;
 /// - all randomness comes from `rng`, first the plan's draws and then the new values, matrix by
@@ -167,43 +110,5 @@ pub trait EvolutionPolicy: Send {
             .new_weight_init
             .unwrap_or_else(|| self.default_new_weight_init());
         engine::apply(matrices, plan, init, rng, tracker, ctx, self.name())
-    }
-}
-
-/// Any policy with its configuration, for config files and the command line.
-///
-/// ```
-/// use set_evolve::PolicyConfig;
-/// assert_eq!(PolicyConfig::default().build().name(), "set");
-/// assert_eq!(PolicyConfig::Static.build().name(), "static");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PolicyConfig {
-    /// Sparse Evolutionary Training (the default).
-    Set(SetConfig),
-    /// RigL: magnitude prune, gradient regrowth.
-    Rigl(RiglConfig),
-    /// Sparse momentum, truly sparse.
-    Snfs(SnfsConfig),
-    /// No topology change.
-    Static,
-}
-
-impl Default for PolicyConfig {
-    fn default() -> Self {
-        PolicyConfig::Set(SetConfig::default())
-    }
-}
-
-impl PolicyConfig {
-    /// A fresh policy.
-    pub fn build(&self) -> Box<dyn EvolutionPolicy> {
-        match *self {
-            PolicyConfig::Set(c) => Box::new(SetPolicy::new(c)),
-            PolicyConfig::Rigl(c) => Box::new(RiglPolicy::new(c)),
-            PolicyConfig::Snfs(c) => Box::new(SnfsPolicy::new(c)),
-            PolicyConfig::Static => Box::new(StaticPolicy::new()),
-        }
     }
 }

@@ -49,7 +49,7 @@ impl PruneSchedule {
             PruneSchedule::Constant(z) => z,
             PruneSchedule::Cosine { initial, .. } => initial,
         };
-        crate::context::check_zeta(z)
+        check_zeta(z)
     }
 
     /// The prune fraction after epoch `t` (not validated; see [`PruneSchedule::validate`]).
@@ -69,5 +69,14 @@ impl PruneSchedule {
                 }
             }
         }
+    }
+}
+
+/// Checks that a prune fraction lies in `[0, 1]`.
+pub(crate) fn check_zeta(zeta: f64) -> Result<(), EvolveError> {
+    if zeta.is_finite() && (0.0..=1.0).contains(&zeta) {
+        Ok(())
+    } else {
+        Err(EvolveError::InvalidZeta { zeta })
     }
 }

@@ -5,7 +5,8 @@
 //! ([`crate::ClassifierConfig::param_specs`]): which parameters are matrices, their row groups,
 //! their row gradients and their optimizer state.
 
-use crate::classifier::{Classifier, ForwardCache, PAD_ID, ParamKind, ParamSpec};
+use crate::classifier::{Classifier, ForwardCache, PAD_ID};
+use crate::config::{ParamKind, ParamSpec};
 use crate::error::NnError;
 use crate::optim::Optimizer;
 use crate::param::{Param, ParamValue};
@@ -221,6 +222,51 @@ fn take_by_name<'a>(
         .iter_mut()
         .find(|p| p.as_ref().is_some_and(|p| p.name == name))
         .and_then(Option::take)
+}
+
+impl Classifier<f32> {
+    /// Lends what an evolution step needs, explicitly: the parameter table, every parameter
+    /// (mutable, in table order) and the row-gradient functions computed from the last training
+    /// step's cache. [`crate::evolve::evolve_model`] hands these to the policy.
+    ///
+    /// # Errors
+    /// The table cannot be built ([`ClassifierConfig::param_specs`]), or a parameter of the
+    /// table is missing from the model (renamed from outside).
+    pub fn evolution_inputs(&mut self) -> Result<EvolutionInputs<'_>, NnError> {
+        let specs = self.config.param_specs()?;
+        let Classifier {
+            embedding,
+            lstm,
+            out_weight,
+            out_bias,
+            scratch,
+            ..
+        } = self;
+        let [w_ih, w_hh, b_ih, b_hh] = lstm.params_mut();
+        let mut all: Vec<Option<&mut Param<f32>>> =
+            [embedding, w_ih, w_hh, b_ih, b_hh, out_weight, out_bias]
+                .into_iter()
+                .map(Some)
+                .collect();
+        let mut params = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let p = all
+                .iter_mut()
+                .find(|p| p.as_ref().is_some_and(|p| p.name == spec.name))
+                .and_then(Option::take)
+                .ok_or_else(|| NnError::Shape {
+                    name: format!("{} (missing from the model)", spec.name),
+                    expected: spec.shape.clone(),
+                    got: Vec::new(),
+                })?;
+            params.push(p);
+        }
+        Ok(EvolutionInputs {
+            specs,
+            params,
+            row_gradients: RowGradients::new(scratch),
+        })
+    }
 }
 
 #[cfg(test)]

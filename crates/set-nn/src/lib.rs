@@ -4,6 +4,7 @@
 pub mod accounting;
 pub mod activation;
 pub mod classifier;
+mod config;
 pub mod dropout;
 mod error;
 pub mod evolve;

@@ -7,7 +7,7 @@
 //! through unchanged), so the state after the last step is each sequence's state at its length.
 
 use crate::activation::{ActivationMode, sigmoid_exact, sigmoid_fast, tanh_fast};
-use crate::classifier::{LSTM_B_HH, LSTM_B_IH, LSTM_W_HH, LSTM_W_IH};
+use crate::config::{LSTM_B_HH, LSTM_B_IH, LSTM_W_HH, LSTM_W_IH};
 use crate::param::{Param, ParamValue};
 use crate::rows::{RawRows, for_each_unit};
 use ndarray::{Array, Array1, Array3, ArrayView2, ArrayView3, Axis, Dimension, s};

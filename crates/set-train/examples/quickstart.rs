@@ -5,7 +5,9 @@
 use set_train::{DataConfig, ModelSpec, RunData, Trainer, TrainerConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args().nth(1).unwrap_or("model.safetensors".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or("model.safetensors".into());
     let datasets = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets");
     let data = RunData::load(&DataConfig::registry("uci", datasets), 42, None)?;
     // Embedding and LSTM weights stored sparse from the start (Erdős–Rényi, epsilon 5); after

@@ -77,7 +77,7 @@ pub fn gate_nnz(model: &Classifier<f32>, name: &str) -> Option<[usize; 4]> {
 ///
 /// # Errors
 /// Never for a valid model (shapes are unchanged).
-pub fn densify(model: &Classifier<f32>) -> Result<Classifier<f32>, set_nn::NnError> {
+pub fn densify(model: &Classifier<f32>) -> Result<Classifier<f32>, crate::TrainError> {
     use set_nn::{Param, Storage};
     let mut cfg = model.config.clone();
     cfg.embedding = Storage::Dense;
@@ -95,5 +95,5 @@ pub fn densify(model: &Classifier<f32>) -> Result<Classifier<f32>, set_nn::NnErr
             Param::new(p.name.clone(), v)
         })
         .collect();
-    Classifier::from_params(cfg, params)
+    Ok(Classifier::from_params(cfg, params)?)
 }

@@ -75,7 +75,12 @@ impl Default for TrainerConfig {
     }
 }
 
-fn check(ok: bool, key: &'static str, value: impl ToString, expected: &'static str) -> Result<(), SettingError> {
+fn check(
+    ok: bool,
+    key: &'static str,
+    value: impl ToString,
+    expected: &'static str,
+) -> Result<(), SettingError> {
     if ok {
         Ok(())
     } else {
@@ -296,6 +301,9 @@ mod tests {
         let j = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<TrainerConfig>(&j).unwrap(), c);
         assert!(serde_json::from_str::<TrainerConfig>(&j.replace("}", ",\"x\":1}")).is_err());
-        assert!(serde_json::from_str::<TrainerConfig>(&j.replace("\"zeta\":0.3", "\"zeta\":2.0")).is_err());
+        assert!(
+            serde_json::from_str::<TrainerConfig>(&j.replace("\"zeta\":0.3", "\"zeta\":2.0"))
+                .is_err()
+        );
     }
 }

@@ -52,7 +52,7 @@ pub enum TrainError {
     },
     /// A model or batch error from `set-nn` (shapes, token ids, configuration).
     #[error(transparent)]
-    Nn(NnError),
+    Nn(Box<NnError>),
     /// The evolution policy refused a step (nothing was changed).
     #[error("evolution step after epoch {epoch}")]
     Evolve {
@@ -60,7 +60,7 @@ pub enum TrainError {
         epoch: usize,
         /// The policy's error.
         #[source]
-        source: EvolveError,
+        source: Box<EvolveError>,
     },
     /// Reading or preparing data failed.
     #[error(transparent)]
@@ -90,7 +90,7 @@ impl From<NnError> for TrainError {
                 tensor,
                 step,
             },
-            other => TrainError::Nn(other),
+            other => TrainError::Nn(Box::new(other)),
         }
     }
 }

@@ -26,4 +26,3 @@ pub fn checkpoint(data: &[u8]) {
         );
     }
 }
-

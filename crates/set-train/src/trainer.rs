@@ -546,7 +546,7 @@ impl Trainer {
             .evolve_context(epoch)
             .map_err(|source| TrainError::Evolve {
                 epoch: epoch + 1,
-                source,
+                source: Box::new(source),
             })?;
         let when = format!("before the evolution step after epoch {}", epoch + 1);
         crate::dist::check_in_sync(&*self.comm, &self.state.model, &when)?;
@@ -565,7 +565,7 @@ impl Trainer {
                 .map_err(|e| match e {
                     set_nn::NnError::Evolve(source) => TrainError::Evolve {
                         epoch: epoch + 1,
-                        source,
+                        source: Box::new(source),
                     },
                     other => other.into(),
                 })?,

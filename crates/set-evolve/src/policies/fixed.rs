@@ -2,7 +2,8 @@
 
 use crate::context::{EvolveContext, NewWeightInit};
 use crate::error::EvolveError;
-use crate::policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyNeeds, StepPlan};
+use crate::plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
+use crate::policy::EvolutionPolicy;
 use crate::view::MatrixView;
 
 /// No pruning, no regrowth: a static sparse network. Still validates the views and records the

@@ -3,7 +3,8 @@
 
 use crate::context::{EvolveContext, NewWeightInit, prune_count};
 use crate::error::EvolveError;
-use crate::policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyNeeds, StepPlan};
+use crate::plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
+use crate::policy::EvolutionPolicy;
 use crate::select::{magnitude_prune_selection, top_k_absent_by_gradient};
 use crate::view::MatrixView;
 use serde::{Deserialize, Serialize};

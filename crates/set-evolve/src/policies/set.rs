@@ -2,7 +2,8 @@
 
 use crate::context::{EvolveContext, NewWeightInit};
 use crate::error::EvolveError;
-use crate::policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyNeeds, StepPlan};
+use crate::plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
+use crate::policy::EvolutionPolicy;
 use crate::sampling::{SamplingMethod, sample_empty_positions};
 use crate::select::set_prune_selection;
 use crate::view::MatrixView;

@@ -2,8 +2,9 @@
 
 use crate::context::{EvolveContext, NewWeightInit, prune_count};
 use crate::error::EvolveError;
+use crate::plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
 use crate::policies::rigl::grow_by_gradient;
-use crate::policy::{Conservation, EvolutionPolicy, MatrixPlan, PolicyNeeds, StepPlan};
+use crate::policy::EvolutionPolicy;
 use crate::select::magnitude_prune_selection;
 use crate::view::MatrixView;
 use serde::{Deserialize, Serialize};

@@ -217,7 +217,8 @@ pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
             })?;
     }
     f.finish()?;
-    let model = Classifier::from_params(mcfg, params).map_err(CheckpointError::Model)?;
+    let model =
+        Classifier::from_params(mcfg, params).map_err(|e| CheckpointError::Model(Box::new(e)))?;
     let optimizer = Optimizer {
         config: om.config,
         state,
@@ -246,4 +247,3 @@ pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
         datasets,
     })
 }
-

@@ -86,7 +86,9 @@ pub enum CheckpointError {
         expected: &'static str,
     },
     /// Unsupported `version`.
-    #[error("format version {found} is not supported (this build reads versions {OLDEST_VERSION} to {VERSION})")]
+    #[error(
+        "format version {found} is not supported (this build reads versions {OLDEST_VERSION} to {VERSION})"
+    )]
     Version {
         /// Found.
         found: String,
@@ -152,7 +154,7 @@ pub enum CheckpointError {
     },
     /// The parameters do not form a model of the configuration.
     #[error("model does not match its configuration")]
-    Model(#[source] NnError),
+    Model(#[source] Box<NnError>),
 }
 
 /// `Result` with [`CheckpointError`].

@@ -192,7 +192,12 @@ pub(crate) fn check_class_names(names: &[String], classes: usize) -> CResult<()>
 /// `config`; the spec is read out of it and the model configuration.
 pub(crate) fn read_common(
     f: &TensorFile<'_>,
-) -> CResult<(ModelSpec, Option<serde_json::Value>, ClassifierConfig, Vec<String>)> {
+) -> CResult<(
+    ModelSpec,
+    Option<serde_json::Value>,
+    ClassifierConfig,
+    Vec<String>,
+)> {
     let mcfg: ClassifierConfig = f.meta_json("model")?;
     check_model_config(&mcfg)?;
     let (spec, front_end, key) = if f.version() == 1 {
@@ -202,9 +207,7 @@ pub(crate) fn read_common(
         let spec: ModelSpec = f.meta_json("spec")?;
         let front_end = f
             .meta_opt("front_end")
-            .map(|s| {
-                serde_json::from_str(s).map_err(|e| bad_meta("front_end", e.to_string()))
-            })
+            .map(|s| serde_json::from_str(s).map_err(|e| bad_meta("front_end", e.to_string())))
             .transpose()?;
         (spec, front_end, "spec")
     };
@@ -298,7 +301,8 @@ pub fn decode_model(bytes: &[u8]) -> CResult<ModelBundle> {
         ));
     }
     f.finish()?;
-    let model = Classifier::from_params(mcfg, params).map_err(CheckpointError::Model)?;
+    let model =
+        Classifier::from_params(mcfg, params).map_err(|e| CheckpointError::Model(Box::new(e)))?;
     Ok(ModelBundle {
         spec,
         model,

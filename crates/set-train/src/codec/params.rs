@@ -88,7 +88,8 @@ pub(crate) fn expected_params(cfg: &ClassifierConfig) -> CResult<Vec<Expected>> 
 /// read, is what keeps a hostile header from making the loader allocate more than a small
 /// multiple of the file's length.
 pub(crate) fn check_model_config(mcfg: &ClassifierConfig) -> CResult<()> {
-    mcfg.validate().map_err(CheckpointError::Model)?;
+    mcfg.validate()
+        .map_err(|e| CheckpointError::Model(Box::new(e)))?;
     for (field, value, max) in [
         ("vocab_size", mcfg.vocab_size, crate::spec::MAX_VOCAB),
         ("embed_dim", mcfg.embed_dim, crate::spec::MAX_WIDTH),
@@ -209,4 +210,3 @@ pub(crate) fn read_params(f: &TensorFile<'_>, cfg: &ClassifierConfig) -> CResult
     }
     Ok(params)
 }
-

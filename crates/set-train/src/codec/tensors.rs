@@ -94,8 +94,6 @@ pub fn encode_safetensors(
     out
 }
 
-
-
 pub(crate) fn first_non_finite(name: &str, v: &[f32]) -> CResult<()> {
     match v.iter().position(|x| !x.is_finite()) {
         Some(index) => Err(CheckpointError::NonFinite {
@@ -315,4 +313,3 @@ pub fn read_bytes(path: &Path) -> CResult<Vec<u8>> {
     }
     std::fs::read(path).map_err(io)
 }
-

@@ -50,7 +50,7 @@ fn state() -> TrainingState {
             examples: 6,
             ..Progress::default()
         },
-    tracker,
+        tracker,
         vocab_sha256: "ab".repeat(32),
         datasets: vec![],
     }
@@ -120,8 +120,7 @@ fn with_tensor(bytes: &[u8], name: &str, f: impl Fn(&mut OutTensor)) -> Vec<u8> 
 fn with_meta(bytes: &[u8], key: &str, value: Option<&str>) -> Vec<u8> {
     let st = SafeTensors::deserialize(bytes).unwrap();
     let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
-    let mut meta: BTreeMap<String, String> =
-        meta.metadata().clone().unwrap().into_iter().collect();
+    let mut meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
     match value {
         Some(v) => meta.insert(key.into(), v.into()),
         None => meta.remove(key),
@@ -205,8 +204,7 @@ fn corruptions_are_typed_errors() {
     let extra = {
         let st = SafeTensors::deserialize(&good).unwrap();
         let (_, meta) = SafeTensors::read_metadata(&good).unwrap();
-        let meta: BTreeMap<String, String> =
-            meta.metadata().clone().unwrap().into_iter().collect();
+        let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
         let mut t: Vec<OutTensor> = st
             .tensors()
             .into_iter()
@@ -226,8 +224,7 @@ fn corruptions_are_typed_errors() {
     let missing = {
         let st = SafeTensors::deserialize(&good).unwrap();
         let (_, meta) = SafeTensors::read_metadata(&good).unwrap();
-        let meta: BTreeMap<String, String> =
-            meta.metadata().clone().unwrap().into_iter().collect();
+        let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
         let t = st
             .tensors()
             .into_iter()

@@ -26,7 +26,7 @@ mod mpi_world;
 
 use crate::error::TrainError;
 use rand::Rng;
-use set_nn::{BatchRef, Classifier, NnError, StepStats};
+use set_nn::{BatchRef, Classifier, StepStats};
 use std::sync::Arc;
 
 /// The collective operations a data-parallel run uses. Every rank must call the same
@@ -227,9 +227,9 @@ impl DataParallel {
         labels: &[usize],
         rng: &mut R,
         step: u64,
-    ) -> Result<StepStats, NnError> {
+    ) -> Result<StepStats, TrainError> {
         if comm.size() == 1 {
-            return model.train_step(batch, labels, rng, step);
+            return Ok(model.train_step(batch, labels, rng, step)?);
         }
         let total = labels.len();
         let range = shard_range(total, comm.rank(), comm.size());

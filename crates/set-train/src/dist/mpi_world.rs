@@ -84,7 +84,9 @@ fn abort_world(code: i32) -> ! {
 /// waiting in a collective.
 pub(super) fn init() -> Result<(Universe, Arc<dyn Collective>), TrainError> {
     let Some((universe, provided)) = mpi::initialize_with_threading(Threading::Serialized) else {
-        return Err(TrainError::Distributed("MPI was already initialised".into()));
+        return Err(TrainError::Distributed(
+            "MPI was already initialised".into(),
+        ));
     };
     if provided < Threading::Serialized {
         return Err(TrainError::Distributed(format!(
