@@ -229,7 +229,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub warmup: usize,
     /// Optimizer of the training steps: sgd, adam
-    #[arg(long, value_name = "NAME", default_value = "adam", value_parser = crate::config::named::<OptimizerName>())]
+    #[arg(long, value_name = "NAME", default_value = "adam", value_parser = crate::config::named::<OptimizerName>(OptimizerName::NAMES))]
     pub optimizer: OptimizerName,
     /// Seed of the random tokens and weights
     #[arg(long, value_name = "SEED", default_value_t = 0)]

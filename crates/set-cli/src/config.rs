@@ -11,41 +11,27 @@ use set_train::{
 };
 use std::path::{Path, PathBuf};
 
-/// A clap parser for one of `set-train`'s named settings (`policy`, `optimizer`, ...).
-pub fn named<T>() -> impl clap::builder::TypedValueParser<Value = T>
+/// A clap parser for one of `set-train`'s named settings (`policy`, `optimizer`, ...): the
+/// accepted `names` are listed in `--help` and completions, and parsed with `FromStr`.
+pub fn named<T>(names: &'static [&'static str]) -> impl clap::builder::TypedValueParser<Value = T>
 where
     T: std::str::FromStr + Clone + Send + Sync + 'static,
     T::Err: std::fmt::Display,
-    NamedList: HasNames<T>,
 {
     use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(<NamedList as HasNames<T>>::NAMES)
+    clap::builder::PossibleValuesParser::new(names)
         .try_map(|s: String| s.parse::<T>().map_err(|e| e.to_string()))
-}
-
-/// The names of each named setting, for `--help` and completion.
-pub struct NamedList;
-
-/// The accepted names of a named setting.
-pub trait HasNames<T> {
-    /// Every name.
-    const NAMES: &'static [&'static str];
-}
-
-impl HasNames<PolicyName> for NamedList {
-    const NAMES: &'static [&'static str] = PolicyName::NAMES;
-}
-impl HasNames<OptimizerName> for NamedList {
-    const NAMES: &'static [&'static str] = OptimizerName::NAMES;
-}
-impl HasNames<ScheduleName> for NamedList {
-    const NAMES: &'static [&'static str] = ScheduleName::NAMES;
 }
 
 /// Pooling names: `set_nn::Pooling` serialised in lower case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PoolingName(pub Pooling);
+
+impl PoolingName {
+    /// Every name.
+    pub const NAMES: &'static [&'static str] = &["last", "mean"];
+}
 
 impl std::str::FromStr for PoolingName {
     type Err = String;
@@ -56,10 +42,6 @@ impl std::str::FromStr for PoolingName {
             other => Err(format!("`{other}` is not one of last, mean")),
         }
     }
-}
-
-impl HasNames<PoolingName> for NamedList {
-    const NAMES: &'static [&'static str] = &["last", "mean"];
 }
 
 macro_rules! settings {
@@ -133,7 +115,7 @@ settings! {
     #[arg(value_name = "N")]
     hidden: usize,
     /// Pooling of the LSTM outputs: last, mean [default: mean]
-    #[arg(value_parser = named::<PoolingName>(), value_name = "KIND")]
+    #[arg(value_parser = named::<PoolingName>(PoolingName::NAMES), value_name = "KIND")]
     pooling: PoolingName,
     /// Dropout on the embeddings [default: 0.2]
     #[arg(value_name = "P")]
@@ -157,13 +139,13 @@ settings! {
     #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     sparse_output: bool,
     /// Topology evolution policy: set, rigl, snfs, static [default: set]
-    #[arg(value_parser = named::<PolicyName>(), value_name = "POLICY")]
+    #[arg(value_parser = named::<PolicyName>(PolicyName::NAMES), value_name = "POLICY")]
     policy: PolicyName,
     /// Fraction of each sparse matrix's connections pruned and regrown after every epoch but the last [default: 0.3]
     #[arg(value_name = "F")]
     zeta: f64,
     /// How the prune fraction changes over the run: constant, or cosine decay from --zeta to 0 [default: constant]
-    #[arg(value_parser = named::<ScheduleName>(), value_name = "KIND")]
+    #[arg(value_parser = named::<ScheduleName>(ScheduleName::NAMES), value_name = "KIND")]
     prune_schedule: ScheduleName,
     /// SET: whether positions pruned in a step may regrow in the same step [default: true]
     #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
@@ -172,7 +154,7 @@ settings! {
     #[arg(value_name = "STD")]
     new_weight_std: f64,
     /// Optimizer: sgd, adam [default: adam]
-    #[arg(value_parser = named::<OptimizerName>(), value_name = "NAME")]
+    #[arg(value_parser = named::<OptimizerName>(OptimizerName::NAMES), value_name = "NAME")]
     optimizer: OptimizerName,
     /// Learning rate [default: 0.01]
     #[arg(value_name = "LR")]

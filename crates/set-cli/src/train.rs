@@ -45,24 +45,11 @@ pub enum Outcome {
     AlreadyFinished,
 }
 
-/// `summary.json`.
+/// `summary.json`: the trainer's summary and the process's peak memory.
 #[derive(Debug, Serialize)]
 struct Summary {
-    test_accuracy: Option<f64>,
-    test_loss: Option<f64>,
-    dev_accuracy: Option<f64>,
-    best_dev_accuracy: Option<f64>,
-    best_dev_epoch: Option<usize>,
-    params: usize,
-    dense_params: usize,
-    density: f64,
-    weight_bytes: usize,
-    train_seconds: f64,
-    epochs: usize,
-    global_steps: u64,
-    evolution_steps: u64,
-    itop_rate: Option<f64>,
-    topology_sha256: String,
+    #[serde(flatten)]
+    run: set_train::RunSummary,
     peak_rss_bytes: Option<u64>,
 }
 
@@ -293,46 +280,27 @@ impl Session {
         let bytes =
             set_train::encode_model(&bundle).context("refusing to write the final model")?;
         write_atomic(&self.run.file(names::MODEL), &bytes)?;
-        let state = self.trainer.state();
-        let r = model_report(&state.model, None);
-        let tracker = self.trainer.tracker();
-        let train_seconds = self.trainer.train_ms() as f64 / 1000.0;
         let summary = Summary {
-            test_accuracy: test.map(|t| t.accuracy),
-            test_loss: test.map(|t| t.loss),
-            dev_accuracy: dev.map(|d| d.accuracy),
-            best_dev_accuracy: state.progress.best_dev_accuracy_bits.map(f64::from_bits),
-            best_dev_epoch: state.progress.best_dev_epoch,
-            params: r.total_params,
-            dense_params: r.dense_params,
-            density: r.density,
-            weight_bytes: r.weight_bytes,
-            train_seconds,
-            epochs: state.config.epochs,
-            global_steps: state.counters.global_step,
-            evolution_steps: state.counters.evolution_steps,
-            itop_rate: tracker
-                .names()
-                .next()
-                .is_some()
-                .then(|| tracker.total_itop_rate()),
-            topology_sha256: set_train::topology_sha256(&state.model),
+            run: self.trainer.summary(dev, test),
             peak_rss_bytes: crate::sysinfo::peak_rss_bytes(),
         };
         write_atomic(
             &self.run.file(names::SUMMARY),
             format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),
         )?;
-        if let Err(e) = crate::plots::write_all(&self.run, &state.model) {
+        if let Err(e) = crate::plots::write_all(&self.run, self.trainer.model()) {
             tracing::warn!("plots not written: {e:#}");
         }
-        let acc = test.map_or("n/a".to_string(), |t| format!("{:.4}", t.accuracy));
+        let r = &summary.run;
+        let acc = r
+            .test_accuracy
+            .map_or("n/a".to_string(), |a| format!("{a:.4}"));
         println!(
             "test accuracy {acc} | params {} of {} dense ({:.2}%) | {:.1}s | run directory {}",
-            r.total_params,
+            r.params,
             r.dense_params,
             r.density * 100.0,
-            train_seconds,
+            r.train_seconds,
             self.run.root.display()
         );
         Ok(())
@@ -675,20 +643,9 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         .into());
     }
     let now = config.data_config().digests()?;
-    for (want, have) in state.datasets.iter().zip(&now) {
-        if want.sha256 != have.sha256 || want.path != have.path {
-            return Err(Failure::Refused(format!(
-                "data file {} changed since the run started (sha256 {}, expected {})",
-                have.path.display(),
-                have.sha256,
-                want.sha256
-            ))
-            .into());
-        }
-    }
-    if state.datasets.len() != now.len() {
-        return Err(Failure::Refused("the run's data files changed".into()).into());
-    }
+    state
+        .check_data(&now)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
     if state.config.policy != config.policy {
         return Err(Failure::Refused(format!(
             "checkpoint policy `{}` differs from the configured `{}`",

@@ -71,6 +71,9 @@ pub enum TrainError {
     /// The processes of a data-parallel run disagree or cannot communicate.
     #[error("{0}")]
     Distributed(String),
+    /// The data files differ from those a run was trained on.
+    #[error("{0}")]
+    DataChanged(String),
     /// The model, data and settings do not fit together.
     #[error("{0}")]
     Mismatch(String),

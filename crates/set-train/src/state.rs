@@ -74,3 +74,32 @@ pub struct TrainingState {
     /// Data files and digests.
     pub datasets: Vec<FileDigest>,
 }
+
+impl TrainingState {
+    /// Checks that `now`, the digests of the files the run reads today, are the files it was
+    /// trained on (same paths, same SHA-256, same number of files).
+    ///
+    /// # Errors
+    /// [`crate::TrainError::DataChanged`] naming the first file that differs.
+    pub fn check_data(&self, now: &[FileDigest]) -> Result<(), crate::TrainError> {
+        for (want, have) in self.datasets.iter().zip(now) {
+            if want.sha256 != have.sha256 || want.path != have.path {
+                return Err(crate::TrainError::DataChanged(format!(
+                    "data file {} changed since the run started (sha256 {}, expected {} of {})",
+                    have.path.display(),
+                    have.sha256,
+                    want.sha256,
+                    want.path.display()
+                )));
+            }
+        }
+        if self.datasets.len() != now.len() {
+            return Err(crate::TrainError::DataChanged(format!(
+                "the run read {} data files, now {}",
+                self.datasets.len(),
+                now.len()
+            )));
+        }
+        Ok(())
+    }
+}

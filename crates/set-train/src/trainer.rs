@@ -111,6 +111,42 @@ pub struct StepEvent {
     pub stats: StepStats,
 }
 
+/// What a finished run reached: final and best-dev accuracy, parameter counts, time, steps and
+/// topology facts (the command line writes it as `summary.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunSummary {
+    /// Test accuracy of the final model.
+    pub test_accuracy: Option<f64>,
+    /// Test loss of the final model.
+    pub test_loss: Option<f64>,
+    /// Dev accuracy of the final model.
+    pub dev_accuracy: Option<f64>,
+    /// Best dev accuracy after any epoch.
+    pub best_dev_accuracy: Option<f64>,
+    /// Epoch (1-based) of the best dev accuracy.
+    pub best_dev_epoch: Option<usize>,
+    /// Stored parameters.
+    pub params: usize,
+    /// Parameters of the dense model of the same shapes.
+    pub dense_params: usize,
+    /// `params / dense_params`.
+    pub density: f64,
+    /// Bytes of weights and sparse structure.
+    pub weight_bytes: usize,
+    /// Training wall time over all sessions.
+    pub train_seconds: f64,
+    /// Epochs.
+    pub epochs: usize,
+    /// Optimizer steps.
+    pub global_steps: u64,
+    /// Evolution steps.
+    pub evolution_steps: u64,
+    /// In-time over-parameterisation rate: positions ever active / stored (sparse runs).
+    pub itop_rate: Option<f64>,
+    /// SHA-256 of the final topology ([`crate::topology_sha256`]).
+    pub topology_sha256: String,
+}
+
 /// An observer's error: anything it wants to stop training with.
 pub type ObserverError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -631,6 +667,35 @@ impl Trainer {
     /// The positions ever active, per sparse matrix.
     pub fn tracker(&self) -> &TopologyTracker {
         &self.state.tracker
+    }
+
+    /// The run's summary with the given final dev and test evaluations (see
+    /// [`Trainer::final_evaluation`]).
+    pub fn summary(&self, dev: Option<SplitEval>, test: Option<SplitEval>) -> RunSummary {
+        let s = &self.state;
+        let r = model_report(&s.model, None);
+        let tracker = &s.tracker;
+        RunSummary {
+            test_accuracy: test.map(|t| t.accuracy),
+            test_loss: test.map(|t| t.loss),
+            dev_accuracy: dev.map(|d| d.accuracy),
+            best_dev_accuracy: s.progress.best_dev_accuracy_bits.map(f64::from_bits),
+            best_dev_epoch: s.progress.best_dev_epoch,
+            params: r.total_params,
+            dense_params: r.dense_params,
+            density: r.density,
+            weight_bytes: r.weight_bytes,
+            train_seconds: self.train_ms() as f64 / 1000.0,
+            epochs: s.config.epochs,
+            global_steps: s.counters.global_step,
+            evolution_steps: s.counters.evolution_steps,
+            itop_rate: tracker
+                .names()
+                .next()
+                .is_some()
+                .then(|| tracker.total_itop_rate()),
+            topology_sha256: crate::analytics::topology_sha256(&s.model),
+        }
     }
 
     /// The trained model with its vocabulary and class names, ready to save.
