@@ -744,3 +744,113 @@ fn a_closed_stdout_ends_the_process_quietly() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The command line is only a front end: a program that trains through `set-train` with the
+/// settings of `tiny_args` gets bit for bit the model of `set-lstm train`.
+#[test]
+fn the_library_trains_exactly_what_the_cli_trains() {
+    use set_train::{
+        DataConfig, DataSource, Epsilon, ModelSpec, RunData, Sparsity, Trainer, TrainerConfig, Zeta,
+    };
+    let f = fixture();
+    let data_cfg = DataConfig {
+        source: DataSource::Files {
+            train: std::fs::canonicalize(&f.train).unwrap(),
+            dev: None,
+            test: std::fs::canonicalize(&f.test).unwrap(),
+            classes: 2,
+        },
+        ..DataConfig::registry("unused", "unused")
+    };
+    let data = RunData::load(&data_cfg, 7, None).unwrap();
+    let spec = ModelSpec::new(data.vocab.len(), 8, 8, data.num_classes()).with_sparsity(
+        Sparsity::ErdosRenyi {
+            epsilon: Epsilon::new(2.0).unwrap(),
+        },
+    );
+    let cfg = TrainerConfig {
+        epochs: 5,
+        batch_size: 16,
+        lr: 0.05,
+        seed: 7,
+        zeta: Zeta::new(0.3).unwrap(),
+        ..TrainerConfig::default()
+    };
+    let mut trainer = Trainer::new(spec, cfg, &data).unwrap().with_threads(1);
+    assert_eq!(
+        trainer.fit(&data, &mut ()).unwrap(),
+        set_train::Outcome::Finished
+    );
+    let cli = set_train::ModelBundle::load(f.reference.join("model.safetensors")).unwrap();
+    let flat = |m: &set_nn::Classifier<f32>| -> Vec<(String, Vec<u32>)> {
+        m.params()
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    p.values().iter().map(|v| v.to_bits()).collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(flat(trainer.model()), flat(&cli.model));
+    assert_eq!(
+        set_train::topology_sha256(trainer.model()),
+        set_train::topology_sha256(&cli.model)
+    );
+    assert_eq!(trainer.bundle(&data.vocab).spec, cli.spec);
+}
+
+/// Library features reachable from the command line: ERK allocation, a sparse output layer, a
+/// cosine prune schedule, SET without regrowth into just-pruned positions, zero-initialised new
+/// weights.
+#[test]
+fn erk_sparse_output_cosine_schedule_and_regrowth_flags_train() {
+    let f = fixture();
+    let d = new_dir("library-flags");
+    let mut args = tiny_args(f, &d);
+    let eps = args.iter().position(|a| *a == "--epsilon").unwrap();
+    args.drain(eps..eps + 2);
+    args.extend([
+        "--erk",
+        "0.3",
+        "--sparse-output",
+        "--prune-schedule",
+        "cosine",
+        "--regrow-into-removed",
+        "false",
+        "--new-weight-std",
+        "0",
+    ]);
+    ok(&run(&args));
+    let m = set_train::ModelBundle::load(d.join("model.safetensors")).unwrap();
+    assert!(
+        m.model.out_weight.value.as_sparse().is_some(),
+        "fc.weight is sparse"
+    );
+    assert!(
+        matches!(m.spec.sparsity, set_train::Sparsity::Erk { density } if density.get() == 0.3)
+    );
+    // The cosine schedule prunes less at every step; the last step prunes least.
+    let events = String::from_utf8(read(&d.join("events.jsonl"))).unwrap();
+    let zetas: Vec<f64> = events
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["zeta"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(zetas.len(), 4);
+    assert_eq!(zetas[0], 0.3);
+    assert!(zetas.windows(2).all(|w| w[1] < w[0]), "{zetas:?}");
+    let cfg = String::from_utf8(read(&d.join("config.toml"))).unwrap();
+    for key in [
+        "erk = 0.3",
+        "sparse_output = true",
+        "prune_schedule = \"cosine\"",
+        "regrow_into_removed = false",
+    ] {
+        assert!(cfg.contains(key), "{key} missing from\n{cfg}");
+    }
+}
