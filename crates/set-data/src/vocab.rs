@@ -94,18 +94,30 @@ impl Vocab {
         let lists: Vec<L> = token_lists.into_iter().collect();
         for list in &lists {
             for tok in list.as_ref() {
-                let t = tok.as_ref();
-                if t.is_empty() || t == Self::PAD_TOKEN || t == Self::UNK_TOKEN {
-                    continue;
-                }
-                *counts.entry(t).or_insert(0) += 1;
+                *counts.entry(tok.as_ref()).or_insert(0) += 1;
             }
         }
-        let min_count = min_count.max(1);
-        let mut ranked: Vec<(&str, usize)> = counts
+        Self::build_from_counts(counts, max_size, min_count)
+    }
+
+    /// [`Vocab::build`] from token counts (each token once): the same ranking (count, then
+    /// token), limits and special-token handling, for callers that count without keeping every
+    /// token list (such as interned ids).
+    ///
+    /// ```
+    /// let v = set_data::Vocab::build_from_counts([("good", 3), ("bad", 3), ("meh", 1)], 10, 2);
+    /// assert_eq!(v.tokens(), ["<pad>", "<unk>", "bad", "good"]);
+    /// ```
+    pub fn build_from_counts<'a>(
+        counts: impl IntoIterator<Item = (&'a str, usize)>,
+        max_size: usize,
+        min_count: usize,
+    ) -> Self {
+        let counts = counts
             .into_iter()
-            .filter(|&(_, c)| c >= min_count)
-            .collect();
+            .filter(|(t, _)| !(t.is_empty() || *t == Self::PAD_TOKEN || *t == Self::UNK_TOKEN));
+        let min_count = min_count.max(1);
+        let mut ranked: Vec<(&str, usize)> = counts.filter(|&(_, c)| c >= min_count).collect();
         ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         ranked.truncate(max_size.max(2) - 2);
         let tokens = [Self::PAD_TOKEN, Self::UNK_TOKEN]
