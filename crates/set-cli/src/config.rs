@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use set_nn::Pooling;
 use set_train::{
-    DataConfig, DataSource, Density, DropoutRate, Epsilon, ModelSpec, OptimizerName, PolicyName,
-    ScheduleName, SettingError, Sparsity, TrainerConfig, Zeta,
+    DataConfig, DataSource, Density, DropoutRate, Epsilon, LrScheduleName, ModelSpec,
+    OptimizerName, PolicyName, ScheduleName, SettingError, Sparsity, TrainerConfig, Zeta,
 };
 use std::path::{Path, PathBuf};
 
@@ -159,6 +159,12 @@ settings! {
     /// Learning rate [default: 0.01]
     #[arg(value_name = "LR")]
     lr: f64,
+    /// Learning-rate schedule after the warm-up: constant, cosine or linear decay to 0 at the last step [default: constant]
+    #[arg(value_parser = named::<LrScheduleName>(LrScheduleName::NAMES), value_name = "KIND")]
+    lr_schedule: LrScheduleName,
+    /// Optimizer steps of linear learning-rate warm-up [default: 0]
+    #[arg(value_name = "N")]
+    warmup_steps: u64,
     /// SGD momentum [default: 0.9]
     #[arg(value_name = "M")]
     momentum: f64,
@@ -257,6 +263,12 @@ pub struct TrainConfig {
     pub optimizer: OptimizerName,
     /// Learning rate.
     pub lr: f64,
+    /// Learning-rate schedule.
+    #[serde(default, skip_serializing_if = "is_constant_lr")]
+    pub lr_schedule: LrScheduleName,
+    /// Warm-up steps.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_steps: u64,
     /// SGD momentum.
     pub momentum: f64,
     /// Weight decay.
@@ -277,6 +289,12 @@ fn is_true(b: &bool) -> bool {
 }
 fn yes() -> bool {
     true
+}
+fn is_constant_lr(s: &LrScheduleName) -> bool {
+    *s == LrScheduleName::Constant
+}
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 fn is_constant(s: &ScheduleName) -> bool {
     *s == ScheduleName::Constant
@@ -530,6 +548,8 @@ impl TrainConfig {
             new_weight_std: s.new_weight_std,
             optimizer: s.optimizer.unwrap_or_default(),
             lr: s.lr.unwrap_or(0.01),
+            lr_schedule: s.lr_schedule.unwrap_or_default(),
+            warmup_steps: s.warmup_steps.unwrap_or(0),
             momentum: s.momentum.unwrap_or(0.9),
             weight_decay: s.weight_decay.unwrap_or(0.0),
             clip: s.clip.unwrap_or(5.0),
@@ -623,6 +643,8 @@ impl TrainConfig {
             prune_schedule: self.prune_schedule,
             new_weight_std: self.new_weight_std,
             regrow_into_removed: self.regrow_into_removed,
+            lr_schedule: self.lr_schedule,
+            warmup_steps: self.warmup_steps,
         };
         c.validate()?;
         Ok(c)

@@ -854,3 +854,25 @@ fn erk_sparse_output_cosine_schedule_and_regrowth_flags_train() {
         assert!(cfg.contains(key), "{key} missing from\n{cfg}");
     }
 }
+
+/// A learning-rate schedule with warm-up is part of the run: a run stopped mid-way and resumed
+/// ends bit for bit as an uninterrupted one, and the schedule changes the result.
+#[test]
+fn lr_schedule_with_warmup_resumes_bit_identically() {
+    let f = fixture();
+    let (a, b) = (new_dir("lr-cosine-a"), new_dir("lr-cosine-b"));
+    let schedule = ["--lr-schedule", "cosine", "--warmup-steps", "3"];
+    let mut args = tiny_args(f, &a);
+    args.extend(schedule);
+    ok(&run(&args));
+    let mut args = tiny_args(f, &b);
+    args.extend(schedule);
+    args.extend(["--max-steps", "7"]);
+    ok(&run(&args));
+    ok(&run(&["resume", s(&b)]));
+    assert_same_run(&a, &b);
+    assert!(
+        read(&a.join("model.safetensors")) != read(&f.reference.join("model.safetensors")),
+        "the schedule changed nothing"
+    );
+}

@@ -106,6 +106,20 @@ impl<T: Scalar> Optimizer<T> {
     /// If the parameters do not match the state (a caller bug).
     #[track_caller]
     pub fn step<'a>(&mut self, params: impl IntoIterator<Item = &'a mut Param<T>>) {
+        self.step_scaled(params, 1.0);
+    }
+
+    /// [`Optimizer::step`] with the learning rate multiplied by `lr_factor` (a learning-rate
+    /// schedule's value at this step; 1 gives exactly `step`).
+    ///
+    /// # Panics
+    /// If the parameters do not match the state (a caller bug).
+    #[track_caller]
+    pub fn step_scaled<'a>(
+        &mut self,
+        params: impl IntoIterator<Item = &'a mut Param<T>>,
+        lr_factor: f64,
+    ) {
         self.steps += 1;
         let t = self.steps as f64;
         for (p, st) in params.into_iter().zip(self.state.iter_mut()) {
@@ -120,7 +134,7 @@ impl<T: Scalar> Optimizer<T> {
                     weight_decay,
                 } => {
                     let (lr, mu, wd) = (
-                        T::of_f64(lr),
+                        T::of_f64(lr * lr_factor),
                         T::of_f64(momentum),
                         T::of_f64(if decay { weight_decay } else { 0.0 }),
                     );
@@ -140,7 +154,7 @@ impl<T: Scalar> Optimizer<T> {
                 } => {
                     let c1 = 1.0 - beta1.powf(t);
                     let c2 = 1.0 - beta2.powf(t);
-                    let step = T::of_f64(lr / c1);
+                    let step = T::of_f64(lr * lr_factor / c1);
                     let (b1, b2, c2s, e) = (
                         T::of_f64(beta1),
                         T::of_f64(beta2),

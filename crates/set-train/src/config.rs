@@ -2,7 +2,7 @@
 //! topology evolution), validated once; and the evolution policy and contexts it implies.
 
 use crate::error::SettingError;
-use crate::settings::{OptimizerName, PolicyName, ScheduleName, Zeta};
+use crate::settings::{LrScheduleName, OptimizerName, PolicyName, ScheduleName, Zeta};
 use serde::{Deserialize, Serialize};
 use set_evolve::{
     EvolutionPolicy, EvolveContext, EvolveError, NewWeightInit, PolicyConfig, PruneSchedule,
@@ -49,6 +49,13 @@ pub struct TrainerConfig {
     /// SET only: whether positions pruned in a step may be regrown in the same step.
     #[serde(default = "yes")]
     pub regrow_into_removed: bool,
+    /// How the learning rate changes after the warm-up.
+    #[serde(default)]
+    pub lr_schedule: LrScheduleName,
+    /// Optimizer steps over which the learning rate rises linearly from `lr / warmup_steps`
+    /// to `lr` (0 = none).
+    #[serde(default)]
+    pub warmup_steps: u64,
 }
 
 fn yes() -> bool {
@@ -71,6 +78,8 @@ impl Default for TrainerConfig {
             prune_schedule: ScheduleName::Constant,
             new_weight_std: None,
             regrow_into_removed: true,
+            lr_schedule: LrScheduleName::Constant,
+            warmup_steps: 0,
         }
     }
 }
@@ -176,6 +185,12 @@ impl TrainerConfig {
             self.clip,
             "a finite number >= 0 (0 = off)",
         )?;
+        check(
+            self.warmup_steps <= 1 << 40,
+            "warmup_steps",
+            self.warmup_steps,
+            "an integer in 0..=1099511627776",
+        )?;
         if let Some(s) = self.new_weight_std {
             check(
                 s.is_finite() && (0.0..=1e3).contains(&s),
@@ -185,6 +200,31 @@ impl TrainerConfig {
             )?;
         }
         Ok(())
+    }
+
+    /// The learning-rate factor of optimizer step `step` (0-based) of `total` steps: a linear
+    /// warm-up over `warmup_steps`, then the schedule from 1 down to 0 at step `total`.
+    ///
+    /// ```
+    /// use set_train::{LrScheduleName, TrainerConfig};
+    /// let c = TrainerConfig { lr_schedule: LrScheduleName::Linear, warmup_steps: 10, ..TrainerConfig::default() };
+    /// assert_eq!(c.lr_factor(0, 110), 0.1);
+    /// assert_eq!(c.lr_factor(10, 110), 1.0);
+    /// assert_eq!(c.lr_factor(60, 110), 0.5);
+    /// assert_eq!(TrainerConfig::default().lr_factor(99, 100), 1.0);
+    /// ```
+    pub fn lr_factor(&self, step: u64, total: u64) -> f64 {
+        let w = self.warmup_steps;
+        if step < w {
+            return (step + 1) as f64 / w as f64;
+        }
+        let span = total.saturating_sub(w).max(1) as f64;
+        let x = ((step - w) as f64 / span).min(1.0);
+        match self.lr_schedule {
+            LrScheduleName::Constant => 1.0,
+            LrScheduleName::Linear => 1.0 - x,
+            LrScheduleName::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * x).cos()),
+        }
     }
 
     /// The optimizer settings.

@@ -26,7 +26,9 @@ pub use codec::{
 pub use config::TrainerConfig;
 pub use data::{DataConfig, DataSource, RunData};
 pub use error::{Result, SettingError, TrainError};
-pub use settings::{Density, DropoutRate, Epsilon, OptimizerName, PolicyName, ScheduleName, Zeta};
+pub use settings::{
+    Density, DropoutRate, Epsilon, LrScheduleName, OptimizerName, PolicyName, ScheduleName, Zeta,
+};
 pub use spec::{MAX_CLASSES, MAX_LEN, MAX_MODEL_BYTES, MAX_VOCAB, MAX_WIDTH, ModelSpec, Sparsity};
 pub use state::{Counters, Progress, TrainingState};
 pub use trainer::{

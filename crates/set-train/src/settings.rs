@@ -190,3 +190,16 @@ named_enum!(
         Cosine = "cosine",
     } default Constant
 );
+
+named_enum!(
+    /// How the learning rate changes over the optimizer steps (after any warm-up).
+    LrScheduleName {
+        /// The same learning rate at every step.
+        #[default]
+        Constant = "constant",
+        /// Cosine decay from the learning rate to 0 at the last step.
+        Cosine = "cosine",
+        /// Linear decay from the learning rate to 0 at the last step.
+        Linear = "linear",
+    } default Constant
+);

@@ -196,6 +196,9 @@ pub trait Observer {
 /// The observer that observes nothing.
 impl Observer for () {}
 
+/// Fewest sequences in an evaluation batch.
+pub const EVAL_BATCH: usize = 256;
+
 fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -224,6 +227,8 @@ pub struct Trainer {
     last_eval: Option<(usize, Option<SplitEval>, Option<SplitEval>)>,
     /// Worker threads of the training pool (0 = one per core).
     threads: usize,
+    /// Optimizer steps of the whole run, once known (the learning-rate schedule's length).
+    total_steps: Option<u64>,
     /// The flush-to-zero pool every step and evaluation runs in, built on first use.
     pool: Option<Arc<rayon::ThreadPool>>,
 }
@@ -277,8 +282,16 @@ impl Trainer {
             session_start: Instant::now(),
             last_eval: None,
             threads: 0,
+            total_steps: None,
             pool: None,
         }
+    }
+
+    /// Sets the run's length in optimizer steps for the learning-rate schedule ([`Trainer::fit`]
+    /// sets it from the epochs and the batches of an epoch; needed only when calling
+    /// [`Trainer::step`] directly with a decaying schedule).
+    pub fn set_total_steps(&mut self, total: u64) {
+        self.total_steps = Some(total);
     }
 
     /// Trains with `threads` worker threads (0 = one per core; the default). Results do not
@@ -365,6 +378,15 @@ impl Trainer {
         }
     }
 
+    /// The batching of evaluation: the training batches' length limit, at least
+    /// [`EVAL_BATCH`] sequences a batch (forward only: wide batches keep the kernels busy).
+    pub fn eval_batch_config(&self) -> BatchConfig {
+        BatchConfig {
+            batch_size: self.state.config.batch_size.max(EVAL_BATCH),
+            ..self.batch_config()
+        }
+    }
+
     /// The state with its time counters brought up to date, ready to encode.
     fn sync_state(&mut self, epoch_ms: u64) {
         self.state.progress.train_ms = self.train_ms();
@@ -405,7 +427,9 @@ impl Trainer {
         if clip > 0.0 {
             set_nn::clip_global_norm(model.params_mut(), clip);
         }
-        self.state.optimizer.step(model.params_mut());
+        let total = self.total_steps.unwrap_or(u64::MAX);
+        let factor = self.state.config.lr_factor(g, total);
+        self.state.optimizer.step_scaled(model.params_mut(), factor);
         model.check_finite_weights(step_no)?;
         // An optimizer moment can overflow while the weights stay finite (a huge weight decay
         // squared): that state would poison every later step and checkpoint.
@@ -449,6 +473,7 @@ impl Trainer {
             let epoch_ms = |start: &Instant| epoch_base_ms + ms(start.elapsed());
             let mut shuffle = stream_rng(self.state.config.seed, Stream::Shuffle, epoch as u64);
             let batches = set_data::make_batches(&data.splits.train, &bcfg, Some(&mut shuffle))?;
+            self.total_steps = Some((batches.len() as u64).saturating_mul(epochs as u64));
             observer.on_epoch_start(epoch, batches.len(), self.state.counters.step_in_epoch);
             // No checkpoint is ever taken between an epoch's last step and its end (evaluation,
             // evolution): gradient-based policies regrow by that last step's gradient, which
@@ -517,7 +542,7 @@ impl Trainer {
         observer: &mut dyn Observer,
     ) -> Result<()> {
         let epochs = self.state.config.epochs;
-        let bcfg = self.batch_config();
+        let bcfg = self.eval_batch_config();
         let p = &self.state.progress;
         let n = p.examples.max(1) as f64;
         let train = SplitEval {
@@ -656,7 +681,7 @@ impl Trainer {
         {
             return Ok((dev, test));
         }
-        let bcfg = self.batch_config();
+        let bcfg = self.eval_batch_config();
         let comm = &*self.comm;
         Ok((
             evaluate_with(&self.state.model, &data.splits.dev, &bcfg, comm)?,
