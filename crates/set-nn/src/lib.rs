@@ -5,6 +5,7 @@ pub mod accounting;
 pub mod activation;
 pub mod classifier;
 mod config;
+mod dense;
 pub mod dropout;
 mod error;
 pub mod evolve;

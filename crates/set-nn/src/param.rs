@@ -139,10 +139,7 @@ impl<T: Scalar> ParamValue<T> {
         match self {
             ParamValue::Sparse(m) if accumulate => m.spmm_acc(x, y),
             ParamValue::Sparse(m) => m.spmm(x, y),
-            ParamValue::Dense(a) => {
-                let beta = if accumulate { T::one() } else { T::zero() };
-                general_mat_mul(T::one(), a, &x, beta, &mut y);
-            }
+            ParamValue::Dense(a) => crate::dense::gemm(a.view(), x, &mut y, accumulate),
             ParamValue::Vector(_) => panic!("matmul on a vector parameter"),
         }
     }
@@ -156,10 +153,7 @@ impl<T: Scalar> ParamValue<T> {
         match self {
             ParamValue::Sparse(m) if accumulate => m.spmm_t_acc(dy, dx),
             ParamValue::Sparse(m) => m.spmm_t(dy, dx),
-            ParamValue::Dense(a) => {
-                let beta = if accumulate { T::one() } else { T::zero() };
-                general_mat_mul(T::one(), &a.t(), &dy, beta, &mut dx);
-            }
+            ParamValue::Dense(a) => crate::dense::gemm(a.t(), dy, &mut dx, accumulate),
             ParamValue::Vector(_) => panic!("matmul_t on a vector parameter"),
         }
     }
@@ -176,7 +170,7 @@ impl<T: Scalar> ParamValue<T> {
             ParamValue::Dense(a) => {
                 let mut g = ArrayViewMut2::from_shape(a.dim(), grad)
                     .expect("gradient matches the dense shape");
-                general_mat_mul(T::one(), &dy, &x.t(), T::one(), &mut g);
+                crate::dense::gemm(dy, x.t(), &mut g, true);
             }
             ParamValue::Vector(_) => panic!("accumulate_grad on a vector parameter"),
         }
