@@ -1,10 +1,7 @@
 //! Trainable parameters: sparse or dense matrices and dense vectors, each with a flat gradient
 //! aligned with its values.
 
-use ndarray::{
-    Array1, Array2, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis,
-    linalg::general_mat_mul,
-};
+use ndarray::{Array1, Array2, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis};
 use set_sparse::{Scalar, SparseMatrix};
 
 /// The storage of one parameter.
