@@ -125,6 +125,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             format!("{}\n", serde_json::to_string_pretty(&r)?).as_bytes(),
         )?;
         println!("\nreport written to {}", path.display());
+        if run.file(crate::report::REPORT).is_file() {
+            let density = set_nn::model_report(&bundle.model, None).density;
+            let title = crate::report::title(bundle.front_end.as_ref(), density);
+            crate::report::write(&run, &title)?;
+        }
     }
     Ok(())
 }

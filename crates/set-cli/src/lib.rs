@@ -22,6 +22,7 @@ pub mod info;
 pub mod modelfile;
 pub mod plots;
 pub mod predict;
+pub mod report;
 pub mod rundir;
 pub mod signal;
 pub mod sweep;

@@ -87,34 +87,78 @@ fn range(values: impl Iterator<Item = f64>, pad: f64, from_zero: bool) -> (f64, 
     (lo, hi + pad * span)
 }
 
-/// Lines of `(x, y)` series on one panel.
+/// A vertical marker on a line panel: `(x, label)`.
+type Marker<'a> = Option<(f64, &'a str)>;
+
+/// Lines of `(x, y)` series on one panel over integer epochs, with the legend in a strip below
+/// the plot (never over the data) and an optional labelled vertical marker.
 fn line_panel(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
     title: &str,
     (x_desc, y_desc): (&str, &str),
     from_zero: bool,
     series: &[Series<'_>],
+    marker: Marker<'_>,
 ) -> Result<()> {
+    let (plot, legend) = area.split_vertically(area.dim_in_pixel().1.saturating_sub(34));
     let all = || series.iter().flat_map(|s| s.2.iter());
-    let (x0, x1) = range(all().map(|p| p.0), 0.02, false);
+    // Whole epochs, half an epoch of room on each side (a single epoch is a point in the middle).
+    let last = all().map(|p| p.0).fold(1.0f64, f64::max).round();
+    let first = all().map(|p| p.0).fold(last, f64::min).round();
+    let (x0, x1) = (first - 0.5, last + 0.5);
     let (y0, y1) = range(
         all().map(|p| p.1),
         if from_zero { 0.3 } else { 0.08 },
         from_zero,
     );
-    let mut chart = ChartBuilder::on(area)
+    let mut chart = ChartBuilder::on(&plot)
         .caption(title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
+    let epochs = (last - first) as usize + 1;
     chart
         .configure_mesh()
+        .x_labels(epochs.min(12) + 1)
+        .x_label_formatter(&|x| {
+            let r = x.round();
+            if (x - r).abs() < 1e-6 && r >= first && r <= last {
+                format!("{r:.0}")
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| {
+            format!("{y:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        })
         .x_desc(x_desc)
         .y_desc(y_desc)
         .draw()
         .map_err(err)?;
+    if let Some((x, label)) = marker {
+        let grey = RGBColor(110, 110, 110);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(x, y0), (x, y1)],
+                5,
+                4,
+                grey.stroke_width(1),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series([Text::new(
+                label.to_string(),
+                (x, y1),
+                ("sans-serif", 13).into_font().color(&grey),
+            )])
+            .map_err(err)?;
+    }
+    let mut x_px = 70;
     for (name, color, pts) in series {
         if pts.is_empty() {
             continue;
@@ -122,20 +166,25 @@ fn line_panel(
         let c = *color;
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
-            .map_err(err)?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+            .map_err(err)?;
         chart
             .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
             .map_err(err)?;
+        legend
+            .draw(&PathElement::new(
+                vec![(x_px, 14), (x_px + 18, 14)],
+                c.stroke_width(3),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new(
+                name.to_string(),
+                (x_px + 24, 7),
+                ("sans-serif", 14),
+            ))
+            .map_err(err)?;
+        x_px += 40 + 8 * name.len() as i32;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
     Ok(())
 }
 
@@ -216,11 +265,47 @@ fn render(
     Ok(svg)
 }
 
-/// Writes `plots/learning_curves.svg`, `plots/density_churn.svg` and `plots/topology.svg`.
+/// The best dev accuracy's epoch (the first of equal ones, as training counts it).
+fn best_dev_epoch(metrics: &[MetricsRow]) -> Option<f64> {
+    let mut best: Option<&MetricsRow> = None;
+    for r in metrics.iter().filter(|r| r.split == "dev") {
+        if best.is_none_or(|b| r.accuracy > b.accuracy) {
+            best = Some(r);
+        }
+    }
+    best.map(|r| r.epoch as f64)
+}
+
+/// Draws `title` over `root` and returns the area below it.
+fn titled<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    title: &str,
+) -> Result<DrawingArea<SVGBackend<'a>, Shift>> {
+    let (head, body) = root.split_vertically(30);
+    head.draw(&Text::new(
+        title.to_string(),
+        (12, 8),
+        ("sans-serif", 16).into_font(),
+    ))
+    .map_err(err)?;
+    Ok(body)
+}
+
+const GATES: [(&str, RGBColor); 4] = [
+    ("i", RGBColor(70, 110, 200)),
+    ("f", RGBColor(220, 90, 60)),
+    ("g", RGBColor(60, 160, 90)),
+    ("o", RGBColor(200, 160, 40)),
+];
+
+/// Writes `plots/learning_curves.svg` (loss and accuracy, the best dev epoch marked),
+/// `plots/evolution.svg` (non-zeros per LSTM gate after each evolution step, and the share of
+/// positions ever active) and `plots/topology.svg` (final non-zeros per gate, embedding
+/// connections per token), each under `title` (dataset, policy, density, seed).
 ///
 /// # Errors
 /// Unreadable logs or drawing failures.
-pub fn write_all(run: &RunDir, model: &Classifier<f32>) -> Result<()> {
+pub fn write_all(run: &RunDir, model: &Classifier<f32>, title: &str) -> Result<()> {
     let metrics = read_metrics(run)?;
     let events = read_events(run)?;
     let dir = run.plots();
@@ -241,15 +326,18 @@ pub fn write_all(run: &RunDir, model: &Classifier<f32>) -> Result<()> {
             })
             .collect()
     };
+    let best = best_dev_epoch(&metrics).map(|e| (e, "best dev"));
 
-    let svg = render((1100, 420), |root| {
-        let (l, r) = root.split_horizontally(550);
+    let svg = render((1100, 460), |root| {
+        let body = titled(root, title)?;
+        let (l, r) = body.split_horizontally(550);
         line_panel(
             &l,
             "Loss",
             ("epoch", "cross-entropy"),
             false,
             &by_split(|r| r.loss),
+            best,
         )?;
         line_panel(
             &r,
@@ -257,67 +345,93 @@ pub fn write_all(run: &RunDir, model: &Classifier<f32>) -> Result<()> {
             ("epoch", "accuracy"),
             false,
             &by_split(|r| r.accuracy),
+            best,
         )
     })?;
     write_atomic(&dir.join("learning_curves.svg"), svg.as_bytes())?;
 
-    let density: Vec<(f64, f64)> = metrics
+    // Evolution: how the topology moved, where it moves (the constant density and a churn
+    // that only repeats zeta are not plotted).
+    let after = |e: &EvolutionReport| e.epoch as f64 + 1.0;
+    let gate_series = |name: &str| -> Vec<Series<'static>> {
+        GATES
+            .iter()
+            .enumerate()
+            .map(|(k, &(g, c))| {
+                let pts = events
+                    .iter()
+                    .filter_map(|e| {
+                        let m = e.matrices.iter().find(|m| m.name == name)?;
+                        Some((after(e), m.groups.get(k)?.nnz as f64))
+                    })
+                    .collect();
+                (g, c, pts)
+            })
+            .collect()
+    };
+    let itop: Vec<(f64, f64)> = events
         .iter()
-        .filter(|r| r.split == "train")
-        .map(|r| (r.epoch as f64, r.density * 100.0))
+        .map(|e| (after(e), 100.0 * e.itop_rate))
         .collect();
-    let churn: Vec<(f64, f64)> = events
+    let pruned: Vec<(f64, f64)> = events
         .iter()
         .map(|e| {
             (
-                e.epoch as f64 + 1.0,
+                after(e),
                 100.0 * e.total_removed as f64 / e.total_nnz_before.max(1) as f64,
             )
         })
         .collect();
-    let itop: Vec<(f64, f64)> = events
-        .iter()
-        .map(|e| (e.epoch as f64 + 1.0, 100.0 * e.itop_rate))
-        .collect();
-    let svg = render((1100, 420), |root| {
-        let (l, r) = root.split_horizontally(550);
+    // Half a percentage point: per-sign rounding moves a constant zeta by a little.
+    let pruned_varies = pruned.windows(2).any(|w| (w[0].1 - w[1].1).abs() > 0.5);
+    let height = if events.is_empty() { 110 } else { 460 };
+    let svg = render((1100, height), |root| {
+        let body = titled(root, title)?;
+        if events.is_empty() {
+            body.draw(&Text::new(
+                "no evolution steps: the topology is fixed (dense or static, or one epoch)",
+                (40, 40),
+                ("sans-serif", 16),
+            ))
+            .map_err(err)?;
+            return Ok(());
+        }
+        let (l, r) = body.split_horizontally(550);
         line_panel(
             &l,
-            "Parameter density",
-            ("epoch", "% of dense parameters"),
-            true,
-            &[("stored / dense parameters", BLUE, density)],
+            "Recurrent weights: non-zeros per gate",
+            ("after epoch", "non-zeros"),
+            false,
+            &gate_series("lstm.weight_hh_l0"),
+            None,
         )?;
+        let mut right: Vec<Series<'_>> = vec![("ever active (ITOP)", RGBColor(120, 60, 170), itop)];
+        if pruned_varies {
+            right.push(("pruned and regrown this step", RED, pruned));
+        }
         line_panel(
             &r,
-            "Topology churn (after each epoch)",
-            ("epoch", "% of sparse connections"),
+            "Positions ever active",
+            ("after epoch", "% of all positions"),
             true,
-            &[
-                ("pruned and regrown", RED, churn),
-                ("ever active (ITOP)", RGBColor(120, 60, 170), itop),
-            ],
+            &right,
+            None,
         )
     })?;
-    write_atomic(&dir.join("density_churn.svg"), svg.as_bytes())?;
+    write_atomic(&dir.join("evolution.svg"), svg.as_bytes())?;
 
-    let gate_colors = [
-        RGBColor(70, 110, 200),
-        RGBColor(220, 90, 60),
-        RGBColor(60, 160, 90),
-        RGBColor(200, 160, 40),
-    ];
     let mut bars = Vec::new();
     for (short, name) in [("ih", "lstm.weight_ih_l0"), ("hh", "lstm.weight_hh_l0")] {
         if let Some(g) = set_train::analytics::gate_nnz(model, name) {
-            for (k, gate) in ["i", "f", "g", "o"].iter().enumerate() {
-                bars.push((format!("{short}:{gate}"), g[k] as f64, gate_colors[k]));
+            for (k, (gate, color)) in GATES.iter().enumerate() {
+                bars.push((format!("{short}:{gate}"), g[k] as f64, *color));
             }
         }
     }
     let degrees = set_train::analytics::row_degrees(model, "embedding.weight");
-    let svg = render((1100, 420), |root| {
-        let (l, r) = root.split_horizontally(550);
+    let svg = render((1100, 460), |root| {
+        let body = titled(root, title)?;
+        let (l, r) = body.split_horizontally(550);
         bar_panel(
             &l,
             "LSTM non-zeros per gate",

@@ -288,9 +288,12 @@ impl Session {
             &self.run.file(names::SUMMARY),
             format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),
         )?;
-        if let Err(e) = crate::plots::write_all(&self.run, self.trainer.model()) {
+        let title =
+            crate::report::title(self.trainer.state().front_end.as_ref(), summary.run.density);
+        if let Err(e) = crate::plots::write_all(&self.run, self.trainer.model(), &title) {
             tracing::warn!("plots not written: {e:#}");
         }
+        crate::report::write(&self.run, &title)?;
         let r = &summary.run;
         let acc = r
             .test_accuracy

@@ -876,3 +876,73 @@ fn lr_schedule_with_warmup_resumes_bit_identically() {
         "the schedule changed nothing"
     );
 }
+
+/// A finished run has plots a researcher would publish and a `report.html` that renders in a
+/// browser from disk: integer epoch ticks, a title naming dataset, policy, density and seed, the
+/// best dev epoch marked, legends below the data, and evolution panels. With Chromium installed
+/// (`.ci/run` installs it and sets `SET_LSTM_REQUIRE_CHROMIUM=1`), headless Chromium renders the
+/// page and its DOM holds the summary, the three plots and the configuration.
+#[test]
+fn plots_and_report_html_render() {
+    let f = fixture();
+    let d = &f.reference;
+    // Text nodes span lines in plotters' SVG: compare with the line breaks removed.
+    let curves = String::from_utf8(read(&d.join("plots/learning_curves.svg")))
+        .unwrap()
+        .replace('\n', "");
+    assert!(curves.contains("files | set | density") && curves.contains("seed 7"));
+    assert!(curves.contains("best dev"));
+    assert!(curves.contains(">1</text>") && curves.contains(">5</text>"));
+    assert!(!curves.contains(">1.0</text>") && !curves.contains(">0.999"));
+    let evolution = String::from_utf8(read(&d.join("plots/evolution.svg"))).unwrap();
+    assert!(evolution.contains("non-zeros per gate") && evolution.contains("ITOP"));
+    let html = String::from_utf8(read(&d.join("report.html"))).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3, "three inline plots");
+    for part in [
+        "<h2>Summary</h2>",
+        "test_accuracy",
+        "<h2>Configuration</h2>",
+        "epochs = 5",
+    ] {
+        assert!(html.contains(part), "{part}");
+    }
+    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("SET_LSTM_REQUIRE_CHROMIUM").is_none(),
+            "SET_LSTM_REQUIRE_CHROMIUM is set but no chromium is installed"
+        );
+        eprintln!("chromium not installed: the rendering half of this test did not run");
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", d.join("report.html").display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(dom.matches("<svg").count(), 3, "{dom}");
+    assert!(dom.contains("test_accuracy") && dom.contains("epochs = 5"));
+}

@@ -141,7 +141,8 @@ pub struct RunSummary {
     pub global_steps: u64,
     /// Evolution steps.
     pub evolution_steps: u64,
-    /// In-time over-parameterisation rate: positions ever active / stored (sparse runs).
+    /// In-time over-parameterisation rate: positions ever active / all positions of the sparse
+    /// matrices (sparse runs).
     pub itop_rate: Option<f64>,
     /// SHA-256 of the final topology ([`crate::topology_sha256`]).
     pub topology_sha256: String,
