@@ -14,9 +14,15 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "set-lstm", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
 pub struct Cli {
-    /// Log level filter for stderr (overrides RUST_LOG), e.g. `warn`, `info`, `debug`
+    /// Log level filter for stderr (overrides RUST_LOG and -q/-v), e.g. `warn`, `info`, `debug`
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
+    /// Less output: no progress bars or per-epoch lines, errors only on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More log output on stderr (-v: debug, -vv: trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -46,6 +52,8 @@ pub enum Command {
     /// Time training steps and inference batches on random tokens; prints one JSON line
     #[command(after_help = EXIT_CODES_HELP)]
     Bench(BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout
+    Completions(CompletionsArgs),
     /// Expand a grid of train settings into runs; train them here or write a Slurm array job
     #[command(after_help = EXIT_CODES_HELP)]
     Sweep(SweepArgs),
@@ -76,18 +84,26 @@ pub struct TestWriteLoopArgs {
     pub max_seconds: u64,
 }
 
+/// `completions` flags.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell, e.g. `bash`: `set-lstm completions bash > ~/.local/share/bash-completion/completions/set-lstm`
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
 /// `train` flags (a repeated flag: the last one wins).
 #[derive(Debug, Args)]
 #[command(args_override_self = true)]
 pub struct TrainArgs {
     /// TOML file with any of the settings below as keys (snake_case, e.g. `batch_size = 16`); flags win
-    #[arg(long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The settings.
     #[command(flatten)]
     pub settings: Settings,
     /// Run directory to create [default: runs/<dataset>-<policy>-<seed>-<UTC time>]
-    #[arg(long, value_name = "DIR")]
+    #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Step limits and checkpoint frequency.
     #[command(flatten)]
@@ -142,7 +158,7 @@ pub enum Which {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Run directory (or model file) to evaluate
-    #[arg(long, value_name = "RUN_DIR")]
+    #[arg(short, long, value_name = "RUN_DIR")]
     pub model: PathBuf,
     /// JSONL file of labelled examples [default: the run's test split]
     #[arg(long, value_name = "FILE")]
@@ -156,7 +172,7 @@ pub struct EvalArgs {
 #[derive(Debug, Args)]
 pub struct PredictArgs {
     /// Run directory (or model file)
-    #[arg(long, value_name = "RUN_DIR")]
+    #[arg(short, long, value_name = "RUN_DIR")]
     pub model: PathBuf,
     /// One JSON object per input: {"text","token_ids","logits","probabilities","label"}
     #[arg(long)]
@@ -170,7 +186,7 @@ pub struct PredictArgs {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// Run directory (or model file)
-    #[arg(long, value_name = "RUN_DIR")]
+    #[arg(short, long, value_name = "RUN_DIR")]
     pub model: PathBuf,
     /// Print the report as JSON
     #[arg(long)]
@@ -181,7 +197,7 @@ pub struct InfoArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Run directory (or model file)
-    #[arg(long, value_name = "RUN_DIR")]
+    #[arg(short, long, value_name = "RUN_DIR")]
     pub model: PathBuf,
     /// Output file (.safetensors)
     #[arg(long, value_name = "FILE")]

@@ -71,6 +71,7 @@ macro_rules! settings {
 settings! {
     /// Registry dataset name (imdb, sst2, sst5, sanders, sanders4, uci, uci-amazon, uci-imdb, uci-yelp) [default: uci]
     #[arg(value_name = "NAME")]
+    #[arg(short = 'd')]
     data: String,
     /// Data directory holding the registry datasets [default: $SET_LSTM_DATA, else ./datasets, else the repository's datasets/]
     #[arg(value_name = "DIR")]
@@ -95,9 +96,11 @@ settings! {
     test_fraction: f64,
     /// Training epochs [default: 10]
     #[arg(value_name = "N")]
+    #[arg(short = 'e')]
     epochs: usize,
     /// Sequences per batch [default: 32]
     #[arg(value_name = "N")]
+    #[arg(short = 'b')]
     batch_size: usize,
     /// Longest sequence in tokens; longer ones keep their last tokens [default: 64]
     #[arg(value_name = "N")]
@@ -176,9 +179,11 @@ settings! {
     clip: f64,
     /// Seed of every random choice (split, init, batch order, dropout, evolution) [default: 42]
     #[arg(value_name = "SEED")]
+    #[arg(short = 's')]
     seed: u64,
     /// Worker threads (0 = one per core); results do not depend on it [default: 0]
     #[arg(value_name = "N")]
+    #[arg(short = 'j')]
     threads: usize,
 }
 

@@ -37,10 +37,24 @@ use clap::Parser;
 use cli::{Cli, Command};
 use train::Outcome;
 
-fn init_tracing(filter: Option<&str>) {
-    let filter = match filter {
-        Some(f) => tracing_subscriber::EnvFilter::new(f),
-        None => tracing_subscriber::EnvFilter::try_from_default_env()
+/// Whether `-q` was given: progress bars and per-epoch lines are not shown.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn init_tracing(filter: Option<&str>, quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => Some("error"),
+        (false, 0) => None,
+        (false, 1) => Some("debug"),
+        (false, _) => Some("trace"),
+    };
+    let filter = match (filter, level) {
+        (Some(f), _) => tracing_subscriber::EnvFilter::new(f),
+        (None, Some(l)) => tracing_subscriber::EnvFilter::new(l),
+        (None, None) => tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,set_lstm=info")),
     };
     let _ = tracing_subscriber::fmt()
@@ -104,7 +118,8 @@ fn restore_sigpipe() {
 pub fn main() -> i32 {
     restore_sigpipe();
     let cli = Cli::parse();
-    init_tracing(cli.log.as_deref());
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    init_tracing(cli.log.as_deref(), cli.quiet, cli.verbose);
     let world = match &cli.command {
         Command::Train(_) | Command::Resume(_) | Command::Bench(_) => dist::World::init(),
         _ => Ok(dist::World::local()),
@@ -131,6 +146,12 @@ pub fn main() -> i32 {
         Command::Export(args) => export::run(&args).map(|()| exit::OK),
         Command::Bench(args) => bench::run_with(&args, &*comm).map(|()| exit::OK),
         Command::Sweep(args) => sweep::run(&args),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(args.shell, &mut cmd, "set-lstm", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
         #[cfg(feature = "test-hooks")]
         Command::TestWriteLoop(args) => testing::write_loop(&args).map(|()| exit::OK),
     };

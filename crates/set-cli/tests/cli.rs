@@ -946,3 +946,37 @@ fn plots_and_report_html_render() {
     assert_eq!(dom.matches("<svg").count(), 3, "{dom}");
     assert!(dom.contains("test_accuracy") && dom.contains("epochs = 5"));
 }
+
+/// Conventions users know: completion scripts for the common shells, `-q` (no per-epoch lines),
+/// and short flags that mean exactly their long forms.
+#[test]
+fn completions_quiet_and_short_flags() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = ok(&run(&["completions", shell]));
+        assert!(
+            script.contains("train") && script.contains("epochs") && script.len() > 1000,
+            "{shell}"
+        );
+    }
+    fails(&run(&["completions", "tcsh"]), 2, "tcsh");
+    let f = fixture();
+    let d = new_dir("short-quiet");
+    let args = tiny_args(f, &d);
+    let short: Vec<&str> = args
+        .iter()
+        .map(|a| match *a {
+            "--out" => "-o",
+            "--epochs" => "-e",
+            "--batch-size" => "-b",
+            "--seed" => "-s",
+            "--threads" => "-j",
+            other => other,
+        })
+        .collect();
+    let mut quiet = vec!["-q"];
+    quiet.extend(short);
+    let out = ok(&run(&quiet));
+    assert!(!out.contains("epoch 1/"), "{out}");
+    assert!(out.contains("test accuracy"), "{out}");
+    assert_same_run(&f.reference, &d);
+}
