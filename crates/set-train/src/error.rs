@@ -77,6 +77,21 @@ pub enum TrainError {
     /// The model, data and settings do not fit together.
     #[error("{0}")]
     Mismatch(String),
+    /// The run would need more memory than this process may use (checked before anything
+    /// large is allocated; see [`crate::memory`]).
+    #[error(
+        "not enough memory: the run needs about {} ({detail}), but only {} is available: reduce the vocabulary, widths, density, batch size or max_len",
+        crate::memory::human(*needed),
+        crate::memory::human(*available)
+    )]
+    Memory {
+        /// Estimated bytes.
+        needed: u64,
+        /// Bytes available (the smallest known limit).
+        available: u64,
+        /// The estimate per buffer.
+        detail: String,
+    },
     /// The thread pool could not be built.
     #[error("building the thread pool: {0}")]
     ThreadPool(String),
