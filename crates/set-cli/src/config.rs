@@ -304,8 +304,8 @@ pub fn default_data_dir() -> PathBuf {
 
 /// Reads a `--config` TOML file (unknown keys are errors).
 pub fn read_settings_file(path: &Path) -> Result<Settings> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage(format!("--config {}: cannot read: {e}", path.display())))?;
+    let text = set_data::read_text_bounded(path, set_data::bounded::MAX_SETTINGS_BYTES)
+        .map_err(|e| usage(format!("--config: {e}")))?;
     toml::from_str(&text).map_err(|e| usage(format!("--config {}: {e}", path.display())))
 }
 

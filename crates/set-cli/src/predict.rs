@@ -32,9 +32,10 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     };
     let threads = crate::config::resolve_threads(0);
     let pool = set_nn::runtime::training_pool(threads).context("building the thread pool")?;
+    crate::modelfile::check_inference_memory(&bundle, 64)?;
     let predictions = pool
         .install(|| bundle.predict(&texts, 64))
-        .with_context(|| format!("model {}", args.model.display()))?;
+        .map_err(|e| crate::modelfile::inference_error(e, &args.model))?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     for (text, p) in texts.iter().zip(predictions) {

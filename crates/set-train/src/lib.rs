@@ -6,6 +6,7 @@ mod batch;
 pub mod codec;
 mod config;
 pub mod data;
+mod data_check;
 pub mod dist;
 mod error;
 pub mod eval;
