@@ -379,11 +379,12 @@ fn absolute(path: &Path, key: &str, must_be_file: bool) -> Result<PathBuf> {
     };
     if !ok {
         let what = if must_be_file { "file" } else { "directory" };
-        return Err(usage(format!(
-            "{} {}: no such {what}",
-            flag(key),
-            path.display()
-        )));
+        let why = if path.exists() && must_be_file {
+            "not a regular file".to_string()
+        } else {
+            format!("no such {what}")
+        };
+        return Err(usage(format!("{} {}: {why}", flag(key), path.display())));
     }
     std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
 }
