@@ -310,8 +310,10 @@ mod tests {
     /// Class 1 of RELIABILITY.md: a setting that cannot make sense is refused, not trained.
     #[test]
     fn senseless_weight_decay_is_refused() {
-        let mut c = TrainerConfig::default();
-        c.weight_decay = 1e30;
+        let mut c = TrainerConfig {
+            weight_decay: 1e30,
+            ..TrainerConfig::default()
+        };
         assert_eq!(c.validate().unwrap_err().key, "weight_decay");
         c.weight_decay = 0.1;
         c.validate().unwrap();

@@ -20,7 +20,8 @@ fn accepted(s: &TrainingState) -> bool {
 fn the_fixture_is_consistent_and_named_edits_are_refused() {
     let good = state();
     assert!(accepted(&good));
-    let cases: Vec<(&str, Box<dyn Fn(&mut TrainingState)>)> = vec![
+    type Edit = Box<dyn Fn(&mut TrainingState)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("optimizer", Box::new(|s| s.optimizer.steps = 100)),
         ("counters", Box::new(|s| s.counters.global_step = 10)),
         ("counters", Box::new(|s| s.counters.step_in_epoch = 7)),
