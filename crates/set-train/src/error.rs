@@ -81,8 +81,8 @@ pub enum TrainError {
     /// large is allocated; see [`crate::memory`]).
     #[error(
         "not enough memory: the run needs about {} ({detail}), but only {} is available: reduce the vocabulary, widths, density, batch size or max_len",
-        crate::memory::human(*needed),
-        crate::memory::human(*available)
+        human(*needed),
+        human(*available)
     )]
     Memory {
         /// Estimated bytes.
@@ -115,3 +115,13 @@ impl From<NnError> for TrainError {
 
 /// `Result` with [`TrainError`].
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// Bytes as MiB or GiB, for messages.
+pub fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= (1u64 << 30) as f64 {
+        format!("{:.1} GiB", b / (1u64 << 30) as f64)
+    } else {
+        format!("{:.1} MiB", b / (1u64 << 20) as f64)
+    }
+}

@@ -15,7 +15,20 @@
 use crate::config::TrainerConfig;
 use crate::error::TrainError;
 use crate::settings::OptimizerName;
+use crate::spec::ModelSpec;
 use set_nn::{ClassifierConfig, Storage};
+
+impl ModelSpec {
+    /// Checks that training this model with `config` fits in the memory this process may use
+    /// (see [`crate::memory`]), before anything is allocated.
+    ///
+    /// # Errors
+    /// An invalid spec, or [`TrainError::Memory`] with the estimate and the limit.
+    pub fn check_memory(&self, config: &crate::TrainerConfig) -> Result<(), TrainError> {
+        let cfg = self.classifier_config()?;
+        MemoryEstimate::training(&cfg, config, self.max_len).check_available()
+    }
+}
 
 /// Bytes of the large buffers of a run (each saturating: a huge claim stays huge, never wraps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -175,15 +188,7 @@ impl std::fmt::Display for MemoryEstimate {
     }
 }
 
-/// Bytes as MiB or GiB, for messages.
-pub fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= (1u64 << 30) as f64 {
-        format!("{:.1} GiB", b / (1u64 << 30) as f64)
-    } else {
-        format!("{:.1} MiB", b / (1u64 << 20) as f64)
-    }
-}
+pub use crate::error::human;
 
 /// The memory this process may use: the smallest of the cgroup's limit (v2 `memory.max` or v1
 /// `memory.limit_in_bytes`) minus its current use, `MemAvailable` of `/proc/meminfo`, and the
@@ -246,7 +251,6 @@ fn address_space_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ModelSpec;
 
     /// Class 3 of RELIABILITY.md: every large buffer is in the estimate; a dense 20,000-unit
     /// LSTM or a huge batch is refused before allocation, naming the estimate and the limit.

@@ -272,18 +272,6 @@ impl ModelSpec {
     }
 }
 
-impl ModelSpec {
-    /// Checks that training this model with `config` fits in the memory this process may use
-    /// (see [`crate::memory`]), before anything is allocated.
-    ///
-    /// # Errors
-    /// An invalid spec, or [`TrainError::Memory`] with the estimate and the limit.
-    pub fn check_memory(&self, config: &crate::TrainerConfig) -> Result<(), TrainError> {
-        let cfg = self.classifier_config()?;
-        crate::memory::MemoryEstimate::training(&cfg, config, self.max_len).check_available()
-    }
-}
-
 /// Stored values of a model configuration (dense matrices count every entry).
 fn stored_values(cfg: &ClassifierConfig) -> f64 {
     let (v, e, h, c) = (cfg.vocab_size, cfg.embed_dim, cfg.hidden, cfg.classes);
