@@ -127,6 +127,10 @@ pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Res
         dropout_output: 0.0,
         activation: ActivationMode::Fast,
     };
+    let mut tc = set_train::TrainerConfig::default().with_batch_size(args.batch_size);
+    tc.optimizer = args.optimizer;
+    // Every buffer, estimated before anything is allocated (the token batch included).
+    set_train::memory::MemoryEstimate::training(&cfg, &tc, args.seq_len).check_available()?;
     let pool = set_nn::runtime::training_pool(args.threads).context("building the thread pool")?;
     let mut rng = stream_rng(args.seed, Stream::Bench, 0);
     let (b, t) = (args.batch_size, args.seq_len);

@@ -327,8 +327,8 @@ pub fn default_data_dir() -> PathBuf {
 
 /// Reads a `--config` TOML file (unknown keys are errors).
 pub fn read_settings_file(path: &Path) -> Result<Settings> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage(format!("--config {}: cannot read: {e}", path.display())))?;
+    let text = set_data::read_text_bounded(path, set_data::bounded::MAX_SETTINGS_BYTES)
+        .map_err(|e| usage(format!("--config: {e}")))?;
     toml::from_str(&text).map_err(|e| usage(format!("--config {}: {e}", path.display())))
 }
 
@@ -402,11 +402,12 @@ fn absolute(path: &Path, key: &str, must_be_file: bool) -> Result<PathBuf> {
     };
     if !ok {
         let what = if must_be_file { "file" } else { "directory" };
-        return Err(usage(format!(
-            "{} {}: no such {what}",
-            flag(key),
-            path.display()
-        )));
+        let why = if path.exists() && must_be_file {
+            "not a regular file".to_string()
+        } else {
+            format!("no such {what}")
+        };
+        return Err(usage(format!("{} {}: {why}", flag(key), path.display())));
     }
     std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
 }

@@ -106,7 +106,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         max_len: bundle.spec.max_len,
         ..set_data::BatchConfig::default()
     };
-    let logits = pool.install(|| logits_all(&bundle.model, &examples, &bcfg))?;
+    crate::modelfile::check_inference_memory(&bundle, bcfg.batch_size)?;
+    let logits = pool
+        .install(|| logits_all(&bundle.model, &examples, &bcfg))
+        .map_err(|e| crate::modelfile::inference_error(e, &args.model))?;
     let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
     let r = report(
         args.model.display().to_string(),

@@ -49,6 +49,10 @@ pub enum Failure {
     /// `resume` found the run inconsistent with its checkpoint or data.
     #[error("resume refused: {0}")]
     Refused(String),
+    /// A model or data file that cannot be used as it is (outputs that are not finite
+    /// numbers, data that differ from a run's).
+    #[error("{0}")]
+    BadFile(String),
     /// Another live process holds the run directory's lock.
     #[error(
         "run directory {dir} is locked by process {pid} (lock file {lock}); wait for it to finish, or delete the lock file if no such run is active"
@@ -75,7 +79,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
             return match f {
                 Failure::Usage(_) => USAGE,
                 Failure::NonFinite { .. } => NON_FINITE,
-                Failure::Refused(_) => CHECKPOINT,
+                Failure::Refused(_) | Failure::BadFile(_) => CHECKPOINT,
                 Failure::Locked { .. } => LOCKED,
             };
         }
@@ -85,7 +89,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         if let Some(e) = cause.downcast_ref::<TrainError>() {
             match e {
                 TrainError::NonFinite { .. } => return NON_FINITE,
-                TrainError::Setting(_) => return USAGE,
+                TrainError::Setting(_) | TrainError::Memory { .. } => return USAGE,
                 TrainError::Codec(_) => return CHECKPOINT,
                 _ => {}
             }

@@ -17,6 +17,14 @@ pub fn load(path: &Path) -> Result<(ModelBundle, Option<RunDir>)> {
     let (file, run) = if path.is_dir() {
         let run = RunDir::new(path);
         let f = run.file(names::MODEL);
+        if !f.is_file() && !run.file(names::CONFIG).is_file() {
+            return Err(crate::exit::usage(format!(
+                "--model {}: not a run directory (no {} or {}) and not a model file",
+                path.display(),
+                names::MODEL,
+                names::CONFIG
+            )));
+        }
         if !f.is_file() {
             anyhow::bail!(
                 "{} has no {}: the run has not finished (continue it with `set-lstm resume {}`)",
@@ -39,4 +47,32 @@ pub fn load(path: &Path) -> Result<(ModelBundle, Option<RunDir>)> {
         .map_err(|e: CheckpointError| anyhow::Error::new(e))
         .with_context(|| format!("loading model {}", file.display()))?;
     Ok((bundle, run))
+}
+
+/// An inference error as the user should see it: non-finite outputs are the model file's
+/// fault (exit code 4, naming the file), never a prediction or a score.
+pub fn inference_error(e: set_train::TrainError, model: &Path) -> anyhow::Error {
+    match e {
+        set_train::TrainError::NonFinite { tensor, .. } => crate::exit::Failure::BadFile(format!(
+            "model {}: non-finite logit in the {tensor}: its weights are finite but too large to compute with",
+            model.display()
+        ))
+        .into(),
+        other => anyhow::Error::new(other).context(format!("model {}", model.display())),
+    }
+}
+
+/// Checks that inference batches of `batch_size` fit in memory (the weights are loaded
+/// already): exit code 2 with the estimate and the limit.
+///
+/// # Errors
+/// [`set_train::TrainError::Memory`].
+pub fn check_inference_memory(bundle: &ModelBundle, batch_size: usize) -> Result<()> {
+    let e = set_train::memory::MemoryEstimate::inference(
+        &bundle.model.config,
+        batch_size,
+        bundle.spec.max_len,
+    );
+    set_train::memory::MemoryEstimate { weights: 0, ..e }.check_available()?;
+    Ok(())
 }

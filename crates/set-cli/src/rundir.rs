@@ -133,9 +133,22 @@ pub struct RunLock {
     path: PathBuf,
 }
 
+/// Whether `pid` is a live process that may hold a run lock: this process, or another
+/// `set-lstm` (a recycled pid of an unrelated program does not block a run forever).
 fn pid_alive(pid: &str) -> bool {
-    pid.parse::<u32>()
-        .is_ok_and(|p| Path::new("/proc").join(p.to_string()).exists())
+    let Ok(p) = pid.parse::<u32>() else {
+        return false;
+    };
+    if p == std::process::id() {
+        return true;
+    }
+    let comm = |dir: &Path| fs::read_to_string(dir.join("comm")).map(|c| c.trim().to_string());
+    match comm(&Path::new("/proc").join(p.to_string())) {
+        Ok(theirs) => {
+            theirs == "set-lstm" || comm(Path::new("/proc/self")).is_ok_and(|ours| ours == theirs)
+        }
+        Err(_) => false,
+    }
 }
 
 impl RunLock {
@@ -168,7 +181,7 @@ impl RunLock {
                         .into());
                     }
                     tracing::warn!(
-                        "taking over stale lock {} (process {pid} is not running)",
+                        "taking over stale lock {} (process {pid} is not a running set-lstm)",
                         path.display()
                     );
                     fs::remove_file(&path)

@@ -3,8 +3,17 @@
 
 use set_train::StopFlag;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 static STOP: OnceLock<StopFlag> = OnceLock::new();
+static AT_ONCE: AtomicBool = AtomicBool::new(false);
+
+/// While `true` (data loading, before a run directory exists) the first signal exits at once:
+/// there is nothing to checkpoint. Returns whether a signal already asked to stop.
+pub fn exit_at_once(yes: bool) -> bool {
+    AT_ONCE.store(yes, Ordering::SeqCst);
+    flag().is_requested()
+}
 
 /// The process's stop flag, set by the first SIGINT/SIGTERM once [`install`] ran.
 pub fn flag() -> StopFlag {
@@ -17,6 +26,10 @@ pub fn install() {
     INSTALL.call_once(|| {
         let stop = flag();
         let r = ctrlc::set_handler(move || {
+            if AT_ONCE.load(Ordering::SeqCst) {
+                eprintln!("interrupted before the run directory was created: nothing written");
+                std::process::exit(crate::exit::INTERRUPTED);
+            }
             if stop.is_requested() {
                 eprintln!("second interrupt: exiting without a checkpoint");
                 std::process::exit(crate::exit::INTERRUPTED);

@@ -290,12 +290,20 @@ impl Session {
             &self.run.file(names::SUMMARY),
             format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),
         )?;
+        // A failed plot or report is an error that `resume` repairs (it finishes a run whose
+        // final files are incomplete), never a warning followed by "already finished".
         let title =
             crate::report::title(self.trainer.state().front_end.as_ref(), summary.run.density);
-        if let Err(e) = crate::plots::write_all(&self.run, self.trainer.model(), &title) {
-            tracing::warn!("plots not written: {e:#}");
-        }
-        crate::report::write(&self.run, &title)?;
+        let repair = || {
+            format!(
+                "(write it with `set-lstm resume {}`)",
+                self.run.root.display()
+            )
+        };
+        crate::plots::write_all(&self.run, self.trainer.model(), &title)
+            .with_context(|| format!("writing the plots {}", repair()))?;
+        crate::report::write(&self.run, &title)
+            .with_context(|| format!("writing {} {}", crate::report::REPORT, repair()))?;
         let r = &summary.run;
         let acc = r
             .test_accuracy
@@ -409,11 +417,22 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
     check_out_free(&out)?;
+    // A signal while the data load exits at once: there is nothing to checkpoint yet.
+    crate::signal::exit_at_once(true);
     let data = RunData::load(&cfg.data_config(), cfg.seed, None)?;
+    for w in data.check_trainable().map_err(|e| usage(e.to_string()))? {
+        eprintln!("warning: {w}");
+    }
     let spec = cfg
         .model_spec(data.vocab.len(), data.num_classes())
         .map_err(|e| usage(e.to_string()))?;
     spec.classifier_config().map_err(|e| usage(e.to_string()))?;
+    let trainer_cfg = cfg.trainer_config().map_err(|e| usage(e.to_string()))?;
+    spec.check_memory(&trainer_cfg)?;
+    if crate::signal::exit_at_once(false) {
+        eprintln!("interrupted before the run directory was created: nothing written");
+        std::process::exit(crate::exit::INTERRUPTED);
+    }
     tracing::debug!(
         "data: {} train, {} dev, {} test examples; vocabulary {}",
         data.splits.train.len(),
@@ -431,7 +450,6 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     write_atomic(&run.file(names::METRICS), METRICS_HEADER.as_bytes())?;
     write_atomic(&run.file(names::EVENTS), b"")?;
 
-    let trainer_cfg = cfg.trainer_config().map_err(|e| usage(e.to_string()))?;
     let mut trainer = Trainer::new(spec, trainer_cfg, &data)?.with_threads(cfg.threads);
     trainer.state_mut().front_end = Some(cfg.to_json());
     let report = model_report(trainer.model(), None);
@@ -600,6 +618,9 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         .with_context(|| format!("reading {}", config_path.display()))?;
     let config = TrainConfig::from_toml(&text)
         .map_err(|e| Failure::Refused(format!("{}: {e:#}", config_path.display())))?;
+    if !run.latest().is_file() && !run.last_good().is_file() {
+        return restart_unstarted(&run, &text, args, comm);
+    }
     let ckpt = match args.from {
         Which::Latest if !run.latest().is_file() && run.last_good().is_file() => {
             tracing::warn!(
@@ -623,6 +644,21 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         return Err(Failure::Refused(format!(
             "{} differs from the checkpoint's configuration ({diff})",
             config_path.display()
+        ))
+        .into());
+    }
+    // The settings the trainer reads (`trainer`, `spec`) must be those the recorded
+    // configuration implies: an edited one would silently change the resumed run.
+    let implied = (
+        config.trainer_config().ok(),
+        config
+            .model_spec(state.spec.vocab_size, state.spec.classes)
+            .ok(),
+    );
+    if implied != (Some(state.config.clone()), Some(state.spec.clone())) {
+        return Err(Failure::Refused(format!(
+            "checkpoint {}: its `trainer` or `spec` metadata differ from the configuration it records",
+            ckpt.display()
         ))
         .into());
     }
@@ -659,7 +695,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         .into());
     }
     let finished = state.counters.epoch >= config.epochs;
-    if finished && run.file(names::MODEL).is_file() {
+    if finished && final_files_complete(&run) {
         println!(
             "run {} already finished ({} epochs, {} steps)",
             dir.display(),
@@ -702,6 +738,20 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         .into());
     }
 
+    // The buffers the resumed run allocates (its weights are loaded already).
+    let est = set_train::memory::MemoryEstimate::training(
+        &state.model.config,
+        &state.config,
+        state.spec.max_len,
+    );
+    set_train::memory::MemoryEstimate {
+        weights: 0,
+        gradients: 0,
+        optimizer: 0,
+        ..est
+    }
+    .check_available()?;
+
     // Everything checked: from here on the run directory is written.
     let lock = RunLock::acquire(&run.root)?;
     remove_orphaned_tmp(&run.root)?;
@@ -739,4 +789,65 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     }
     session.hand_off(&config)?;
     session.run()
+}
+
+/// Whether a finished run's final files are all there (and no temporary file is left): a run
+/// killed while writing them is completed by `resume`, not reported "already finished".
+fn final_files_complete(run: &RunDir) -> bool {
+    let plots = ["learning_curves.svg", "evolution.svg", "topology.svg"];
+    let tmp_left = [run.root.clone(), run.checkpoints(), run.plots()]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"));
+    run.file(names::MODEL).is_file()
+        && run.file(names::SUMMARY).is_file()
+        && plots.iter().all(|p| run.plots().join(p).is_file())
+        && run.file(crate::report::REPORT).is_file()
+        && !tmp_left
+}
+
+/// `resume` of a run killed before its first checkpoint: nothing was trained, so the run starts
+/// again from its `config.toml` in the same directory (whose other files are the run's own and
+/// are removed first; an unknown file is left alone and refuses the restart).
+fn restart_unstarted(
+    run: &RunDir,
+    config_text: &str,
+    args: ResumeArgs,
+    comm: Arc<dyn Collective>,
+) -> Result<Outcome> {
+    let settings: crate::config::Settings = toml::from_str(config_text)
+        .map_err(|e| Failure::Refused(format!("{}: {e}", run.file(names::CONFIG).display())))?;
+    {
+        let _lock = RunLock::acquire(&run.root)?;
+        for name in [
+            names::CONFIG,
+            names::VOCAB,
+            names::METRICS,
+            names::EVENTS,
+            names::MANIFEST,
+        ] {
+            let p = run.file(name);
+            if p.is_file() {
+                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+        for dir in [run.checkpoints(), run.plots()] {
+            remove_orphaned_tmp(&dir)?;
+            let _ = std::fs::remove_dir(&dir);
+        }
+        remove_orphaned_tmp(&run.root)?;
+    }
+    eprintln!(
+        "{} has no checkpoint (the run was stopped before its first one): starting it again from its configuration",
+        run.root.display()
+    );
+    let train = TrainArgs {
+        config: None,
+        settings,
+        out: Some(run.root.clone()),
+        run: args.run,
+    };
+    train_with(train, comm)
 }

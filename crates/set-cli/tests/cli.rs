@@ -51,7 +51,7 @@ fn run_directory_layout_and_outputs() {
         "vocab.txt",
         "summary.json",
         "plots/learning_curves.svg",
-        "plots/density_churn.svg",
+        "plots/evolution.svg",
         "plots/topology.svg",
     ] {
         assert!(d.join(p).is_file(), "missing {p}");
@@ -563,11 +563,28 @@ fn resume_refuses_mismatches_before_writing() {
 #[test]
 fn lock_file_blocks_a_second_run() {
     let d = stopped_run("locked", 2);
-    std::fs::write(d.join("lock"), format!("{}\n", std::process::id())).unwrap();
+    // A live set-lstm (a `predict` waiting on its stdin) holds the lock.
+    let mut live = cmd(&["predict", "--model", s(&fixture().reference)])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::write(d.join("lock"), format!("{}\n", live.id())).unwrap();
     fails(&run(&["resume", s(&d)]), 5, "locked by process");
+    live.kill().unwrap();
+    live.wait().unwrap();
+    // A live process that is not set-lstm (a recycled pid) does not block the run forever.
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    std::fs::write(d.join("lock"), format!("{}\n", other.id())).unwrap();
+    ok(&run(&["resume", s(&d), "--max-steps", "3"]));
+    other.kill().unwrap();
+    other.wait().unwrap();
     // A lock left by a dead process is taken over.
     std::fs::write(d.join("lock"), "4000000000\n").unwrap();
-    ok(&run(&["resume", s(&d), "--max-steps", "3"]));
+    ok(&run(&["resume", s(&d), "--max-steps", "4"]));
     assert!(!d.join("lock").exists());
 }
 

@@ -59,7 +59,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// # Errors
 /// I/O errors naming the file.
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, "open", e))?;
+    let mut f = crate::bounded::open_regular(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;

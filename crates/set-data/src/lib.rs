@@ -6,6 +6,7 @@
 pub mod aclimdb;
 mod atomic;
 pub mod batch;
+pub mod bounded;
 pub mod cache;
 pub mod datadir;
 pub mod dataset;
@@ -28,6 +29,7 @@ pub use atomic::{sync_dir, write_atomic};
 pub use batch::{
     Batch, BatchConfig, EncodedExample, Truncation, encode_examples, eval_batches, make_batches,
 };
+pub use bounded::{open_regular, read_bounded, read_text_bounded};
 pub use cache::{CacheStatus, CachedTokens, TokenCache};
 pub use datadir::DataDir;
 pub use dataset::{

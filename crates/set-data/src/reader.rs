@@ -1,6 +1,5 @@
 //! Opening possibly-gzipped files and reading capped, numbered lines (BOM and CRLF aware).
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -59,18 +58,16 @@ pub(crate) fn skip_utf8_bom<R: Read>(
 
 /// Opens `path` for reading, transparently gunzipping it (detected by magic bytes).
 pub(crate) fn open_text(path: &Path) -> Result<Box<dyn BufRead>> {
-    let file = File::open(path).map_err(|e| DataError::io(path, "open", e))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(DataError::io(
-            path,
-            "open",
-            io::Error::other("is a directory, expected a file"),
-        ));
-    }
-    maybe_gunzip(file).map_err(|e| DataError::Read {
+    let file = crate::bounded::open_regular(path)?;
+    let stream = maybe_gunzip(file).map_err(|e| DataError::Read {
         at: Location::at(path, 1),
         source: e,
-    })
+    })?;
+    // However well a hostile file compresses, what it decompresses to is bounded.
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 16,
+        crate::bounded::Capped::new(stream, crate::bounded::MAX_DECOMPRESSED_BYTES),
+    )))
 }
 
 /// Reads `\n`-terminated lines with 1-based numbers, a length cap, UTF-8 checking, a tolerated
@@ -104,6 +101,15 @@ impl<R: BufRead> LineReader<R> {
         self.buf.clear();
         self.line += 1;
         let at = |line| Location::at(&self.path, line);
+        if self.line > crate::bounded::MAX_LINES {
+            return Err(DataError::Read {
+                at: at(self.line),
+                source: io::Error::other(format!(
+                    "more than the accepted {} lines",
+                    crate::bounded::MAX_LINES
+                )),
+            });
+        }
         // Read at most max_bytes + 1 bytes so an over-long line cannot exhaust memory.
         let cap = u64::try_from(self.max_bytes)
             .unwrap_or(u64::MAX)
@@ -215,10 +221,7 @@ mod tests {
     fn directory_is_not_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let e = open_text(dir.path()).err().unwrap().to_string();
-        assert!(
-            e.ends_with("cannot open: is a directory, expected a file"),
-            "{e}"
-        );
+        assert!(e.ends_with("cannot open: not a regular file"), "{e}");
     }
 
     #[test]

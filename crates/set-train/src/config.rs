@@ -174,10 +174,10 @@ impl TrainerConfig {
             "a number in [0, 1)",
         )?;
         check(
-            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
+            self.weight_decay.is_finite() && (0.0..=10.0).contains(&self.weight_decay),
             "weight_decay",
             self.weight_decay,
-            "a finite number >= 0",
+            "a number in [0, 10] (an L2 penalty beyond that only drives every weight to zero)",
         )?;
         check(
             self.clip.is_finite() && self.clip >= 0.0,
@@ -345,5 +345,17 @@ mod tests {
             serde_json::from_str::<TrainerConfig>(&j.replace("\"zeta\":0.3", "\"zeta\":2.0"))
                 .is_err()
         );
+    }
+
+    /// Class 1 of RELIABILITY.md: a setting that cannot make sense is refused, not trained.
+    #[test]
+    fn senseless_weight_decay_is_refused() {
+        let mut c = TrainerConfig {
+            weight_decay: 1e30,
+            ..TrainerConfig::default()
+        };
+        assert_eq!(c.validate().unwrap_err().key, "weight_decay");
+        c.weight_decay = 0.1;
+        c.validate().unwrap();
     }
 }

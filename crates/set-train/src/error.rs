@@ -77,6 +77,21 @@ pub enum TrainError {
     /// The model, data and settings do not fit together.
     #[error("{0}")]
     Mismatch(String),
+    /// The run would need more memory than this process may use (checked before anything
+    /// large is allocated; see [`crate::memory`]).
+    #[error(
+        "not enough memory: the run needs about {} ({detail}), but only {} is available: reduce the vocabulary, widths, density, batch size or max_len",
+        human(*needed),
+        human(*available)
+    )]
+    Memory {
+        /// Estimated bytes.
+        needed: u64,
+        /// Bytes available (the smallest known limit).
+        available: u64,
+        /// The estimate per buffer.
+        detail: String,
+    },
     /// The thread pool could not be built.
     #[error("building the thread pool: {0}")]
     ThreadPool(String),
@@ -100,3 +115,13 @@ impl From<NnError> for TrainError {
 
 /// `Result` with [`TrainError`].
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// Bytes as MiB or GiB, for messages.
+pub fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= (1u64 << 30) as f64 {
+        format!("{:.1} GiB", b / (1u64 << 30) as f64)
+    } else {
+        format!("{:.1} MiB", b / (1u64 << 20) as f64)
+    }
+}

@@ -72,7 +72,8 @@ pub fn evaluate_with(
 /// Logits `[C]` of every example, in input order.
 ///
 /// # Errors
-/// Malformed batches.
+/// Malformed batches, or a non-finite logit ([`TrainError::NonFinite`] naming the example's
+/// index): a model whose outputs are not numbers gives an error, never a prediction or score.
 pub fn logits_all(
     model: &Classifier<f32>,
     examples: &[EncodedExample],
@@ -82,7 +83,15 @@ pub fn logits_all(
     for b in eval_batches(examples, cfg)? {
         let l = model.logits(&batch_ref(&b))?;
         for (col, &i) in b.indices.iter().enumerate() {
-            out[i] = l.column(col).to_vec();
+            let row = l.column(col).to_vec();
+            if let Some(bad) = row.iter().find(|x| !x.is_finite()) {
+                return Err(TrainError::NonFinite {
+                    what: "logit".into(),
+                    tensor: format!("output for input {i} ({bad}): the weights overflow"),
+                    step: 0,
+                });
+            }
+            out[i] = row;
         }
     }
     Ok(out)
@@ -218,5 +227,28 @@ mod tests {
         assert_eq!(r.classes[1].precision, 1.0);
         let p = softmax(&[0.0, 0.0]);
         assert_eq!(p, vec![0.5, 0.5]);
+    }
+
+    /// Class 1 of RELIABILITY.md: weights that are finite but huge (3e38) give infinite or NaN
+    /// logits; `logits_all` (eval's report path, predict) and `evaluate` refuse them.
+    #[test]
+    fn overflowing_weights_are_errors_not_scores() {
+        use rand::SeedableRng;
+        let spec = crate::ModelSpec::new(10, 4, 3, 2).dense();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut model =
+            Classifier::<f32>::new(spec.classifier_config().unwrap(), &mut rng).unwrap();
+        for p in model.params_mut() {
+            p.values_mut().iter_mut().for_each(|v| *v = 3e38);
+        }
+        let ex = vec![EncodedExample {
+            ids: vec![2, 3, 4],
+            label: 1,
+        }];
+        let cfg = BatchConfig::default();
+        let e = logits_all(&model, &ex, &cfg).unwrap_err();
+        assert!(matches!(e, TrainError::NonFinite { .. }), "{e}");
+        assert!(e.to_string().contains("logit"), "{e}");
+        assert!(evaluate(&model, &ex, &cfg).is_err());
     }
 }

@@ -6,16 +6,20 @@ mod batch;
 pub mod codec;
 mod config;
 pub mod data;
+mod data_check;
 pub mod dist;
 mod error;
 pub mod eval;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod memory;
 pub mod rng;
 mod settings;
 mod spec;
 mod state;
 mod trainer;
+#[cfg(test)]
+mod trainer_tests;
 
 pub use analytics::{densify, model_hash64, topology_sha256};
 pub use batch::batch_ref;

@@ -252,6 +252,7 @@ impl Trainer {
             )));
         }
         let mcfg = spec.classifier_config()?;
+        crate::memory::MemoryEstimate::training(&mcfg, &config, spec.max_len).check_available()?;
         let model = Classifier::<f32>::new(mcfg, &mut stream_rng(config.seed, Stream::Init, 0))?;
         let optimizer = Optimizer::new(config.optimizer_config(), model.params());
         let state = TrainingState {
@@ -467,6 +468,7 @@ impl Trainer {
         let epochs = self.state.config.epochs;
         let bcfg = self.batch_config();
         let has_sparse = has_sparse(&self.state.model);
+        let mut first = true;
         while self.state.counters.epoch < epochs {
             let epoch = self.state.counters.epoch;
             let epoch_start = Instant::now();
@@ -475,6 +477,11 @@ impl Trainer {
             let mut shuffle = stream_rng(self.state.config.seed, Stream::Shuffle, epoch as u64);
             let batches = set_data::make_batches(&data.splits.train, &bcfg, Some(&mut shuffle))?;
             self.total_steps = Some((batches.len() as u64).saturating_mul(epochs as u64));
+            if first {
+                // A resumed state's counters must fit this data's epochs.
+                self.state.check_position(batches.len())?;
+                first = false;
+            }
             observer.on_epoch_start(epoch, batches.len(), self.state.counters.step_in_epoch);
             // No checkpoint is ever taken between an epoch's last step and its end (evaluation,
             // evolution): gradient-based policies regrow by that last step's gradient, which

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 /// Longest run name in bytes (a directory name and a config file name `<name>.toml`).
 pub const MAX_NAME_BYTES: usize = 200;
+/// Most runs a grid may expand to (the product is computed with checked arithmetic first).
+pub const MAX_RUNS: usize = 100_000;
 
 /// One grid key and its values.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,8 +95,8 @@ impl Grid {
     /// # Errors
     /// A usage error naming the file (and the table and key where there is one).
     pub fn read(path: &Path) -> Result<Grid> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| usage(format!("--grid {}: cannot read: {e}", path.display())))?;
+        let text = set_data::read_text_bounded(path, set_data::bounded::MAX_SETTINGS_BYTES)
+            .map_err(|e| usage(format!("--grid: {e}")))?;
         Grid::parse(&text, path)
     }
 
@@ -182,6 +184,17 @@ impl Grid {
             axes.push(Axis { key, values });
         }
         axes.sort_by(|a, b| a.key.cmp(&b.key));
+        let runs = axes
+            .iter()
+            .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
+            .filter(|&n| n <= MAX_RUNS);
+        if runs.is_none() {
+            let sizes: Vec<String> = axes.iter().map(|a| a.values.len().to_string()).collect();
+            return Err(usage(format!(
+                "{file}: the grid expands to {} runs, more than the accepted {MAX_RUNS}: split it into several grids",
+                sizes.join(" x ")
+            )));
+        }
         Ok(Grid {
             path: path.to_path_buf(),
             base,
@@ -411,5 +424,56 @@ mod tests {
         }
         let long = format!("[grid]\ndata_dir = [\"{}\"]\n", "x".repeat(300));
         assert!(err(&long).contains("longer than"));
+    }
+
+    /// Class 7 of RELIABILITY.md: run counts are computed with checked arithmetic and capped;
+    /// any grid either expands to exactly the product of its array lengths (at most
+    /// `MAX_RUNS`) or is a usage error naming the sizes, never an overflow or a huge allocation.
+    #[test]
+    fn grid_sizes_are_checked_and_capped() {
+        use proptest::prelude::*;
+        const KEYS: [&str; 8] = [
+            "batch_size",
+            "embed_dim",
+            "epochs",
+            "hidden",
+            "max_len",
+            "min_count",
+            "seed",
+            "vocab_size",
+        ];
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(48));
+        runner
+            .run(&proptest::collection::vec(1usize..=300, 1..=8), |lens| {
+                let mut text = String::from("[grid]\n");
+                for (k, n) in KEYS.iter().zip(&lens) {
+                    let vals: Vec<String> = (1..=*n).map(|v| v.to_string()).collect();
+                    text.push_str(&format!("{k} = [{}]\n", vals.join(",")));
+                }
+                let product = lens.iter().try_fold(1usize, |a, &n| a.checked_mul(n));
+                match parse(&text) {
+                    Ok(g) => {
+                        prop_assert!(product.is_some_and(|p| p <= MAX_RUNS));
+                        prop_assert_eq!(Some(g.len()), product);
+                    }
+                    Err(e) => {
+                        prop_assert!(product.is_none_or(|p| p > MAX_RUNS), "{:#}", e);
+                        let msg = format!("{e:#}");
+                        prop_assert!(msg.contains("more than the accepted"), "{}", msg);
+                        prop_assert_eq!(crate::exit::exit_code(&e), crate::exit::USAGE);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        // The examples: 4 x 100 values, 18 x 10, 8 x 256.
+        for (axes, n) in [(4, 100), (8, 10), (8, 256)] {
+            let mut text = String::from("[grid]\n");
+            for k in KEYS.iter().take(axes) {
+                let vals: Vec<String> = (1..=n).map(|v| v.to_string()).collect();
+                text.push_str(&format!("{k} = [{}]\n", vals.join(",")));
+            }
+            assert!(parse(&text).is_err());
+        }
     }
 }

@@ -224,16 +224,7 @@ pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
         state,
         steps: om.steps,
     };
-    if counters.epoch > config.epochs {
-        return Err(CheckpointError::BadMetadata {
-            key: "counters".into(),
-            message: format!(
-                "epoch {} beyond the {} epochs of the run",
-                counters.epoch, config.epochs
-            ),
-        });
-    }
-    Ok(TrainingState {
+    let state = TrainingState {
         spec,
         config,
         front_end,
@@ -245,5 +236,7 @@ pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
         tracker,
         vocab_sha256,
         datasets,
-    })
+    };
+    super::consistency::check_state(&state)?;
+    Ok(state)
 }

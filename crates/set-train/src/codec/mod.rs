@@ -14,11 +14,14 @@
 //! `config`, still load: the spec and trainer settings are read out of it.
 
 mod checkpoint;
+mod consistency;
 mod model_file;
 mod params;
 mod tensors;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
+#[cfg(test)]
+mod tests_counters;
 
 pub use checkpoint::{decode_checkpoint, encode_checkpoint};
 pub use model_file::{ModelBundle, Prediction, decode_model, encode_model};

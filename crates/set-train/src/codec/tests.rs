@@ -14,14 +14,14 @@ fn spec() -> ModelSpec {
     })
 }
 
-fn state() -> TrainingState {
+pub(crate) fn state() -> TrainingState {
     let config = TrainerConfig::default();
     let spec = spec();
     let mcfg = spec.classifier_config().unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     let model = Classifier::<f32>::new(mcfg, &mut rng).unwrap();
     let mut optimizer = Optimizer::new(config.optimizer_config(), model.params());
-    optimizer.steps = 5;
+    optimizer.steps = 9;
     for (i, b) in optimizer.state.iter_mut().flatten().enumerate() {
         b.iter_mut()
             .enumerate()
