@@ -30,19 +30,13 @@ pub mod sysinfo;
 #[doc(hidden)]
 pub mod testing;
 pub mod train;
+pub mod ui;
 
 pub use set_train::dist;
 
 use clap::Parser;
 use cli::{Cli, Command};
 use train::Outcome;
-
-/// Whether `-q` was given: progress bars and per-epoch lines are not shown.
-pub fn quiet() -> bool {
-    QUIET.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn init_tracing(filter: Option<&str>, quiet: bool, verbose: u8) {
     let level = match (quiet, verbose) {
@@ -118,7 +112,7 @@ fn restore_sigpipe() {
 pub fn main() -> i32 {
     restore_sigpipe();
     let cli = Cli::parse();
-    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    ui::set_quiet(cli.quiet);
     init_tracing(cli.log.as_deref(), cli.quiet, cli.verbose);
     let world = match &cli.command {
         Command::Train(_) | Command::Resume(_) | Command::Bench(_) => dist::World::init(),

@@ -54,7 +54,7 @@ struct Summary {
 }
 
 fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
-    if crate::quiet() || !std::io::stderr().is_terminal() {
+    if crate::ui::quiet() || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new(len as u64);
@@ -143,7 +143,7 @@ impl RunObserver<'_> {
             ));
         }
         line.push_str(&format!(" | {secs:.1}s"));
-        if !crate::quiet() {
+        if !crate::ui::quiet() {
             println!("{line}");
         }
         Ok(())

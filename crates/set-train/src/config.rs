@@ -49,17 +49,26 @@ pub struct TrainerConfig {
     /// SET only: whether positions pruned in a step may be regrown in the same step.
     #[serde(default = "yes")]
     pub regrow_into_removed: bool,
-    /// How the learning rate changes after the warm-up.
-    #[serde(default)]
+    /// How the learning rate changes after the warm-up (written only when not constant, so
+    /// files of runs without a schedule keep the bytes of format 2 as first written).
+    #[serde(default, skip_serializing_if = "is_constant_lr")]
     pub lr_schedule: LrScheduleName,
     /// Optimizer steps over which the learning rate rises linearly from `lr / warmup_steps`
-    /// to `lr` (0 = none).
-    #[serde(default)]
+    /// to `lr` (0 = none; written only when not 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub warmup_steps: u64,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_constant_lr(s: &LrScheduleName) -> bool {
+    *s == LrScheduleName::Constant
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for TrainerConfig {
