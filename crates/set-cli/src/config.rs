@@ -282,7 +282,8 @@ pub struct TrainConfig {
     pub clip: f64,
     /// Seed.
     pub seed: u64,
-    /// Worker threads (resolved, >= 1). Not compared on resume.
+    /// Worker threads, 0 = one per core (written only when given). Not compared on resume.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
     pub threads: usize,
 }
 
@@ -297,6 +298,9 @@ fn yes() -> bool {
 }
 fn is_constant_lr(s: &LrScheduleName) -> bool {
     *s == LrScheduleName::Constant
+}
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -469,6 +473,7 @@ impl TrainConfig {
             let parsed: set_data::DatasetName = name
                 .parse()
                 .map_err(|e: set_data::DataError| usage(format!("--data {name}: {e}")))?;
+            let explicit = s.data_dir.is_some();
             let dir = match s.data_dir {
                 Some(d) => absolute(&d, "data_dir", false)?,
                 None => {
@@ -494,9 +499,11 @@ impl TrainConfig {
                     )));
                 }
             }
+            // The default directory is found again wherever the run is resumed or evaluated:
+            // only a directory given explicitly is part of the configuration.
             (
                 Some(parsed.as_str().to_string()),
-                Some(dir),
+                explicit.then_some(dir),
                 None,
                 None,
                 None,
@@ -522,7 +529,8 @@ impl TrainConfig {
         } else {
             Some(Epsilon::DEFAULT.get())
         };
-        let threads = resolve_threads(s.threads.unwrap_or(0));
+        // 0 (one per core) unless given: the configuration carries to another machine.
+        let threads = s.threads.unwrap_or(0);
         let c = TrainConfig {
             data,
             data_dir,
@@ -614,7 +622,7 @@ impl TrainConfig {
             "exactly one of --dense, --epsilon, --density, --erk",
         )?;
         check(
-            (1..=1024).contains(&self.threads),
+            self.threads <= 1024,
             "threads",
             self.threads,
             "an integer in 0..=1024 (0 = one per core)",
@@ -688,10 +696,13 @@ impl TrainConfig {
 
     /// Where the data come from and how they are split and encoded.
     pub fn data_config(&self) -> DataConfig {
-        let source = match (&self.data, &self.data_dir) {
-            (Some(name), Some(dir)) => DataSource::Registry {
+        let source = match &self.data {
+            Some(name) => DataSource::Registry {
                 name: name.clone(),
-                dir: dir.clone(),
+                dir: self.data_dir.clone().unwrap_or_else(|| {
+                    let d = default_data_dir();
+                    std::fs::canonicalize(&d).unwrap_or(d)
+                }),
             },
             _ => DataSource::Files {
                 train: self.train.clone().unwrap_or_default(),

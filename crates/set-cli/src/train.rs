@@ -450,7 +450,8 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     write_atomic(&run.file(names::METRICS), METRICS_HEADER.as_bytes())?;
     write_atomic(&run.file(names::EVENTS), b"")?;
 
-    let mut trainer = Trainer::new(spec, trainer_cfg, &data)?.with_threads(cfg.threads);
+    let threads = crate::config::resolve_threads(cfg.threads);
+    let mut trainer = Trainer::new(spec, trainer_cfg, &data)?.with_threads(threads);
     trainer.state_mut().front_end = Some(cfg.to_json());
     let report = model_report(trainer.model(), None);
     let tokenizer = set_train::data::tokenizer();
@@ -461,7 +462,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         git_revision: crate::sysinfo::git_revision(),
         created_utc: crate::rundir::now_stamp(),
         command: std::env::args().collect(),
-        threads: cfg.threads,
+        threads,
         isa: crate::sysinfo::isa(),
         datasets: &data.files,
         splits: Splits {

@@ -997,3 +997,37 @@ fn completions_quiet_and_short_flags() {
     assert!(out.contains("test accuracy"), "{out}");
     assert_same_run(&f.reference, &d);
 }
+
+/// A run's `config.toml` carries to another machine: the data directory and the thread count
+/// are recorded only when given explicitly.
+#[test]
+fn config_records_data_dir_and_threads_only_when_given() {
+    let d = new_dir("portable");
+    ok(&run(&["train", "--epochs", "1", "--out", s(&d)]));
+    let text = String::from_utf8(read(&d.join("config.toml"))).unwrap();
+    assert!(
+        !text.contains("data_dir") && !text.contains("threads"),
+        "{text}"
+    );
+    assert!(text.contains("data = \"uci\""), "{text}");
+    let e = new_dir("explicit");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+    ok(&run(&[
+        "train",
+        "--epochs",
+        "1",
+        "--out",
+        s(&e),
+        "--threads",
+        "2",
+        "--data-dir",
+        s(&data),
+    ]));
+    let text = String::from_utf8(read(&e.join("config.toml"))).unwrap();
+    assert!(
+        text.contains("data_dir = ") && text.contains("threads = 2"),
+        "{text}"
+    );
+    // Same training either way.
+    assert_eq!(metrics_sans_time(&d), metrics_sans_time(&e));
+}
