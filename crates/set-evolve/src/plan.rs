@@ -2,7 +2,7 @@
 //! to add) and what it needs from the matrices ([`PolicyNeeds`]).
 
 /// What a policy needs from the views of a step; the shared skeleton
-/// ([`EvolutionPolicy::evolve`]) checks it before planning.
+/// ([`crate::EvolutionPolicy::evolve`]) checks it before planning.
 ///
 /// ```
 /// use set_evolve::{EvolutionPolicy, PolicyNeeds, SnfsPolicy};
@@ -11,17 +11,17 @@
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PolicyNeeds {
-    /// Every view must carry a momentum buffer ([`MatrixView::momentum`]).
+    /// Every view must carry a momentum buffer ([`crate::MatrixView::momentum`]).
     pub momentum: bool,
-    /// Every view must carry a row-gradient callback ([`MatrixView::gradient_row`]).
+    /// Every view must carry a row-gradient callback ([`crate::MatrixView::gradient_row`]).
     pub gradient_row: bool,
     /// Weights (and the momentum buffer, when `momentum` is set) must be finite: the step is
-    /// refused with [`EvolveError::NonFinite`] on the first NaN or infinity, matrix by matrix.
+    /// refused with [`crate::EvolveError::NonFinite`] on the first NaN or infinity, matrix by matrix.
     /// Off only for a policy that reads no value (the static baseline).
     pub finite_values: bool,
 }
 
-/// One matrix's planned edit, as returned by [`EvolutionPolicy::plan`].
+/// One matrix's planned edit, as returned by [`crate::EvolutionPolicy::plan`].
 ///
 /// The skeleton checks it against the matrix before anything changes (removals sorted,
 /// distinct and in range; inserts sorted by `(row, col)`, distinct, in shape, and each at an

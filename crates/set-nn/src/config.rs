@@ -29,7 +29,7 @@ pub enum Storage {
     },
 }
 
-/// Shapes and settings of a [`Classifier`].
+/// Shapes and settings of a [`crate::Classifier`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassifierConfig {
@@ -188,8 +188,8 @@ impl ParamSpec {
 
 impl ClassifierConfig {
     /// The model's parameter table: every parameter's name, shape, storage and kind, in the
-    /// fixed model order (the order of [`Classifier::params`], of the optimizer's state and of
-    /// files on disk). [`Classifier::new`], [`Classifier::from_params`] and
+    /// fixed model order (the order of [`crate::Classifier::params`], of the optimizer's state and of
+    /// files on disk). [`crate::Classifier::new`], [`crate::Classifier::from_params`] and
     /// [`crate::evolve::evolve_model`] all work from this one table.
     ///
     /// ```

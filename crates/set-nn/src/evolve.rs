@@ -230,7 +230,7 @@ impl Classifier<f32> {
     /// step's cache. [`crate::evolve::evolve_model`] hands these to the policy.
     ///
     /// # Errors
-    /// The table cannot be built ([`ClassifierConfig::param_specs`]), or a parameter of the
+    /// The table cannot be built ([`crate::ClassifierConfig::param_specs`]), or a parameter of the
     /// table is missing from the model (renamed from outside).
     pub fn evolution_inputs(&mut self) -> Result<EvolutionInputs<'_>, NnError> {
         let specs = self.config.param_specs()?;
