@@ -11,6 +11,7 @@ mod error;
 pub mod eval;
 #[doc(hidden)]
 pub mod fuzzing;
+mod memory;
 pub mod rng;
 mod settings;
 mod spec;
@@ -26,6 +27,7 @@ pub use codec::{
 pub use config::TrainerConfig;
 pub use data::{DataConfig, DataSource, RunData};
 pub use error::{Result, SettingError, TrainError};
+pub use memory::InMemoryData;
 pub use settings::{Density, DropoutRate, Epsilon, OptimizerName, PolicyName, ScheduleName, Zeta};
 pub use spec::{MAX_CLASSES, MAX_LEN, MAX_MODEL_BYTES, MAX_VOCAB, MAX_WIDTH, ModelSpec, Sparsity};
 pub use state::{Counters, Progress, TrainingState};
@@ -35,4 +37,4 @@ pub use trainer::{
 };
 
 /// The lower crates, re-exported so that users need not pin matching versions by hand.
-pub use {rand, rand_chacha, set_data, set_evolve, set_nn, set_sparse};
+pub use {ndarray, rand, rand_chacha, set_data, set_evolve, set_nn, set_sparse};
