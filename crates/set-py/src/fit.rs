@@ -48,7 +48,7 @@ enum Event {
         loss: f64,
     },
     Epoch(Box<EpochEvent>),
-    Done(Result<ModelBundle, String>, Option<TrainError>),
+    Done(Box<Result<ModelBundle, String>>, Option<TrainError>),
 }
 
 /// Where the examples come from.
@@ -181,11 +181,14 @@ fn run(
                 train(settings, source, front_end, thread_stop, &tx)
             }));
             let msg = match r {
-                Ok(Ok(Some(b))) => Event::Done(Ok(b), None),
-                Ok(Ok(None)) => Event::Done(Err("training was stopped".into()), None),
-                Ok(Err(e)) => Event::Done(Err(String::new()), Some(e)),
+                Ok(Ok(Some(b))) => Event::Done(Box::new(Ok(b)), None),
+                Ok(Ok(None)) => Event::Done(Box::new(Err("training was stopped".into())), None),
+                Ok(Err(e)) => Event::Done(Box::new(Err(String::new())), Some(e)),
                 Err(p) => Event::Done(
-                    Err(format!("training: internal error: {}", panic_text(&*p))),
+                    Box::new(Err(format!(
+                        "training: internal error: {}",
+                        panic_text(&*p)
+                    ))),
                     None,
                 ),
             };
@@ -195,9 +198,13 @@ fn run(
     loop {
         let got = py.detach(|| recv(&rx, POLL));
         let event_result = match got {
-            Ok(Event::Done(Ok(bundle), _)) => return Ok(Model::new(bundle)),
-            Ok(Event::Done(Err(_), Some(e))) => return Err(train_error(e)),
-            Ok(Event::Done(Err(m), None)) => return Err(PyRuntimeError::new_err(m)),
+            Ok(Event::Done(done, err)) => {
+                return match (*done, err) {
+                    (Ok(bundle), _) => Ok(Model::new(bundle)),
+                    (Err(_), Some(e)) => Err(train_error(e)),
+                    (Err(m), None) => Err(PyRuntimeError::new_err(m)),
+                };
+            }
             Ok(event) => match &on_event {
                 Some(cb) => send(py, cb, event),
                 None => Ok(()),

@@ -62,7 +62,7 @@ fn invalid(what: &'static str, message: String) -> TrainError {
     TrainError::Data(DataError::InvalidArgument { what, message })
 }
 
-fn check_labels<'a>(
+fn check_labels(
     what: &'static str,
     labels: impl Iterator<Item = usize>,
     classes: usize,

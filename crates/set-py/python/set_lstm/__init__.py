@@ -583,7 +583,8 @@ class SETLSTMClassifier:
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class of each text, as an array of ``classes_``' type."""
-        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+        proba = self.predict_proba(texts)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_proba_tokens(self, ids: Any, lengths: Any) -> np.ndarray:
         """``predict_proba`` for token ids (the forms ``fit_tokens`` takes)."""
@@ -593,7 +594,8 @@ class SETLSTMClassifier:
 
     def predict_tokens(self, ids: Any, lengths: Any) -> np.ndarray:
         """``predict`` for token ids."""
-        return self.classes_[np.argmax(self.predict_proba_tokens(ids, lengths), axis=1)]
+        proba = self.predict_proba_tokens(ids, lengths)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, texts: Sequence[str], labels: Any) -> float:
         """Accuracy on ``texts`` with true ``labels``."""
