@@ -1,7 +1,7 @@
 //! `set_lstm._native`: the Rust core of the `set_lstm` Python package. Thin classes over
-//! `set-train` (a trained [`model::Model`], a [`vocab::Vocabulary`]), training on a thread of its
-//! own while the calling thread waits without the GIL and watches for Ctrl-C ([`fit`]), and one
-//! mapping of every Rust error to a Python exception ([`errors`]). The scikit-learn style
+//! `set-train` (a trained `model::Model`, a `vocab::Vocabulary`), training on a thread of its
+//! own while the calling thread waits without the GIL and watches for Ctrl-C (`fit`), and one
+//! mapping of every Rust error to a Python exception (`errors`). The scikit-learn style
 //! estimator lives in `python/set_lstm/__init__.py` over these.
 
 mod errors;
