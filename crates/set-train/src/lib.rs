@@ -12,6 +12,7 @@ mod error;
 pub mod eval;
 #[doc(hidden)]
 pub mod fuzzing;
+mod in_memory;
 pub mod memory;
 pub mod rng;
 mod settings;
@@ -30,6 +31,7 @@ pub use codec::{
 pub use config::TrainerConfig;
 pub use data::{DataConfig, DataSource, RunData};
 pub use error::{Result, SettingError, TrainError};
+pub use in_memory::InMemoryData;
 pub use settings::{
     Density, DropoutRate, Epsilon, LrScheduleName, OptimizerName, PolicyName, ScheduleName, Zeta,
 };
@@ -41,4 +43,4 @@ pub use trainer::{
 };
 
 /// The lower crates, re-exported so that users need not pin matching versions by hand.
-pub use {rand, rand_chacha, set_data, set_evolve, set_nn, set_sparse};
+pub use {ndarray, rand, rand_chacha, set_data, set_evolve, set_nn, set_sparse};
