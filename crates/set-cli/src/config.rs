@@ -85,9 +85,21 @@ settings! {
     /// Test file (required with --train)
     #[arg(value_name = "FILE")]
     test: PathBuf,
-    /// Number of classes of --train/--test files (labels 0..N-1) [default: 2]
+    /// Number of classes of --train/--test files with integer labels 0..N-1 [default: 2; with --labels: their number]
     #[arg(value_name = "N")]
     classes: usize,
+    /// Class names of --train/--test files whose labels are words, in class order, e.g. `neg,pos` [default: the training file's labels, sorted]
+    #[arg(value_name = "NAMES")]
+    labels: String,
+    /// Format of --train/--dev/--test files: jsonl, csv or tsv (CSV and TSV with a header row) [default: by extension]
+    #[arg(value_parser = named::<set_data::FileFormat>(set_data::FileFormat::NAMES), value_name = "FORMAT")]
+    format: set_data::FileFormat,
+    /// Text field of --train/--dev/--test files (JSONL key or CSV/TSV column) [default: text, or sentence]
+    #[arg(value_name = "NAME")]
+    text_field: String,
+    /// Label field of --train/--dev/--test files [default: label]
+    #[arg(value_name = "NAME")]
+    label_field: String,
     /// Fraction of train carved out as dev when there is no dev file [default: 0.1]
     #[arg(value_name = "F")]
     dev_fraction: f64,
@@ -188,7 +200,18 @@ settings! {
 }
 
 /// Keys that select the data source: flags setting any of them replace all of them from a file.
-const DATA_GROUP: &[&str] = &["data", "data_dir", "train", "dev", "test"];
+const DATA_GROUP: &[&str] = &[
+    "data",
+    "data_dir",
+    "train",
+    "dev",
+    "test",
+    "classes",
+    "labels",
+    "format",
+    "text_field",
+    "label_field",
+];
 /// Keys that select the sparsity: flags setting any of them replace all of them from a file.
 const SPARSITY_GROUP: &[&str] = &["epsilon", "density", "erk", "dense"];
 
@@ -213,6 +236,18 @@ pub struct TrainConfig {
     pub test: Option<PathBuf>,
     /// Classes of file data.
     pub classes: usize,
+    /// Class names of file data with word labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// Format of the data files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<set_data::FileFormat>,
+    /// Text field of the data files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_field: Option<String>,
+    /// Label field of the data files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_field: Option<String>,
     /// Dev fraction for carved splits.
     pub dev_fraction: f64,
     /// Test fraction for carved splits.
@@ -356,6 +391,11 @@ fn clear(s: &mut Settings, keys: &[&str]) {
             "train" => s.train = None,
             "dev" => s.dev = None,
             "test" => s.test = None,
+            "classes" => s.classes = None,
+            "labels" => s.labels = None,
+            "format" => s.format = None,
+            "text_field" => s.text_field = None,
+            "label_field" => s.label_field = None,
             "epsilon" => s.epsilon = None,
             "density" => s.density = None,
             "erk" => s.erk = None,
@@ -531,13 +571,51 @@ impl TrainConfig {
         };
         // 0 (one per core) unless given: the configuration carries to another machine.
         let threads = s.threads.unwrap_or(0);
+        let file_settings = s.labels.is_some()
+            || s.format.is_some()
+            || s.text_field.is_some()
+            || s.label_field.is_some();
+        if file_settings && train.is_none() {
+            return Err(usage(
+                "--labels, --format, --text-field and --label-field describe --train/--test files",
+            ));
+        }
+        let labels: Option<Vec<String>> = s.labels.as_deref().map(|l| {
+            l.split(',')
+                .map(|n| n.trim().to_string())
+                .collect::<Vec<_>>()
+        });
+        if let Some(l) = &labels
+            && let Err(e) = set_data::LabelMap::from_names(l.iter().cloned())
+        {
+            return Err(usage(format!("--labels {}: {e}", l.join(","))));
+        }
+        if labels
+            .as_ref()
+            .is_some_and(|l| l.iter().any(String::is_empty))
+        {
+            return Err(usage("--labels: a class name is empty"));
+        }
         let c = TrainConfig {
             data,
             data_dir,
             train,
             dev,
             test,
-            classes: s.classes.unwrap_or(2),
+            classes: match (&labels, s.classes) {
+                (Some(l), Some(c)) if l.len() != c => {
+                    return Err(usage(format!(
+                        "--classes {c} and --labels with {} names disagree",
+                        l.len()
+                    )));
+                }
+                (Some(l), _) => l.len(),
+                (None, c) => c.unwrap_or(2),
+            },
+            labels,
+            format: s.format,
+            text_field: s.text_field,
+            label_field: s.label_field,
             dev_fraction: s.dev_fraction.unwrap_or(0.1),
             test_fraction: s.test_fraction.unwrap_or(0.2),
             epochs: s.epochs.unwrap_or(10),
@@ -709,6 +787,10 @@ impl TrainConfig {
                 dev: self.dev.clone(),
                 test: self.test.clone().unwrap_or_default(),
                 classes: self.classes,
+                labels: self.labels.clone(),
+                text_field: self.text_field.clone(),
+                label_field: self.label_field.clone(),
+                format: self.format,
             },
         };
         DataConfig {

@@ -776,6 +776,10 @@ fn the_library_trains_exactly_what_the_cli_trains() {
             dev: None,
             test: std::fs::canonicalize(&f.test).unwrap(),
             classes: 2,
+            labels: None,
+            text_field: None,
+            label_field: None,
+            format: None,
         },
         ..DataConfig::registry("unused", "unused")
     };
@@ -1030,4 +1034,128 @@ fn config_records_data_dir_and_threads_only_when_given() {
     );
     // Same training either way.
     assert_eq!(metrics_sans_time(&d), metrics_sans_time(&e));
+}
+
+/// Own data in the formats people have: a CSV with `sentence,label` columns and word labels
+/// trains with no flag but the files (classes: the sorted labels); a TSV with other column names
+/// and `--labels` fixing the class order; gzip either way; errors name file, line and field.
+#[test]
+fn csv_and_tsv_files_with_word_labels_train() {
+    let f = fixture();
+    let dir = new_dir("own-formats");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The fixture's JSONL rewritten as CSV (sentence,label with neg/pos) and TSV (review, stars).
+    let rows = |p: &Path| -> Vec<(String, i64)> {
+        String::from_utf8(read(p))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["text"].as_str().unwrap().to_string(),
+                    v["label"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let name = |l: i64| if l == 1 { "pos" } else { "neg" };
+    let write = |file: &str, rows: &[(String, i64)], tsv: bool| {
+        let mut text = String::from(if tsv {
+            "stars\treview\n"
+        } else {
+            "sentence,label\n"
+        });
+        for (t, l) in rows {
+            if tsv {
+                text.push_str(&format!(
+                    "{}\t{}\n",
+                    if *l == 1 { "good" } else { "bad" },
+                    t.replace('\t', " ")
+                ));
+            } else {
+                text.push_str(&format!("\"{}\",{}\n", t.replace('"', "\"\""), name(*l)));
+            }
+        }
+        let p = dir.join(file);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (train, test) = (rows(&f.train), rows(&f.test));
+    let (csv_train, csv_test) = (
+        write("train.csv", &train, false),
+        write("test.csv", &test, false),
+    );
+    let d = dir.join("csv-run");
+    ok(&run(&[
+        "train",
+        "--train",
+        s(&csv_train),
+        "--test",
+        s(&csv_test),
+        "--out",
+        s(&d),
+        "--epochs",
+        "2",
+        "--threads",
+        "1",
+    ]));
+    let m = set_train::ModelBundle::load(d.join("model.safetensors")).unwrap();
+    assert_eq!(m.class_names, ["neg", "pos"]);
+    let out = ok(&run(&["predict", "--model", s(&d), "a fine film"]));
+    assert!(
+        out.starts_with("neg\t") || out.starts_with("pos\t"),
+        "{out}"
+    );
+    // TSV, other column names, and the class order given.
+    let (tsv_train, tsv_test) = (
+        write("train.tsv", &train, true),
+        write("test.tsv", &test, true),
+    );
+    let t = dir.join("tsv-run");
+    ok(&run(&[
+        "train",
+        "--train",
+        s(&tsv_train),
+        "--test",
+        s(&tsv_test),
+        "--out",
+        s(&t),
+        "--epochs",
+        "1",
+        "--text-field",
+        "review",
+        "--label-field",
+        "stars",
+        "--labels",
+        "bad,good",
+        "--threads",
+        "1",
+    ]));
+    let m = set_train::ModelBundle::load(t.join("model.safetensors")).unwrap();
+    assert_eq!(m.class_names, ["bad", "good"]);
+    // Errors name the file, line and field; nothing is written.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "sentence,label\nok,pos\nfine,maybe\n").unwrap();
+    let e = dir.join("bad-run");
+    let err = fails(
+        &run(&[
+            "train",
+            "--train",
+            s(&bad),
+            "--test",
+            s(&csv_test),
+            "--out",
+            s(&e),
+            "--labels",
+            "neg,pos",
+        ]),
+        1,
+        "bad.csv:3",
+    );
+    assert!(err.contains("\"maybe\""), "{err}");
+    fails(
+        &run(&["train", "--text-field", "review", "--out", s(&e)]),
+        2,
+        "--train/--test files",
+    );
 }

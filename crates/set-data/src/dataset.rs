@@ -18,7 +18,7 @@ use crate::error::{DataError, Location, Result};
 use crate::example::{
     Example, LabelMap, Labeled, LoadOptions, LoadStats, TokenizedExample, tokenize_examples,
 };
-use crate::jsonl::load_jsonl;
+use crate::labeled::load_labeled;
 use crate::registry::{DatasetName, Layout};
 use crate::split::{check_fraction, stratified_split};
 use crate::tokenizer::Tokenizer;
@@ -156,7 +156,7 @@ pub fn load_dataset<R: Rng + ?Sized>(
     let labels = dataset.labels();
     let files = resolve_files(dataset, data_dir)?;
     assemble(dataset.as_str(), &labels, files, rng, config, |path| {
-        let loaded = load_jsonl(path, &labels, &config.load)?;
+        let loaded = load_labeled(path, &labels, &config.load)?;
         Ok((loaded.examples, loaded.stats, CacheStatus::Disabled))
     })
 }
@@ -204,7 +204,7 @@ pub fn load_files<R: Rng + ?Sized>(
     config: &SplitConfig,
 ) -> Result<DatasetSplits> {
     assemble("files", labels, explicit(files)?, rng, config, |path| {
-        let loaded = load_jsonl(path, labels, &config.load)?;
+        let loaded = load_labeled(path, labels, &config.load)?;
         Ok((loaded.examples, loaded.stats, CacheStatus::Disabled))
     })
 }
@@ -232,7 +232,7 @@ fn load_tokenized(
     cache: Option<&TokenCache>,
     options: &LoadOptions,
 ) -> Result<Part<TokenizedExample>> {
-    let load = || load_jsonl(path, labels, options);
+    let load = || load_labeled(path, labels, options);
     match cache {
         Some(cache) => {
             let key = loader_key(labels, options);

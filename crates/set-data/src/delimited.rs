@@ -152,6 +152,13 @@ fn parse<R: Read>(
                 .iter()
                 .position(|c| c == name)
                 .map(|i| (i, name.clone()))
+                // A file without a `text` column may call it `sentence` (SST-2 dumps).
+                .or_else(|| {
+                    (name == "text" && role == "text")
+                        .then(|| h.iter().position(|c| c == "sentence"))
+                        .flatten()
+                        .map(|i| (i, "sentence".to_string()))
+                })
                 .ok_or_else(|| DataError::MissingColumn {
                     at: Location::at(path, 1),
                     name: name.clone(),
@@ -199,12 +206,7 @@ fn parse<R: Read>(
             })
         };
         let label_str = field(label_idx, &label_name)?.trim();
-        let raw_label: i64 = label_str.parse().map_err(|_| DataError::Field {
-            at: at(),
-            field: label_name.clone(),
-            message: format!("expected an integer, found {label_str:?}"),
-        })?;
-        let Some(class) = labels.classify(raw_label, at(), &mut stats)? else {
+        let Some(class) = labels.classify_text(label_str, &label_name, at(), &mut stats)? else {
             continue;
         };
         let text = field(text_idx, &text_name)?;
@@ -274,7 +276,7 @@ mod tests {
         let e = |d: &str| parse_csv(d.as_bytes(), &h).unwrap_err().to_string();
         assert_eq!(
             e("label,text\n1,ok\nx,bad\n"),
-            "d.csv:3: field `label`: expected an integer, found \"x\""
+            "d.csv:3: field `label`: unknown label \"x\" (expected one of 0, 1, or the class names negative, positive)"
         );
         assert_eq!(
             e("label,text\n1,ok\n5,bad\n"),

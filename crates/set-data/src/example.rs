@@ -194,6 +194,55 @@ impl LabelMap {
         }
     }
 
+    /// Classes named `names`, in that order; raw integer labels `0..C` map to them too.
+    ///
+    /// # Errors
+    /// No names, or a name given twice.
+    pub fn from_names<N: Into<String>>(names: impl IntoIterator<Item = N>) -> Result<Self> {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        if let Some(dup) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+        {
+            return Err(DataError::invalid(
+                "labels",
+                format!("`{}` is given twice", dup.1),
+            ));
+        }
+        Self::new((0..names.len()).map(|c| (c as i64, c)), [], names)
+    }
+
+    /// [`LabelMap::classify`] of a label written as text: an integer is looked up as such, any
+    /// other text by class name (`field` names the label field in the error).
+    ///
+    /// # Errors
+    /// A label that is neither a mapped integer nor a class name.
+    pub fn classify_text(
+        &self,
+        raw: &str,
+        field: &str,
+        at: crate::error::Location,
+        stats: &mut LoadStats,
+    ) -> Result<Option<usize>> {
+        let raw = raw.trim();
+        if let Ok(i) = raw.parse::<i64>() {
+            return self.classify(i, at, stats);
+        }
+        match self.class_names.iter().position(|n| n == raw) {
+            Some(c) => Ok(Some(c)),
+            None => Err(DataError::Field {
+                at,
+                field: field.to_string(),
+                message: format!(
+                    "unknown label {raw:?} (expected one of {}, or the class names {})",
+                    self.expected(),
+                    self.class_names.join(", ")
+                ),
+            }),
+        }
+    }
+
     /// Number of classes `C`.
     pub fn num_classes(&self) -> usize {
         self.class_names.len()
@@ -231,6 +280,58 @@ pub enum EmptyTextPolicy {
     Skip,
 }
 
+/// The format of a labelled data file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    /// JSON Lines: one object per line.
+    Jsonl,
+    /// Comma-separated values with a header row (RFC 4180 quoting).
+    Csv,
+    /// Tab-separated values with a header row (no quoting).
+    Tsv,
+}
+
+impl FileFormat {
+    /// Every name.
+    pub const NAMES: &'static [&'static str] = &["jsonl", "csv", "tsv"];
+
+    /// The format of a file name: `.csv` and `.tsv` (also with `.gz` after them), else JSONL.
+    ///
+    /// ```
+    /// use set_data::FileFormat;
+    /// assert_eq!(FileFormat::of_path("a/train.csv.gz".as_ref()), FileFormat::Csv);
+    /// assert_eq!(FileFormat::of_path("x.tsv".as_ref()), FileFormat::Tsv);
+    /// assert_eq!(FileFormat::of_path("x.jsonl".as_ref()), FileFormat::Jsonl);
+    /// ```
+    pub fn of_path(path: &std::path::Path) -> Self {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        if name.ends_with(".csv") {
+            FileFormat::Csv
+        } else if name.ends_with(".tsv") || name.ends_with(".tab") {
+            FileFormat::Tsv
+        } else {
+            FileFormat::Jsonl
+        }
+    }
+}
+
+impl std::str::FromStr for FileFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "jsonl" | "json" => Ok(FileFormat::Jsonl),
+            "csv" => Ok(FileFormat::Csv),
+            "tsv" => Ok(FileFormat::Tsv),
+            other => Err(format!("`{other}` is not one of jsonl, csv, tsv")),
+        }
+    }
+}
+
 /// Options shared by the file loaders.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -240,6 +341,13 @@ pub struct LoadOptions {
     /// Longest accepted line (JSONL) or record (CSV) in bytes, default 16 MiB. Longer input is an
     /// error instead of unbounded memory use. (The CSV reader checks after reading the record.)
     pub max_line_bytes: usize,
+    /// The text field: a JSONL key or a CSV/TSV header column; `None` = `text`, or `sentence`
+    /// in a file that has no `text` (as Hugging Face dumps of SST-2 have).
+    pub text_field: Option<String>,
+    /// The label field; `None` = `label`. Labels are integers, or names of the classes.
+    pub label_field: Option<String>,
+    /// The file format; `None` = by the name's extension (see [`FileFormat::of_path`]).
+    pub format: Option<FileFormat>,
 }
 
 impl LoadOptions {
@@ -252,6 +360,9 @@ impl Default for LoadOptions {
         Self {
             empty_text: EmptyTextPolicy::Error,
             max_line_bytes: Self::DEFAULT_MAX_LINE_BYTES,
+            text_field: None,
+            label_field: None,
+            format: None,
         }
     }
 }

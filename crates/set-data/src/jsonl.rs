@@ -30,8 +30,28 @@ use crate::reader::{LineReader, maybe_gunzip, open_text};
 struct RawRecord {
     #[serde(default)]
     label: Option<Value>,
-    #[serde(default)]
+    #[serde(default, alias = "sentence")]
     text: Option<Value>,
+}
+
+/// The label and text of one line: by the default keys (`label`, and `text` or `sentence`,
+/// duplicated keys rejected), or by the keys `options` names.
+fn record_fields(line: &str, options: &LoadOptions) -> serde_json::Result<RawRecord> {
+    if options.text_field.is_none() && options.label_field.is_none() {
+        return serde_json::from_str(line);
+    }
+    let mut map: serde_json::Map<String, Value> = serde_json::from_str(line)?;
+    let text_key = options.text_field.as_deref().unwrap_or("text");
+    let label_key = options.label_field.as_deref().unwrap_or("label");
+    let text = map.remove(text_key).or_else(|| {
+        (options.text_field.is_none())
+            .then(|| map.remove("sentence"))
+            .flatten()
+    });
+    Ok(RawRecord {
+        label: map.remove(label_key),
+        text,
+    })
 }
 
 /// Loads a JSONL file (plain or gzip'd).
@@ -110,37 +130,50 @@ fn parse_lines<R: std::io::BufRead>(
                 message: "expected a JSON object `{...}`".into(),
             });
         }
-        let record: RawRecord =
-            serde_json::from_str(&escape_raw_controls(line)).map_err(|e| DataError::Json {
+        let record =
+            record_fields(&escape_raw_controls(line), options).map_err(|e| DataError::Json {
                 at: at(),
                 message: e.to_string(),
             })?;
+        let (text_key, label_key) = (
+            options.text_field.as_deref().unwrap_or("text"),
+            options.label_field.as_deref().unwrap_or("label"),
+        );
         let field_err = |field: &str, message: String| DataError::Field {
             at: at(),
             field: field.into(),
             message,
         };
-        let raw_label = match record.label {
-            None => return Err(field_err("label", "missing (or null)".into())),
-            Some(Value::Number(num)) => num
-                .as_i64()
-                .ok_or_else(|| field_err("label", format!("expected an integer, found {num}")))?,
+        let class = match record.label {
+            None => return Err(field_err(label_key, "missing (or null)".into())),
+            Some(Value::Number(num)) => {
+                let raw = num.as_i64().ok_or_else(|| {
+                    field_err(label_key, format!("expected an integer, found {num}"))
+                })?;
+                labels.classify(raw, at(), &mut stats)?
+            }
+            Some(Value::String(name)) => {
+                labels.classify_text(&name, label_key, at(), &mut stats)?
+            }
             Some(other) => {
                 return Err(field_err(
-                    "label",
-                    format!("expected an integer, found {}", kind(&other)),
+                    label_key,
+                    format!(
+                        "expected an integer or a class name, found {}",
+                        kind(&other)
+                    ),
                 ));
             }
         };
-        let Some(class) = labels.classify(raw_label, at(), &mut stats)? else {
+        let Some(class) = class else {
             continue;
         };
         let text = match record.text {
-            None => return Err(field_err("text", "missing (or null)".into())),
+            None => return Err(field_err(text_key, "missing (or null)".into())),
             Some(Value::String(s)) => s,
             Some(other) => {
                 return Err(field_err(
-                    "text",
+                    text_key,
                     format!("expected a string, found {}", kind(&other)),
                 ));
             }
@@ -296,9 +329,28 @@ mod tests {
             err(b"{\"label\":1}\n"),
             "t.jsonl:1: field `text`: missing (or null)"
         );
+        // Labels written as text: an integer, or a class name.
+        let named = parse(
+            b"{\"label\":\"1\",\"text\":\"x\"}\n{\"label\":\"negative\",\"sentence\":\"y\"}\n",
+            &LoadOptions::default(),
+        )
+        .unwrap();
         assert_eq!(
-            err(b"{\"label\":\"1\",\"text\":\"x\"}"),
-            "t.jsonl:1: field `label`: expected an integer, found a string"
+            named.examples,
+            [
+                Example {
+                    label: 1,
+                    text: "x".into()
+                },
+                Example {
+                    label: 0,
+                    text: "y".into()
+                }
+            ]
+        );
+        assert_eq!(
+            err(b"{\"label\":\"meh\",\"text\":\"x\"}"),
+            "t.jsonl:1: field `label`: unknown label \"meh\" (expected one of 0, 1, or the class names negative, positive)"
         );
         assert_eq!(
             err(b"{\"label\":1.5,\"text\":\"x\"}"),

@@ -17,6 +17,7 @@ pub mod example;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jsonl;
+pub mod labeled;
 mod reader;
 pub mod registry;
 pub mod split;
@@ -40,12 +41,16 @@ pub use delimited::{ColumnRef, CsvOptions, load_delimited, read_delimited};
 pub use digest::FileDigest;
 pub use error::{DataError, Location, Result};
 pub use example::{
-    EmptyTextPolicy, Example, LabelLookup, LabelMap, Labeled, LoadOptions, LoadStats, Loaded,
-    TokenizedExample, tokenize_examples,
+    EmptyTextPolicy, Example, FileFormat, LabelLookup, LabelMap, Labeled, LoadOptions, LoadStats,
+    Loaded, TokenizedExample, tokenize_examples,
 };
 pub use jsonl::{load_jsonl, read_jsonl};
+pub use labeled::{discover_labels, load_labeled};
 pub use registry::{DatasetName, Layout};
 pub use split::stratified_split;
 pub use stats::{LengthPercentiles, SplitStats, unk_rate};
 pub use tokenizer::{Punctuation, Tokenizer, TokenizerConfig};
 pub use vocab::Vocab;
+
+/// Most distinct word labels a file may have (more means the label field is probably a text).
+pub const MAX_DISCOVERED_LABELS: usize = 1_000;

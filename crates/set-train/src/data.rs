@@ -22,7 +22,7 @@ pub enum DataSource {
         /// The directory holding the registry datasets.
         dir: PathBuf,
     },
-    /// JSONL files of `{"text": .., "label": ..}` (plain or gzip).
+    /// Labelled files: JSONL, CSV or TSV (by extension, or `format`), plain or gzip'd.
     Files {
         /// Training file.
         train: PathBuf,
@@ -30,8 +30,21 @@ pub enum DataSource {
         dev: Option<PathBuf>,
         /// Test file.
         test: PathBuf,
-        /// Number of classes (labels `0..classes`).
+        /// Number of classes when labels are integers `0..classes`.
         classes: usize,
+        /// Class names, in class order, when labels are words; `None`: the training file's
+        /// distinct word labels, sorted (or integer labels when all are integers).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        labels: Option<Vec<String>>,
+        /// The text field (JSONL key or CSV/TSV column); `None`: `text`, or `sentence`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text_field: Option<String>,
+        /// The label field; `None`: `label`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label_field: Option<String>,
+        /// The format; `None`: by extension (`.csv`, `.tsv`, else JSONL).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<set_data::FileFormat>,
     },
 }
 
@@ -73,16 +86,44 @@ impl DataConfig {
         }
     }
 
-    /// The label map of the source: the registry's, or binary/identity for files.
+    /// The label map of the source: the registry's; for files the given class names, else the
+    /// training file's word labels (sorted), else binary / identity on integer labels.
     ///
     /// # Errors
-    /// An unknown dataset name.
+    /// An unknown dataset name, or an unreadable training file.
     pub fn label_map(&self) -> Result<LabelMap, TrainError> {
         Ok(match &self.source {
             DataSource::Registry { name, .. } => name.parse::<set_data::DatasetName>()?.labels(),
-            DataSource::Files { classes: 2, .. } => LabelMap::binary(),
-            DataSource::Files { classes, .. } => LabelMap::identity(*classes),
+            DataSource::Files {
+                labels: Some(names),
+                ..
+            } => LabelMap::from_names(names.iter().cloned())?,
+            DataSource::Files { train, classes, .. } => {
+                match set_data::discover_labels(train, &self.load_options())? {
+                    Some(names) => LabelMap::from_names(names)?,
+                    None if *classes == 2 => LabelMap::binary(),
+                    None => LabelMap::identity(*classes),
+                }
+            }
         })
+    }
+
+    /// How each file is read: the field names and format of file sources.
+    pub fn load_options(&self) -> set_data::LoadOptions {
+        match &self.source {
+            DataSource::Files {
+                text_field,
+                label_field,
+                format,
+                ..
+            } => set_data::LoadOptions {
+                text_field: text_field.clone(),
+                label_field: label_field.clone(),
+                format: *format,
+                ..set_data::LoadOptions::default()
+            },
+            DataSource::Registry { .. } => set_data::LoadOptions::default(),
+        }
     }
 
     /// The files the source reads, in load order.
@@ -168,7 +209,7 @@ impl RunData {
         let split = SplitConfig {
             dev_fraction: cfg.dev_fraction,
             test_fraction: cfg.test_fraction,
-            ..SplitConfig::default()
+            load: cfg.load_options(),
         };
         // Raw texts, then each text tokenised and interned on its own (its text freed at
         // once): a split is held as 4-byte ids, never as one `String` per token (which cost
@@ -232,8 +273,8 @@ impl RunData {
     }
 }
 
-/// Reads a JSONL file of labelled examples (labels mapped with `labels`) and encodes it with
-/// `vocab`, for evaluation.
+/// Reads a labelled file (JSONL, CSV or TSV by extension; labels mapped with `labels`) and
+/// encodes it with `vocab`, for evaluation.
 ///
 /// # Errors
 /// Data errors naming `path:line`.
@@ -242,7 +283,7 @@ pub fn load_eval_file(
     labels: &LabelMap,
     vocab: &Vocab,
 ) -> Result<Vec<EncodedExample>, TrainError> {
-    let loaded = set_data::load_jsonl(path, labels, &set_data::LoadOptions::default())?;
+    let loaded = set_data::load_labeled(path, labels, &set_data::LoadOptions::default())?;
     let tok = tokenizer();
     Ok(loaded
         .examples

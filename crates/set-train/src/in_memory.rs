@@ -268,6 +268,10 @@ mod tests {
                 dev: None,
                 test: te,
                 classes: 2,
+                labels: None,
+                text_field: None,
+                label_field: None,
+                format: None,
             },
             ..DataConfig::registry("uci", "")
         };
