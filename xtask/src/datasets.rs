@@ -228,7 +228,12 @@ pub static DATASETS: &[DatasetSpec] = &[
     },
     DatasetSpec {
         name: "uci",
-        aliases: &["uci_sentiment_sentences"],
+        aliases: &[
+            "uci_sentiment_sentences",
+            "uci-amazon",
+            "uci-imdb",
+            "uci-yelp",
+        ],
         folder: "uci_sentiment_sentences",
         title: "UCI Sentiment Labelled Sentences (Kotzias et al. 2015)",
         url: "https://archive.ics.uci.edu/static/public/331/sentiment+labelled+sentences.zip",
@@ -291,7 +296,7 @@ pub static DATASETS: &[DatasetSpec] = &[
     },
     DatasetSpec {
         name: "sanders",
-        aliases: &["sanders_twitter"],
+        aliases: &["sanders_twitter", "sanders4"],
         folder: "sanders_twitter",
         title: "Sanders Twitter Sentiment Corpus v0.2",
         url: "http://www.sananalytics.com/lab/twitter-sentiment/sanders-twitter-0.2.zip",

@@ -68,12 +68,11 @@ pub struct FetchReport {
     pub outputs_verified: bool,
 }
 
-/// Default data directory: `$SET_LSTM_DATA` if set and non-empty, else `./data`.
+/// Default data directory: the rule `set-lstm` reads by (`set_data::DataDir::default_root`:
+/// `$SET_LSTM_DATA`, else `./datasets`, else the user data directory), so a fetch writes where
+/// training reads.
 pub fn default_data_dir() -> PathBuf {
-    match std::env::var_os("SET_LSTM_DATA") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from("data"),
-    }
+    set_data::DataDir::default_root()
 }
 
 /// Fetches, verifies, converts and installs one dataset; see the module docs for the steps.

@@ -49,7 +49,7 @@ struct FetchDataArgs {
     /// List the known datasets with URL, size and sha256, then exit.
     #[arg(long, conflicts_with_all = ["name", "from", "url", "force", "data_dir"])]
     list: bool,
-    /// Data directory [default: $SET_LSTM_DATA, else ./data].
+    /// Data directory [default: $SET_LSTM_DATA, else ./datasets if it exists, else the user data directory: where set-lstm reads].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Import an archive already on disk instead of downloading it (same checks).

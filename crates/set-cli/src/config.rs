@@ -349,19 +349,23 @@ pub fn compiled_data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
 }
 
-/// The data directory when `--data-dir` is not given: `$SET_LSTM_DATA`, else `./datasets`, else
-/// the repository's `datasets/` (compiled in).
+/// The data directory when `--data-dir` is not given: the rule every tool shares
+/// ([`set_data::DataDir::default_root`]: `$SET_LSTM_DATA`, else `./datasets`, else the user's
+/// data directory).
 pub fn default_data_dir() -> PathBuf {
-    if let Some(v) = std::env::var_os(set_data::DataDir::ENV_VAR)
-        && !v.is_empty()
-    {
-        return PathBuf::from(v);
+    set_data::DataDir::default_root()
+}
+
+/// The directory to read `dataset` from when `--data-dir` is not given: the shared rule's, or,
+/// when that one lacks the dataset, the source checkout's `datasets/` (compiled in) if it has it
+/// (it ships the UCI sentences, so `set-lstm train` works from any folder of a checkout).
+fn default_data_dir_for(dataset: set_data::DatasetName) -> PathBuf {
+    let has = |d: &Path| dataset.layout().files().iter().all(|f| d.join(f).is_file());
+    let d = default_data_dir();
+    if !has(&d) && has(&compiled_data_dir()) {
+        return compiled_data_dir();
     }
-    let local = PathBuf::from("datasets");
-    if local.is_dir() {
-        return local;
-    }
-    compiled_data_dir()
+    d
 }
 
 /// Reads a `--config` TOML file (unknown keys are errors).
@@ -517,25 +521,19 @@ impl TrainConfig {
             let dir = match s.data_dir {
                 Some(d) => absolute(&d, "data_dir", false)?,
                 None => {
-                    let d = default_data_dir();
-                    if !d.is_dir() {
-                        return Err(usage(format!(
-                            "no data directory: {} does not exist; pass --data-dir DIR or set {}",
-                            d.display(),
-                            set_data::DataDir::ENV_VAR
-                        )));
-                    }
-                    std::fs::canonicalize(&d)
-                        .with_context(|| format!("resolving {}", d.display()))?
+                    let d = default_data_dir_for(parsed);
+                    std::fs::canonicalize(&d).unwrap_or(d)
                 }
             };
             for f in parsed.layout().files() {
                 if !dir.join(f).is_file() {
                     return Err(usage(format!(
-                        "--data {name}: file {} not found in data directory {} (pass --data-dir DIR or set {})",
-                        f,
-                        dir.display(),
-                        set_data::DataDir::ENV_VAR
+                        "--data {name}: file {f} not found in data directory {dir} \
+                         (--data-dir, else ${env}, else ./datasets, else the user data directory); \
+                         fetch it with `cargo xtask fetch-data {name} --data-dir {dir}` \
+                         (add `--from ARCHIVE` for a downloaded archive), or pass --data-dir DIR",
+                        dir = dir.display(),
+                        env = set_data::DataDir::ENV_VAR
                     )));
                 }
             }
@@ -778,7 +776,9 @@ impl TrainConfig {
             Some(name) => DataSource::Registry {
                 name: name.clone(),
                 dir: self.data_dir.clone().unwrap_or_else(|| {
-                    let d = default_data_dir();
+                    let d = name
+                        .parse()
+                        .map_or_else(|_| default_data_dir(), default_data_dir_for);
                     std::fs::canonicalize(&d).unwrap_or(d)
                 }),
             },

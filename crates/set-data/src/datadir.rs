@@ -1,4 +1,6 @@
-//! The data directory: from a `--data-dir` flag or the `SET_LSTM_DATA` environment variable.
+//! The data directory, found by one rule that the command line, `cargo xtask fetch-data` and
+//! library programs share: a `--data-dir` flag, else `$SET_LSTM_DATA`, else `./datasets` if it
+//! exists, else the user's data directory (`~/.local/share/set-lstm` on Linux).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -15,10 +17,32 @@ impl DataDir {
     /// The environment variable read when no directory is passed explicitly.
     pub const ENV_VAR: &'static str = "SET_LSTM_DATA";
 
-    /// The data directory from a command-line flag, else from `$SET_LSTM_DATA`; an error telling
-    /// the user what to pass if neither is set (an empty value counts as unset).
+    /// The data directory from a command-line flag, else [`DataDir::default_root`], which must
+    /// exist (an empty flag or variable counts as unset).
     pub fn resolve(flag: Option<PathBuf>) -> Result<Self> {
-        Self::resolve_from(flag, std::env::var_os(Self::ENV_VAR))
+        match flag {
+            Some(p) if !p.as_os_str().is_empty() => Self::resolve_from(Some(p), None),
+            _ => Self::resolve_from(None, Some(Self::default_root().into_os_string())),
+        }
+    }
+
+    /// Where datasets live when no directory is given: `$SET_LSTM_DATA` if set and non-empty,
+    /// else `./datasets` if it exists, else the user's data directory
+    /// (`~/.local/share/set-lstm` on Linux, from the `directories` crate), else `./datasets`.
+    /// `set-lstm` reads there and `cargo xtask fetch-data` writes there.
+    pub fn default_root() -> PathBuf {
+        if let Some(v) = std::env::var_os(Self::ENV_VAR)
+            && !v.is_empty()
+        {
+            return PathBuf::from(v);
+        }
+        let local = PathBuf::from("datasets");
+        if local.is_dir() {
+            return local;
+        }
+        directories::ProjectDirs::from("", "", "set-lstm")
+            .map(|d| d.data_dir().to_path_buf())
+            .unwrap_or(local)
     }
 
     /// [`DataDir::resolve`] with the environment value passed in (for tests and embedding).

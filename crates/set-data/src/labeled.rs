@@ -3,7 +3,7 @@
 //! labels as integers or as class names.
 
 use crate::delimited::{ColumnRef, CsvOptions, load_delimited};
-use crate::error::{DataError, Location, Result};
+use crate::error::{DataError, Result};
 use crate::example::{FileFormat, LabelMap, LoadOptions, Loaded};
 use crate::jsonl::load_jsonl;
 use crate::reader::open_text;
@@ -54,10 +54,11 @@ pub fn load_labeled(path: &Path, labels: &LabelMap, options: &LoadOptions) -> Re
 }
 
 /// The class names of a file whose labels are words: its distinct labels, sorted. `None` when
-/// every label is an integer (the integer label maps apply then).
+/// every label is an integer (the integer label maps apply then), and also when the file cannot
+/// be read or parsed: the loader then reports that with file, line and field.
 ///
 /// # Errors
-/// An unreadable file, a malformed line or record, or a missing label field.
+/// More distinct word labels than [`crate::MAX_DISCOVERED_LABELS`].
 pub fn discover_labels(path: &Path, options: &LoadOptions) -> Result<Option<Vec<String>>> {
     let field = options.label_field.as_deref().unwrap_or("label");
     let mut words = BTreeSet::new();
@@ -73,57 +74,41 @@ pub fn discover_labels(path: &Path, options: &LoadOptions) -> Result<Option<Vec<
     };
     match options.format.unwrap_or_else(|| FileFormat::of_path(path)) {
         FileFormat::Jsonl => {
-            let reader = std::io::BufReader::new(open_text(path)?);
-            for (i, line) in reader.lines().enumerate() {
-                let at = || Location::at(path, i + 1);
-                let line = line.map_err(|e| DataError::Read {
-                    at: at(),
-                    source: e,
-                })?;
+            let Ok(file) = open_text(path) else {
+                return Ok(None);
+            };
+            for line in std::io::BufReader::new(file).lines() {
+                let Ok(line) = line else { return Ok(None) };
                 if line.trim().is_empty() {
                     continue;
                 }
-                let v: serde_json::Value =
-                    serde_json::from_str(&line).map_err(|e| DataError::Json {
-                        at: at(),
-                        message: e.to_string(),
-                    })?;
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    return Ok(None);
+                };
                 match v.get(field) {
                     Some(serde_json::Value::String(s)) => note(s),
                     Some(serde_json::Value::Number(n)) => note(&n.to_string()),
-                    _ => {
-                        return Err(DataError::Field {
-                            at: at(),
-                            field: field.into(),
-                            message: "missing, or neither an integer nor a class name".into(),
-                        });
-                    }
+                    _ => return Ok(None),
                 }
             }
         }
         f => {
             let opts = delimited_options(f, options);
+            let Ok(file) = open_text(path) else {
+                return Ok(None);
+            };
             let mut reader = csv::ReaderBuilder::new()
                 .delimiter(opts.delimiter)
                 .quoting(opts.quoting)
-                .from_reader(open_text(path)?);
-            let header = reader
-                .headers()
-                .map_err(|e| DataError::invalid("CSV header", e.to_string()))?
-                .clone();
-            let Some(col) = header.iter().position(|c| c == field) else {
-                return Err(DataError::MissingColumn {
-                    at: Location::at(path, 1),
-                    name: field.into(),
-                    columns: header.iter().collect::<Vec<_>>().join(", "),
-                });
+                .from_reader(file);
+            let Ok(header) = reader.headers().cloned() else {
+                return Ok(None);
             };
-            for (i, rec) in reader.records().enumerate() {
-                let rec = rec.map_err(|e| DataError::Field {
-                    at: Location::at(path, i + 2),
-                    field: field.into(),
-                    message: e.to_string(),
-                })?;
+            let Some(col) = header.iter().position(|c| c == field) else {
+                return Ok(None);
+            };
+            for rec in reader.records() {
+                let Ok(rec) = rec else { return Ok(None) };
                 note(rec.get(col).unwrap_or(""));
             }
         }
