@@ -54,6 +54,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout
     Completions(CompletionsArgs),
+    /// The registry datasets in the data directory: list them, or install one from a folder
+    Data(DataArgs),
     /// Expand a grid of train settings into runs; train them here or write a Slurm array job
     #[command(after_help = EXIT_CODES_HELP)]
     Sweep(SweepArgs),
@@ -82,6 +84,33 @@ pub struct TestWriteLoopArgs {
     /// Stop after this many seconds (a safety net if the test never kills the process)
     #[arg(long, value_name = "S", default_value_t = 20)]
     pub max_seconds: u64,
+}
+
+/// `data` flags.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Data directory [default: the one `train` reads: $SET_LSTM_DATA, else ./datasets, else the user data directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: DataCommand,
+}
+
+/// `data` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Every registry dataset: present, partial or missing, its bytes and files
+    List,
+    /// Install a registry dataset from a folder holding its files (each checked by loading it)
+    Fetch {
+        /// Dataset name (imdb, sst2, sst5, sanders, sanders4, uci, uci-amazon, uci-imdb, uci-yelp)
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Folder holding the dataset's files (in it, or in its registry sub-folder)
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
 }
 
 /// `completions` flags.

@@ -13,6 +13,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod data_cmd;
 pub mod eval;
 pub mod exit;
 pub mod export;
@@ -140,6 +141,7 @@ pub fn main() -> i32 {
         Command::Export(args) => export::run(&args).map(|()| exit::OK),
         Command::Bench(args) => bench::run_with(&args, &*comm).map(|()| exit::OK),
         Command::Sweep(args) => sweep::run(&args),
+        Command::Data(args) => data_cmd::run(&args).map(|()| exit::OK),
         Command::Completions(args) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

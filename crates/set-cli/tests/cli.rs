@@ -1159,3 +1159,53 @@ fn csv_and_tsv_files_with_word_labels_train() {
         "--train/--test files",
     );
 }
+
+/// `set-lstm data`: `fetch NAME --from DIR` checks and installs a dataset's files where `train`
+/// reads ($SET_LSTM_DATA here), `list` shows it present, and `train --data NAME` then needs no
+/// flag about paths; a wrong folder is an error naming the missing file.
+#[test]
+fn data_fetch_list_and_train_without_path_flags() {
+    let root = new_dir("data-dir");
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/uci_sentiment_sentences");
+    let with_env = |args: &[&str]| {
+        wait_with_timeout(
+            cmd(args).env("SET_LSTM_DATA", &root).spawn().unwrap(),
+            "set-lstm data",
+        )
+    };
+    let out = ok(&with_env(&[
+        "data",
+        "fetch",
+        "uci-yelp",
+        "--from",
+        s(&shipped),
+    ]));
+    assert!(out.contains("yelp.jsonl.gz (1000 examples)"), "{out}");
+    let list = ok(&with_env(&["data", "list"]));
+    let line = |name: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line("uci-yelp").contains("present"), "{list}");
+    assert!(
+        line("uci").contains("partial") && line("imdb").contains("missing"),
+        "{list}"
+    );
+    let run_dir = root.join("run");
+    let out = ok(&with_env(&[
+        "train",
+        "--data",
+        "uci-yelp",
+        "-e",
+        "1",
+        "-o",
+        s(&run_dir),
+    ]));
+    assert!(out.contains("test accuracy"), "{out}");
+    let o = with_env(&["data", "fetch", "imdb", "--from", s(&shipped)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no train.jsonl.gz"));
+}
