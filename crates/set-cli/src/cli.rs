@@ -148,6 +148,10 @@ pub struct RunControlArgs {
     /// Also write a checkpoint every N optimizer steps (0 = only after each epoch)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub checkpoint_every: u64,
+    /// Print the test loss and accuracy after every epoch (by default only dev is shown, so
+    /// that nobody picks settings by the test set; metrics.csv always records both)
+    #[arg(long)]
+    pub show_test: bool,
     /// Sleep this long after every step (test hook: signal handling)
     #[cfg(feature = "test-hooks")]
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]

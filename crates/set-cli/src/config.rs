@@ -189,6 +189,9 @@ settings! {
     /// Clip the global gradient norm to this value (0 = off) [default: 5]
     #[arg(value_name = "NORM")]
     clip: f64,
+    /// End the run once the dev accuracy has not improved for N epochs; best.safetensors holds the best dev epoch's model either way [default: off]
+    #[arg(value_name = "N")]
+    early_stopping: usize,
     /// Seed of every random choice (split, init, batch order, dropout, evolution) [default: 42]
     #[arg(value_name = "SEED")]
     #[arg(short = 's')]
@@ -315,6 +318,9 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Gradient clipping norm (0 = off).
     pub clip: f64,
+    /// Early-stopping patience in epochs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<usize>,
     /// Seed.
     pub seed: u64,
     /// Worker threads, 0 = one per core (written only when given). Not compared on resume.
@@ -643,6 +649,7 @@ impl TrainConfig {
             momentum: s.momentum.unwrap_or(0.9),
             weight_decay: s.weight_decay.unwrap_or(0.0),
             clip: s.clip.unwrap_or(5.0),
+            early_stopping: s.early_stopping,
             seed: s.seed.unwrap_or(42),
             threads,
         };
@@ -735,6 +742,7 @@ impl TrainConfig {
             regrow_into_removed: self.regrow_into_removed,
             lr_schedule: self.lr_schedule,
             warmup_steps: self.warmup_steps,
+            early_stopping: self.early_stopping,
         };
         c.validate()?;
         Ok(c)

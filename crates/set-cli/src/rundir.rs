@@ -25,6 +25,8 @@ pub mod names {
     pub const LAST_GOOD: &str = "last-good.safetensors";
     /// Final model.
     pub const MODEL: &str = "model.safetensors";
+    /// The model of the best dev epoch (written when the dev accuracy improves).
+    pub const BEST: &str = "best.safetensors";
     /// Vocabulary.
     pub const VOCAB: &str = "vocab.txt";
     /// Plots folder.

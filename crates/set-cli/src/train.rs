@@ -73,6 +73,10 @@ fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
 struct RunObserver<'a> {
     run: &'a RunDir,
     epochs: usize,
+    /// The vocabulary, for the best-dev model file.
+    vocab: &'a set_data::Vocab,
+    /// `--show-test`: the epoch line shows test loss and accuracy too.
+    show_test: bool,
     /// Whether `checkpoints/latest` is known to be valid (written by this process or loaded
     /// from): only then does it become `last-good` when the next checkpoint is written.
     latest_is_valid: bool,
@@ -123,13 +127,17 @@ impl RunObserver<'_> {
             e.train.loss,
             e.train.accuracy
         );
-        for (split, ev) in [("dev", e.dev), ("test", e.test)] {
+        let test = if self.show_test { e.test } else { None };
+        for (split, ev) in [("dev", e.dev), ("test", test)] {
             if let Some(ev) = ev {
                 line.push_str(&format!(
                     " | {split} loss {:.4} acc {:.4}",
                     ev.loss, ev.accuracy
                 ));
             }
+        }
+        if e.best_dev {
+            line.push_str(" | best dev");
         }
         line.push_str(&format!(
             " | params {} ({:.2}%)",
@@ -167,6 +175,20 @@ impl RunObserver<'_> {
 }
 
 impl Observer for RunObserver<'_> {
+    fn on_best_dev(&mut self, state: &TrainingState) -> Result<(), ObserverError> {
+        let bundle = set_train::ModelBundle {
+            spec: state.spec.clone(),
+            model: state.model.clone(),
+            vocab: self.vocab.clone(),
+            class_names: state.class_names.clone(),
+            front_end: state.front_end.clone(),
+        };
+        let r = set_train::encode_model(&bundle)
+            .context("refusing to write the best-dev model")
+            .and_then(|bytes| write_atomic(&self.run.file(names::BEST), &bytes));
+        self.keep(r)
+    }
+
     fn on_epoch_start(&mut self, epoch: usize, batches: usize, done: usize) {
         self.bar = progress_bar(batches, epoch, self.epochs);
         self.bar.set_position(done as u64);
@@ -219,6 +241,8 @@ struct Session {
     data: RunData,
     latest_is_valid: bool,
     hooks: crate::testing::Hooks,
+    /// `--show-test`.
+    show_test: bool,
     /// Held by rank 0 only.
     _lock: Option<RunLock>,
 }
@@ -239,6 +263,8 @@ impl Session {
             let mut obs = RunObserver {
                 run: &self.run,
                 epochs: self.trainer.state().config.epochs,
+                vocab: &self.data.vocab,
+                show_test: self.show_test,
                 latest_is_valid: self.latest_is_valid,
                 bar: ProgressBar::hidden(),
                 hooks: self.hooks.clone(),
@@ -305,9 +331,20 @@ impl Session {
         crate::report::write(&self.run, &title)
             .with_context(|| format!("writing {} {}", crate::report::REPORT, repair()))?;
         let r = &summary.run;
-        let acc = r
+        let mut acc = r
             .test_accuracy
             .map_or("n/a".to_string(), |a| format!("{a:.4}"));
+        if let (Some(e), Some(a)) = (r.best_dev_epoch, r.best_dev_test_accuracy) {
+            acc.push_str(&format!(
+                " (best dev epoch {e}: {a:.4}, model in {}{})",
+                names::BEST,
+                if r.early_stopped {
+                    "; stopped early"
+                } else {
+                    ""
+                }
+            ));
+        }
         println!(
             "test accuracy {acc} | params {} of {} dense ({:.2}%) | {:.1}s | run directory {}",
             r.params,
@@ -412,6 +449,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     let cfg = TrainConfig::resolve(merge(args.settings, file))?;
     let control = run_control(&args.run)?;
     let hooks = crate::testing::Hooks::new(&args.run, comm.rank());
+    let show_test = args.run.show_test;
     if !comm.is_root() {
         return follow_root(comm, Some(cfg.threads), control, hooks);
     }
@@ -501,6 +539,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         data,
         latest_is_valid: false,
         hooks,
+        show_test,
         _lock: Some(lock),
     };
     session.first_checkpoint()?;
@@ -514,6 +553,8 @@ impl Session {
         let mut obs = RunObserver {
             run: &self.run,
             epochs: 0,
+            vocab: &self.data.vocab,
+            show_test: self.show_test,
             latest_is_valid: self.latest_is_valid,
             bar: ProgressBar::hidden(),
             hooks: self.hooks.clone(),
@@ -573,6 +614,7 @@ fn follow_root(
         data,
         latest_is_valid: false,
         hooks,
+        show_test: false,
         _lock: None,
     };
     session.run()
@@ -596,6 +638,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     let control = run_control(&args.run)?;
     crate::config::check_threads(args.threads)?;
     let hooks = crate::testing::Hooks::new(&args.run, comm.rank());
+    let show_test = args.run.show_test;
     if !comm.is_root() {
         return follow_root(comm, args.threads, control, hooks);
     }
@@ -695,7 +738,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         ))
         .into());
     }
-    let finished = state.counters.epoch >= config.epochs;
+    let finished = state.is_finished();
     if finished && final_files_complete(&run) {
         println!(
             "run {} already finished ({} epochs, {} steps)",
@@ -779,6 +822,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         data,
         latest_is_valid,
         hooks,
+        show_test,
         _lock: Some(lock),
     };
     if finished {

@@ -1209,3 +1209,40 @@ fn data_fetch_list_and_train_without_path_flags() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no train.jsonl.gz"));
 }
+
+/// Early stopping: a run whose dev accuracy stops improving ends after `--early-stopping`
+/// epochs without improvement, finished (resume says so); `best.safetensors` holds the best dev
+/// epoch's model and the summary reports both the final and the best-dev test accuracy. Test
+/// accuracy is printed per epoch only with `--show-test`.
+#[test]
+fn early_stopping_keeps_the_best_dev_model() {
+    let f = fixture();
+    let d = new_dir("early-stop");
+    let mut args = tiny_args(f, &d);
+    // A learning rate too small to change any prediction: dev accuracy never improves again.
+    let lr = args.iter().position(|a| *a == "--lr").unwrap();
+    args[lr + 1] = "1e-9";
+    args.extend(["--epochs", "8", "--early-stopping", "2"]);
+    let out = ok(&run(&args));
+    assert!(!out.contains("test loss"), "{out}");
+    assert!(out.contains("stopped early"), "{out}");
+    let summary = json(&d.join("summary.json"));
+    assert_eq!(summary["early_stopped"], true);
+    assert_eq!(summary["best_dev_epoch"], 1);
+    assert!(summary["best_dev_test_accuracy"].as_f64().is_some());
+    assert_eq!(
+        metrics_sans_time(&d)
+            .iter()
+            .filter(|l| l.contains(",dev,"))
+            .count(),
+        3
+    );
+    let best = set_train::ModelBundle::load(d.join("best.safetensors")).unwrap();
+    assert_eq!(best.class_names.len(), 2);
+    assert!(ok(&run(&["resume", s(&d)])).contains("already finished"));
+    // --show-test prints the test split every epoch.
+    let e = new_dir("show-test");
+    let mut args = tiny_args(f, &e);
+    args.extend(["--epochs", "1", "--show-test"]);
+    assert!(ok(&run(&args)).contains("test loss"));
+}

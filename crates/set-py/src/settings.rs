@@ -42,6 +42,7 @@ pub const NAMES: &[&str] = &[
     "momentum",
     "weight_decay",
     "clip",
+    "early_stopping",
     "seed",
     "threads",
 ];
@@ -221,6 +222,7 @@ impl Settings {
                 .named::<LrScheduleName>("lr_schedule")?
                 .unwrap_or_default(),
             warmup_steps: r.get("warmup_steps")?.unwrap_or(0),
+            early_stopping: r.get("early_stopping")?,
         };
         trainer.validate().map_err(setting)?;
         Ok(Settings {
@@ -281,9 +283,12 @@ pub fn default_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("new_weight_std", py.None())?;
     d.set_item("optimizer", t.optimizer.as_str())?;
     d.set_item("lr", t.lr)?;
+    d.set_item("lr_schedule", t.lr_schedule.as_str())?;
+    d.set_item("warmup_steps", t.warmup_steps)?;
     d.set_item("momentum", t.momentum)?;
     d.set_item("weight_decay", t.weight_decay)?;
     d.set_item("clip", t.clip)?;
+    d.set_item("early_stopping", py.None())?;
     d.set_item("seed", t.seed)?;
     d.set_item("threads", 0)?;
     Ok(d)

@@ -124,8 +124,14 @@ def test_defaults_match_rust_and_the_command_line(cli):
     assert cli_defaults["epsilon"] == "5"
     # Every CLI train setting is a keyword, except those that say where data come from.
     flags = {f.replace("-", "_") for f in re.findall(r"^\s+--([a-z-]+)", help_text, re.M)}
-    data_source = {"data", "data_dir", "train", "dev", "test", "classes", "test_fraction"}
-    front_end_only = {"config", "log", "out", "max_steps", "checkpoint_every", "help", "version"}
+    data_source = {
+        "data", "data_dir", "train", "dev", "test", "classes", "test_fraction",
+        "labels", "format", "text_field", "label_field",
+    }
+    front_end_only = {
+        "config", "log", "out", "max_steps", "checkpoint_every", "help", "version",
+        "quiet", "verbose", "show_test",
+    }
     missing = flags - set(py) - data_source - front_end_only
     assert not missing, f"CLI settings with no keyword: {sorted(missing)}"
 

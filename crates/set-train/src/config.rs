@@ -53,6 +53,10 @@ pub struct TrainerConfig {
     /// files of runs without a schedule keep the bytes of format 2 as first written).
     #[serde(default, skip_serializing_if = "is_constant_lr")]
     pub lr_schedule: LrScheduleName,
+    /// Early stopping: end the run once the dev accuracy has not improved for this many epochs
+    /// (`None`: train every epoch). The best dev epoch's model is the one to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<usize>,
     /// Optimizer steps over which the learning rate rises linearly from `lr / warmup_steps`
     /// to `lr` (0 = none; written only when not 0).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -89,6 +93,7 @@ impl Default for TrainerConfig {
             regrow_into_removed: true,
             lr_schedule: LrScheduleName::Constant,
             warmup_steps: 0,
+            early_stopping: None,
         }
     }
 }
@@ -200,6 +205,14 @@ impl TrainerConfig {
             self.warmup_steps,
             "an integer in 0..=1099511627776",
         )?;
+        if let Some(p) = self.early_stopping {
+            check(
+                (1..=100_000).contains(&p),
+                "early_stopping",
+                p,
+                "a patience in 1..=100000 epochs",
+            )?;
+        }
         if let Some(s) = self.new_weight_std {
             check(
                 s.is_finite() && (0.0..=1e3).contains(&s),

@@ -40,6 +40,12 @@ pub struct Progress {
     pub best_dev_accuracy_bits: Option<u64>,
     /// Epoch (1-based) of the best dev accuracy.
     pub best_dev_epoch: Option<usize>,
+    /// `f64` bits of the test accuracy after the best dev epoch (the early-stopped model's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_dev_test_accuracy_bits: Option<u64>,
+    /// Whether early stopping ended the run before its last epoch (it is then finished).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub early_stopped: bool,
     /// Bytes of the front end's metrics log at the checkpoint (a front end truncates its log
     /// back to this length when it resumes, so no row is written twice).
     pub metrics_bytes: u64,
@@ -76,6 +82,11 @@ pub struct TrainingState {
 }
 
 impl TrainingState {
+    /// Whether the run has nothing left to train: all epochs done, or stopped early.
+    pub fn is_finished(&self) -> bool {
+        self.counters.epoch >= self.config.epochs || self.progress.early_stopped
+    }
+
     /// Checks that `now`, the digests of the files the run reads today, are the files it was
     /// trained on (same paths, same SHA-256, same number of files).
     ///

@@ -125,6 +125,10 @@ pub struct RunSummary {
     pub best_dev_accuracy: Option<f64>,
     /// Epoch (1-based) of the best dev accuracy.
     pub best_dev_epoch: Option<usize>,
+    /// Test accuracy of the best dev epoch's model (the model early stopping keeps).
+    pub best_dev_test_accuracy: Option<f64>,
+    /// Whether early stopping ended the run before its last epoch.
+    pub early_stopped: bool,
     /// Stored parameters.
     pub params: usize,
     /// Parameters of the dense model of the same shapes.
@@ -171,6 +175,15 @@ pub trait Observer {
     /// # Errors
     /// Stops training.
     fn on_step(&mut self, _event: &StepEvent) -> Result<(), ObserverError> {
+        Ok(())
+    }
+
+    /// The dev accuracy just reached a new best: `state` holds that epoch's model, before any
+    /// evolution step (front ends save it as the best-dev model).
+    ///
+    /// # Errors
+    /// Stops training.
+    fn on_best_dev(&mut self, _state: &TrainingState) -> Result<(), ObserverError> {
         Ok(())
     }
 
@@ -469,7 +482,7 @@ impl Trainer {
         let bcfg = self.batch_config();
         let has_sparse = has_sparse(&self.state.model);
         let mut first = true;
-        while self.state.counters.epoch < epochs {
+        while !self.state.is_finished() {
             let epoch = self.state.counters.epoch;
             let epoch_start = Instant::now();
             let epoch_base_ms = self.state.progress.epoch_ms;
@@ -524,8 +537,16 @@ impl Trainer {
                 }
             }
             self.end_epoch(data, epoch, has_sparse, epoch_ms(&epoch_start), observer)?;
+            if let (Some(patience), Some(best)) = (
+                self.state.config.early_stopping,
+                self.state.progress.best_dev_epoch,
+            ) && self.state.counters.epoch < epochs
+                && self.state.counters.epoch - best >= patience
+            {
+                self.state.progress.early_stopped = true;
+            }
             self.checkpoint(observer, 0)?;
-            let more = self.state.counters.epoch < epochs;
+            let more = !self.state.is_finished();
             if more && stop_after_epoch {
                 return Ok(Outcome::Stopped {
                     global_step: self.state.counters.global_step,
@@ -573,7 +594,12 @@ impl Trainer {
             if best.is_none_or(|b| d.accuracy > b) {
                 self.state.progress.best_dev_accuracy_bits = Some(d.accuracy.to_bits());
                 self.state.progress.best_dev_epoch = Some(epoch + 1);
+                self.state.progress.best_dev_test_accuracy_bits =
+                    test.map(|t| t.accuracy.to_bits());
                 best_dev = true;
+                observer
+                    .on_best_dev(&self.state)
+                    .map_err(TrainError::Observer)?;
             }
         }
         let mut evolution = None;
@@ -714,6 +740,8 @@ impl Trainer {
             dev_accuracy: dev.map(|d| d.accuracy),
             best_dev_accuracy: s.progress.best_dev_accuracy_bits.map(f64::from_bits),
             best_dev_epoch: s.progress.best_dev_epoch,
+            best_dev_test_accuracy: s.progress.best_dev_test_accuracy_bits.map(f64::from_bits),
+            early_stopped: s.progress.early_stopped,
             params: r.total_params,
             dense_params: r.dense_params,
             density: r.density,

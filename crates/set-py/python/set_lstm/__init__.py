@@ -68,6 +68,7 @@ _SETTING_TYPES: Dict[str, str] = {
     "momentum": _FLOAT,
     "weight_decay": _FLOAT,
     "clip": _FLOAT,
+    "early_stopping": _INT,
     "seed": _INT,
     "threads": _INT,
 }
@@ -76,7 +77,7 @@ _FRONT_END_KEY = "set_lstm_python"
 
 
 def _check_type(name: str, value: Any, kind: str) -> None:
-    if value is None and name in ("epsilon", "density", "erk", "new_weight_std"):
+    if value is None and name in ("epsilon", "density", "erk", "new_weight_std", "early_stopping"):
         return
     is_bool = isinstance(value, (bool, np.bool_))
     is_int = isinstance(value, (int, np.integer)) and not is_bool
@@ -285,6 +286,8 @@ class SETLSTMClassifier:
     weight_decay : float, default 0.0
     clip : float, default 5.0
         Clip the global gradient norm to this value (0 = off).
+    early_stopping : int, optional
+        End training once the dev accuracy has not improved for this many epochs.
     seed : int, default 42
         Seed of every random choice (dev split, init, batch order, dropout, evolution).
     threads : int, default 0
@@ -342,6 +345,7 @@ class SETLSTMClassifier:
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         clip: float = 5.0,
+        early_stopping: Optional[int] = None,
         seed: int = 42,
         threads: int = 0,
         verbose: int = 0,
@@ -377,6 +381,7 @@ class SETLSTMClassifier:
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.clip = clip
+        self.early_stopping = early_stopping
         self.seed = seed
         self.threads = threads
         self.verbose = verbose

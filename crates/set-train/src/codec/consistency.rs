@@ -103,6 +103,19 @@ pub(crate) fn check_state(s: &TrainingState) -> CResult<()> {
             ));
         }
     }
+    if let Some(bits) = p.best_dev_test_accuracy_bits {
+        let acc = f64::from_bits(bits);
+        if !(0.0..=1.0).contains(&acc) || p.best_dev_epoch.is_none() {
+            return Err(progress(format!(
+                "best dev epoch's test accuracy {acc} is not in [0, 1] or has no best dev epoch"
+            )));
+        }
+    }
+    if p.early_stopped && p.best_dev_epoch.is_none() {
+        return Err(progress(
+            "`early_stopped` without a best dev epoch to stop at".into(),
+        ));
+    }
     if p.train_ms > MAX_TRAIN_MS || p.epoch_ms > p.train_ms {
         return Err(progress(format!(
             "epoch_ms {} and train_ms {} are not a sane pair of times",
