@@ -274,7 +274,12 @@ fn class8_no_dead_ends_and_clear_messages() {
     for sub in ["checkpoints", "plots"] {
         std::fs::remove_dir_all(d.join(sub)).unwrap();
     }
-    for name in ["model.safetensors", "summary.json", "report.html", "best.safetensors"] {
+    for name in [
+        "model.safetensors",
+        "summary.json",
+        "report.html",
+        "best.safetensors",
+    ] {
         std::fs::remove_file(d.join(name)).unwrap();
     }
     std::fs::write(

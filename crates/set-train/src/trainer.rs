@@ -666,12 +666,12 @@ impl Trainer {
                 })?,
             );
         }
-        self.state.counters.evolution_steps += 1;
         if self.comm.size() > 1 {
             self.sync_from_root()?;
             let when = format!("after the evolution step after epoch {}", epoch + 1);
             crate::dist::check_in_sync(&*self.comm, &self.state.model, &when)?;
         }
+        self.state.counters.evolution_steps += 1;
         Ok(report)
     }
 
@@ -686,7 +686,7 @@ impl Trainer {
         };
         self.comm.broadcast_bytes(&mut bytes);
         if !self.comm.is_root() {
-            let s = crate::codec::decode_checkpoint(&bytes)?;
+            let s = crate::codec::decode_state_in_transit(&bytes)?;
             self.state.model = s.model;
             self.state.optimizer = s.optimizer;
         }

@@ -101,6 +101,20 @@ pub fn encode_checkpoint(s: &TrainingState) -> CResult<Vec<u8>> {
 /// # Errors
 /// Any problem, typed.
 pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
+    let state = decode_tensors_and_metadata(bytes)?;
+    super::consistency::check_state(&state)?;
+    Ok(state)
+}
+
+/// A checkpoint-encoded state that rank 0 sends in the middle of an epoch's end (after the
+/// evolution step, before the epoch is counted): every tensor and field is checked as in
+/// [`decode_checkpoint`], but not the counters against each other, which are then between two
+/// consistent states. Only the model and optimizer state of it are used.
+pub(crate) fn decode_state_in_transit(bytes: &[u8]) -> CResult<TrainingState> {
+    decode_tensors_and_metadata(bytes)
+}
+
+fn decode_tensors_and_metadata(bytes: &[u8]) -> CResult<TrainingState> {
     let f = TensorFile::parse(bytes, CHECKPOINT_FORMAT)?;
     let (spec, front_end, mcfg, class_names) = read_common(&f)?;
     let config = if f.version() == 1 {
@@ -237,6 +251,5 @@ pub fn decode_checkpoint(bytes: &[u8]) -> CResult<TrainingState> {
         vocab_sha256,
         datasets,
     };
-    super::consistency::check_state(&state)?;
     Ok(state)
 }

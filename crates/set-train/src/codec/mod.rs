@@ -23,6 +23,7 @@ pub(crate) mod tests;
 #[cfg(test)]
 mod tests_counters;
 
+pub(crate) use checkpoint::decode_state_in_transit;
 pub use checkpoint::{decode_checkpoint, encode_checkpoint};
 pub use model_file::{ModelBundle, Prediction, decode_model, encode_model};
 pub use tensors::{OutTensor, TensorFile, encode_safetensors, read_bytes};
