@@ -38,8 +38,8 @@ pub use settings::{
 pub use spec::{MAX_CLASSES, MAX_LEN, MAX_MODEL_BYTES, MAX_VOCAB, MAX_WIDTH, ModelSpec, Sparsity};
 pub use state::{Counters, Progress, TrainingState};
 pub use trainer::{
-    EVAL_BATCH, EpochEvent, Observer, ObserverError, Outcome, RunControl, RunSummary, StepEvent,
-    StopFlag, Trainer,
+    EpochEvent, Observer, ObserverError, Outcome, RunControl, RunSummary, StepEvent, StopFlag,
+    Trainer,
 };
 
 /// The lower crates, re-exported so that users need not pin matching versions by hand.
