@@ -226,6 +226,102 @@ fn class5_outputs_never_replace_non_files() {
     assert!(dir.is_dir());
 }
 
+/// Runs `set-lstm args` with stdout on `/dev/full`: every write to it fails with ENOSPC.
+fn run_to_dev_full(args: &[&str]) -> std::process::Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let child = cmd(args).stdout(full).spawn().unwrap();
+    wait_with_timeout(child, &format!("set-lstm {} > /dev/full", args.join(" ")))
+}
+
+/// Class 5: a stdout that cannot be written (a full disk) is an error naming stdout (exit 1),
+/// never a panic, for every subcommand that prints results; a training run that loses its
+/// stdout says so once and still finishes and writes its run directory.
+#[test]
+fn class5_stdout_write_errors_are_errors_not_panics() {
+    let f = fixture();
+    let d = finished_copy("class5-stdout");
+    let out = f.root.join("class5-export.safetensors");
+    for args in [
+        vec!["info", s(&f.reference)],
+        vec!["info", "--json", s(&f.reference)],
+        vec!["eval", s(&d)],
+        vec!["eval", s(&d), "--json"],
+        vec!["eval", s(&d), "--test", s(&f.test)],
+        vec!["predict", s(&f.reference), "a good film"],
+        vec!["predict", "--json", s(&f.reference), "a good film"],
+        vec!["export", s(&f.reference), "--out", s(&out)],
+        vec!["completions", "bash"],
+    ] {
+        let o = run_to_dev_full(&args);
+        no_panic(&o);
+        let err = fails(&o, 1, "writing to stdout");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+    }
+    // Training keeps going without its stdout and writes everything.
+    let t = new_dir("class5-train");
+    let o = run_to_dev_full(&tiny_args(f, &t));
+    no_panic(&o);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("writing to stdout").count(), 1, "{err}");
+    assert!(err.contains("training continues"), "{err}");
+    for file in ["model.safetensors", "summary.json", "report.html"] {
+        assert!(t.join(file).is_file(), "{file} missing");
+    }
+    assert_eq!(
+        json(&t.join("summary.json"))["topology_sha256"],
+        json(&f.reference.join("summary.json"))["topology_sha256"]
+    );
+}
+
+/// Class 6: `eval` re-creates a run's split only from the very data the run recorded
+/// (`manifest.json` digests): changed data are refused (exit 4) or, with
+/// `--allow-changed-data`, evaluated with a loud warning.
+#[test]
+fn class6_eval_compares_the_data_digests() {
+    let f = fixture();
+    let data = new_dir("class6-data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (train, test) = (data.join("train.jsonl"), data.join("test.jsonl"));
+    std::fs::copy(&f.train, &train).unwrap();
+    std::fs::copy(&f.test, &test).unwrap();
+    let d = data.join("run");
+    let mut args = tiny_args(f, &d);
+    args[2] = s(&train);
+    args[4] = s(&test);
+    args.extend(["--epochs", "1"]);
+    ok(&run(&args));
+    let before = ok(&run(&["eval", s(&d)]));
+    assert!(before.contains("test split"), "{before}");
+
+    // One more line in the test file: the split would be another one.
+    let mut text_now = std::fs::read_to_string(&test).unwrap();
+    text_now.push_str("{\"text\": \"an extra good line\", \"label\": 1}\n");
+    std::fs::write(&test, text_now).unwrap();
+    let report = d.join("eval/report.json");
+    let kept = read(&report);
+    let o = run(&["eval", s(&d)]);
+    no_panic(&o);
+    let err = fails(&o, 4, "differ from those the run recorded");
+    assert!(
+        err.contains(s(&test)) && err.contains("--allow-changed-data"),
+        "{err}"
+    );
+    assert_eq!(read(&report), kept, "a refused eval wrote its report");
+    for split in ["test", "dev"] {
+        let o = run(&["eval", s(&d), "--split", split, "--allow-changed-data"]);
+        no_panic(&o);
+        let out = ok(&o);
+        assert!(out.contains(&format!("{split} split")), "{out}");
+        assert!(text(&o).1.contains("WARNING"), "{:?}", text(&o));
+    }
+    // A file given with --test is the user's choice: not compared.
+    ok(&run(&["eval", s(&d), "--test", s(&test)]));
+}
+
 /// Class 7: sweep grids whose run count overflows or exceeds the cap are usage errors that
 /// write nothing (the property test over sizes is `sweep::grid::tests`).
 #[test]
