@@ -322,6 +322,74 @@ fn class6_eval_compares_the_data_digests() {
     ok(&run(&["eval", s(&d), "--test", s(&test)]));
 }
 
+/// Class 9: padding is outside the topology, so the dense export's `<pad>` row is zero, for
+/// every policy (regrowth never reaches it; `set-nn` `the_padding_row_never_holds_entries`
+/// checks the topology itself over many steps).
+#[test]
+fn class9_the_dense_export_pad_row_is_zero() {
+    let f = fixture();
+    for policy in ["set", "rigl", "snfs"] {
+        let d = new_dir(&format!("class9-{policy}"));
+        let mut args = tiny_args(f, &d);
+        args.extend(["--policy", policy, "--zeta", "0.6"]);
+        ok(&run(&args));
+        let out = f.root.join(format!("class9-{policy}.safetensors"));
+        let o = run(&["export", s(&d), "--out", s(&out), "--dense"]);
+        no_panic(&o);
+        ok(&o);
+        let t = tensors(&read(&out));
+        let (_, shape, bytes) = &t["embedding.weight"];
+        let row0 = &bytes[..shape[1] * 4];
+        assert!(row0.iter().all(|&b| b == 0), "{policy}: <pad> row {row0:?}");
+        assert!(bytes[shape[1] * 4..].iter().any(|&b| b != 0));
+    }
+}
+
+/// Class 8 leftovers: `--dense` with an evolution policy is a usage error (a dense model has
+/// nothing to evolve); SIGINT while the data load exits at once (130) without a run directory.
+#[test]
+fn class8_dense_policies_and_a_signal_while_loading() {
+    let f = fixture();
+    for policy in ["rigl", "snfs", "static"] {
+        let d = new_dir(&format!("class8-dense-{policy}"));
+        let mut args = tiny_args(f, &d);
+        args.retain(|a| *a != "--epsilon" && *a != "2");
+        args.extend(["--dense", "--policy", policy]);
+        let o = run(&args);
+        no_panic(&o);
+        fails(&o, 2, "a dense model has no topology to evolve");
+        assert!(!d.exists());
+    }
+
+    // A large training file, so that loading takes long enough to be interrupted.
+    let big = f.root.join("class8-big.jsonl");
+    {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        for i in 0..1_500_000u32 {
+            writeln!(
+                w,
+                "{{\"text\": \"a film number {i} that was good or bad w{}\", \"label\": {}}}",
+                i % 5000,
+                i % 2
+            )
+            .unwrap();
+        }
+    }
+    let d = new_dir("class8-sigint-loading");
+    let mut args = tiny_args(f, &d);
+    args[2] = s(&big);
+    let child = cmd(&args).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    signal(&child, "INT");
+    let o = wait_with_timeout(child, "train (SIGINT while loading)");
+    no_panic(&o);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("nothing written"), "{err}");
+    assert!(!d.exists(), "a run directory was created");
+}
+
 /// Class 7: sweep grids whose run count overflows or exceeds the cap are usage errors that
 /// write nothing (the property test over sizes is `sweep::grid::tests`).
 #[test]
