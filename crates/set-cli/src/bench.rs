@@ -218,7 +218,7 @@ pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Res
         })
     })?;
     if comm.is_root() {
-        println!("{}", serde_json::to_string(&result)?);
+        crate::out::say!("{}", serde_json::to_string(&result)?)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::exit::EXIT_CODES_HELP;
 use clap::{Args, Parser, Subcommand};
 use set_train::OptimizerName;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Truly sparse LSTM sentiment classifiers trained with Sparse Evolutionary Training (SET-LSTM).
 ///
@@ -187,30 +187,77 @@ pub enum Which {
     LastGood,
 }
 
+/// The run directory (or model file) a subcommand reads: `RUN` or, the same, `--model RUN`.
+#[derive(Debug, Args)]
+pub struct ModelArg {
+    /// Run directory (or model file)
+    #[arg(
+        value_name = "RUN",
+        required_unless_present = "model",
+        conflicts_with = "model"
+    )]
+    pub run: Option<PathBuf>,
+    /// The same as RUN (an alias kept for scripts)
+    #[arg(short, long, value_name = "RUN")]
+    pub model: Option<PathBuf>,
+}
+
+impl ModelArg {
+    /// The run directory or model file given.
+    pub fn path(&self) -> &Path {
+        // clap requires one of the two.
+        self.model
+            .as_deref()
+            .or(self.run.as_deref())
+            .unwrap_or(Path::new("."))
+    }
+}
+
 /// `eval` flags.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Run directory (or model file) to evaluate
-    #[arg(short, long, value_name = "RUN_DIR")]
-    pub model: PathBuf,
+    /// The run directory or model file.
+    #[command(flatten)]
+    pub model: ModelArg,
     /// JSONL file of labelled examples [default: the run's test split]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "split")]
     pub test: Option<PathBuf>,
+    /// Which split of the run to re-create and evaluate: dev, test
+    #[arg(long, value_enum, default_value = "test", value_name = "SPLIT")]
+    pub split: Split,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Evaluate even when the run's data files changed since training (warns instead of refusing)
+    #[arg(long)]
+    pub allow_changed_data: bool,
     /// Worker threads (0 = one per core) [default: the run's]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
 
+/// A split of a run's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Split {
+    /// The development split (used to pick the best epoch)
+    Dev,
+    /// The held-out test split
+    Test,
+}
+
 /// `predict` flags.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Run directory (or model file)
-    #[arg(short, long, value_name = "RUN_DIR")]
-    pub model: PathBuf,
+    /// Run directory (or model file) [default: the first TEXT is the run]
+    #[arg(short, long, value_name = "RUN")]
+    pub model: Option<PathBuf>,
     /// One JSON object per input: {"text","token_ids","logits","probabilities","label"}
     #[arg(long)]
     pub json: bool,
-    /// Texts to classify [default: one per line on stdin]
+    /// Read the texts from PATH, one per line (`-`: stdin); blank lines are skipped
+    #[arg(short, long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// RUN then the texts to classify (without --model) [default texts: one per line on stdin]
     #[arg(value_name = "TEXT")]
     pub texts: Vec<String>,
 }
@@ -218,9 +265,9 @@ pub struct PredictArgs {
 /// `info` flags.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// Run directory (or model file)
-    #[arg(short, long, value_name = "RUN_DIR")]
-    pub model: PathBuf,
+    /// The run directory or model file.
+    #[command(flatten)]
+    pub model: ModelArg,
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
@@ -229,9 +276,9 @@ pub struct InfoArgs {
 /// `export` flags.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Run directory (or model file)
-    #[arg(short, long, value_name = "RUN_DIR")]
-    pub model: PathBuf,
+    /// The run directory or model file.
+    #[command(flatten)]
+    pub model: ModelArg,
     /// Output file (.safetensors)
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,

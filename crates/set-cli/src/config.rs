@@ -568,6 +568,11 @@ impl TrainConfig {
                 "--epsilon, --density and --erk are alternatives: give one",
             ));
         }
+        if let Some(p) = s.policy.filter(|p| dense && *p != PolicyName::Set) {
+            return Err(usage(format!(
+                "--policy {p} with --dense: a dense model has no topology to evolve (drop --policy, or train a sparse model with --epsilon, --density or --erk)"
+            )));
+        }
         let epsilon = if dense || given > 0 {
             s.epsilon
         } else {

@@ -24,8 +24,8 @@ pub fn run(args: &DataArgs) -> Result<()> {
 }
 
 fn list(dir: &Path) -> Result<()> {
-    println!("data directory {}", dir.display());
-    println!("{:<11} {:<9} {:>12}  files", "dataset", "state", "bytes");
+    crate::out::say!("data directory {}", dir.display())?;
+    crate::out::say!("{:<11} {:<9} {:>12}  files", "dataset", "state", "bytes")?;
     for d in DatasetName::ALL {
         let files = d.layout().files();
         let sizes: Vec<Option<u64>> = files
@@ -39,17 +39,17 @@ fn list(dir: &Path) -> Result<()> {
             _ => "partial",
         };
         let bytes: u64 = sizes.iter().flatten().sum();
-        println!(
+        crate::out::say!(
             "{:<11} {:<9} {:>12}  {}",
             d.as_str(),
             state,
             bytes,
             files.join(", ")
-        );
+        )?;
     }
-    println!(
+    crate::out::say!(
         "\nfetch one with `set-lstm data fetch NAME --from DIR` (a folder with its files) or `cargo xtask fetch-data NAME` (download and convert)"
-    );
+    )?;
     Ok(())
 }
 
@@ -84,8 +84,8 @@ fn fetch(dir: &Path, name: &str, from: Option<&Path>) -> Result<()> {
         copied.push((dest, loaded.examples.len()));
     }
     for (p, n) in &copied {
-        println!("{} ({n} examples)", p.display());
+        crate::out::say!("{} ({n} examples)", p.display())?;
     }
-    println!("dataset {} installed in {}", d.as_str(), dir.display());
+    crate::out::say!("dataset {} installed in {}", d.as_str(), dir.display())?;
     Ok(())
 }

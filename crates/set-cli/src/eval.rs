@@ -1,19 +1,28 @@
 //! `set-lstm eval`: a trained model on the run's test split or a file, with per-class
 //! precision, recall, F1 and the confusion matrix.
 
-use crate::cli::EvalArgs;
-use crate::rundir::{names, write_atomic};
+use crate::cli::{EvalArgs, Split};
+use crate::exit::Failure;
+use crate::rundir::{RunDir, names, write_atomic};
 use anyhow::{Context, Result};
 use set_train::eval::{EvalReport, logits_all, report};
 
-/// Prints a report as text.
-pub fn print_report(r: &EvalReport) {
-    println!("model     {}", r.model);
-    println!("data      {} ({} examples)", r.data, r.examples);
-    println!("accuracy  {:.4}", r.accuracy);
-    println!("loss      {:.4}", r.loss);
-    println!("macro F1  {:.4}", r.macro_f1);
-    println!();
+/// A report as text, as `eval` prints it.
+pub fn report_text(r: &EvalReport) -> String {
+    let mut s = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_report(&mut s, r);
+    s
+}
+
+fn write_report(s: &mut String, r: &EvalReport) -> std::fmt::Result {
+    use std::fmt::Write;
+    writeln!(s, "model     {}", r.model)?;
+    writeln!(s, "data      {} ({} examples)", r.data, r.examples)?;
+    writeln!(s, "accuracy  {:.4}", r.accuracy)?;
+    writeln!(s, "loss      {:.4}", r.loss)?;
+    writeln!(s, "macro F1  {:.4}", r.macro_f1)?;
+    writeln!(s)?;
     let w = r
         .classes
         .iter()
@@ -21,27 +30,29 @@ pub fn print_report(r: &EvalReport) {
         .max()
         .unwrap_or(5)
         .max(5);
-    println!("{:<w$}  precision  recall  f1      support", "class");
+    writeln!(s, "{:<w$}  precision  recall  f1      support", "class")?;
     for c in &r.classes {
-        println!(
+        writeln!(
+            s,
             "{:<w$}  {:<9.4}  {:<6.4}  {:<6.4}  {}",
             c.name, c.precision, c.recall, c.f1, c.support
-        );
+        )?;
     }
-    println!();
-    println!("confusion matrix (rows: true class, columns: predicted)");
-    print!("{:<w$}", "");
+    writeln!(s)?;
+    writeln!(s, "confusion matrix (rows: true class, columns: predicted)")?;
+    write!(s, "{:<w$}", "")?;
     for c in &r.classes {
-        print!("  {:>w$}", c.name);
+        write!(s, "  {:>w$}", c.name)?;
     }
-    println!();
+    writeln!(s)?;
     for (c, row) in r.classes.iter().zip(&r.confusion) {
-        print!("{:<w$}", c.name);
+        write!(s, "{:<w$}", c.name)?;
         for v in row {
-            print!("  {v:>w$}");
+            write!(s, "  {v:>w$}")?;
         }
-        println!();
+        writeln!(s)?;
     }
+    Ok(())
 }
 
 /// `set-lstm eval`.
@@ -50,7 +61,7 @@ pub fn print_report(r: &EvalReport) {
 /// Loading or data errors.
 pub fn run(args: &EvalArgs) -> Result<()> {
     crate::config::check_threads(args.threads)?;
-    let (bundle, run) = crate::modelfile::load(&args.model)?;
+    let (bundle, run) = crate::modelfile::load(args.model.path())?;
     // The training configuration, when the model records one (models saved by `set-lstm`
     // do; a library program's need not, and are then evaluated on a given file only).
     let recorded = crate::config::TrainConfig::from_json(bundle.front_end.as_ref());
@@ -73,19 +84,31 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e:#}"))
                 .with_context(|| {
                     format!(
-                        "model {}: cannot re-create its test split (pass --test FILE)",
-                        args.model.display()
+                        "model {}: cannot re-create its {} split (pass --test FILE)",
+                        args.model.path().display(),
+                        split_name(args.split)
                     )
                 })?;
             let d =
                 set_train::RunData::load(&cfg.data_config(), cfg.seed, Some(bundle.vocab.clone()))
-                    .context(
-                        "re-creating the run's test split (pass --test FILE to use another file)",
-                    )?;
+                    .with_context(|| {
+                        format!(
+                            "re-creating the run's {} split (pass --test FILE to use another file)",
+                            split_name(args.split)
+                        )
+                    })?;
+            if let Some(run) = &run {
+                check_run_data(run, &d.files, args.allow_changed_data)?;
+            }
+            let examples = match args.split {
+                Split::Dev => d.splits.dev,
+                Split::Test => d.splits.test,
+            };
             (
-                d.splits.test,
+                examples,
                 format!(
-                    "test split of `{}` (seed {})",
+                    "{} split of `{}` (seed {})",
+                    split_name(args.split),
                     cfg.dataset_label(),
                     cfg.seed
                 ),
@@ -109,16 +132,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     crate::modelfile::check_inference_memory(&bundle, bcfg.batch_size)?;
     let logits = pool
         .install(|| logits_all(&bundle.model, &examples, &bcfg))
-        .map_err(|e| crate::modelfile::inference_error(e, &args.model))?;
+        .map_err(|e| crate::modelfile::inference_error(e, args.model.path()))?;
     let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
     let r = report(
-        args.model.display().to_string(),
+        args.model.path().display().to_string(),
         data,
         &bundle.class_names,
         &labels,
         &logits,
     );
-    print_report(&r);
+    if args.json {
+        crate::out::say!("{}", serde_json::to_string_pretty(&r)?)?;
+    } else {
+        crate::out::write(&report_text(&r))?;
+    }
     if let Some(run) = run {
         let dir = run.file(names::EVAL);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -127,7 +154,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             &path,
             format!("{}\n", serde_json::to_string_pretty(&r)?).as_bytes(),
         )?;
-        println!("\nreport written to {}", path.display());
+        if args.json {
+            tracing::info!("report written to {}", path.display());
+        } else {
+            crate::out::say!("\nreport written to {}", path.display())?;
+        }
         if run.file(crate::report::REPORT).is_file() {
             let density = set_nn::model_report(&bundle.model, None).density;
             let title = crate::report::title(bundle.front_end.as_ref(), density);
@@ -135,4 +166,50 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn split_name(split: Split) -> &'static str {
+    match split {
+        Split::Dev => "dev",
+        Split::Test => "test",
+    }
+}
+
+/// Compares the data files read now with those the run's `manifest.json` records: different
+/// data would make a re-created split another set of examples. Refused (exit code 4) unless
+/// `allow`, which warns instead. A run without a readable manifest is not checked (warned).
+fn check_run_data(run: &RunDir, now: &[set_data::FileDigest], allow: bool) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Recorded {
+        datasets: Vec<set_data::FileDigest>,
+    }
+    let path = run.file(names::MANIFEST);
+    let recorded = set_data::bounded::read_text_bounded(&path, 64 << 20)
+        .map_err(anyhow::Error::new)
+        .and_then(|t| Ok(serde_json::from_str::<Recorded>(&t)?));
+    let recorded = match recorded {
+        Ok(r) => r.datasets,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot read the data digests of {} ({e:#}): the data are not compared with the run's",
+                path.display()
+            );
+            return Ok(());
+        }
+    };
+    match set_train::data::check_same_data(&recorded, now, set_train::data::DataMatch::SamePaths)
+    {
+        Ok(()) => Ok(()),
+        Err(e) if allow => {
+            eprintln!(
+                "WARNING: {e}; evaluating anyway (--allow-changed-data): the split is not the one the run was trained and tested on"
+            );
+            Ok(())
+        }
+        Err(e) => Err(Failure::BadFile(format!(
+            "the data differ from those the run recorded in {}: {e}; the re-created split would not be the run's (pass --allow-changed-data to evaluate anyway, or --test FILE)",
+            path.display()
+        ))
+        .into()),
+    }
 }

@@ -17,7 +17,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             args.out.display()
         )));
     }
-    let (bundle, _) = crate::modelfile::load(&args.model)?;
+    let (bundle, _) = crate::modelfile::load(args.model.path())?;
     let bundle = if args.dense {
         bundle.densified()?
     } else {
@@ -26,7 +26,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let bytes = encode_model(&bundle)?;
     write_atomic(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     let r = set_nn::model_report(&bundle.model, None);
-    println!(
+    crate::out::say!(
         "wrote {}: {} layout, {} parameters, {} stored values ({} dense), {} bytes",
         args.out.display(),
         if args.dense {
@@ -38,6 +38,6 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         r.total_params,
         r.dense_params,
         bytes.len()
-    );
+    )?;
     Ok(())
 }

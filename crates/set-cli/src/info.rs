@@ -21,27 +21,30 @@ fn human(bytes: usize) -> String {
 /// # Errors
 /// Loading errors.
 pub fn run(args: &InfoArgs) -> Result<()> {
-    let (bundle, _) = crate::modelfile::load(&args.model)?;
+    let (bundle, _) = crate::modelfile::load(args.model.path())?;
     let r = model_report(&bundle.model, None);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(());
+        return crate::out::say!("{}", serde_json::to_string_pretty(&r)?);
     }
+    use std::fmt::Write;
+    let mut s = String::new();
     let c = &bundle.model.config;
-    println!("model     {}", args.model.display());
-    println!(
+    writeln!(s, "model     {}", args.model.path().display())?;
+    writeln!(
+        s,
         "shape     vocabulary {} | embedding {} | hidden {} | classes {} ({})",
         c.vocab_size,
         c.embed_dim,
         c.hidden,
         c.classes,
         bundle.class_names.join(", ")
-    );
-    println!();
-    println!(
+    )?;
+    writeln!(s)?;
+    writeln!(
+        s,
         "{:<20} {:>14} {:>8} {:>10} {:>10} {:>9} {:>11}",
         "tensor", "shape", "storage", "stored", "dense", "density", "bytes"
-    );
+    )?;
     for p in &r.params {
         let shape = p
             .shape
@@ -50,7 +53,8 @@ pub fn run(args: &InfoArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join("x");
         let storage = if p.sparse { "csr" } else { "dense" };
-        println!(
+        writeln!(
+            s,
             "{:<20} {:>14} {:>8} {:>10} {:>10} {:>8.3}% {:>11}",
             p.name,
             shape,
@@ -59,10 +63,11 @@ pub fn run(args: &InfoArgs) -> Result<()> {
             p.dense,
             p.density * 100.0,
             human(p.bytes)
-        );
+        )?;
     }
     let dense_bytes = r.dense_params * 4;
-    println!(
+    writeln!(
+        s,
         "{:<20} {:>14} {:>8} {:>10} {:>10} {:>8.3}% {:>11}",
         "total",
         "",
@@ -71,9 +76,10 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         r.dense_params,
         r.density * 100.0,
         human(r.weight_bytes)
-    );
-    println!();
-    println!(
+    )?;
+    writeln!(s)?;
+    writeln!(
+        s,
         "{} stored parameters of {} dense ({:.2}%); weights and structure {} vs {} dense f32 ({:.2}%)",
         r.total_params,
         r.dense_params,
@@ -81,6 +87,6 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         human(r.weight_bytes),
         human(dense_bytes),
         100.0 * r.weight_bytes as f64 / dense_bytes.max(1) as f64
-    );
-    Ok(())
+    )?;
+    crate::out::write(&s)
 }

@@ -21,6 +21,7 @@ pub mod export;
 pub mod fuzzing;
 pub mod info;
 pub mod modelfile;
+pub mod out;
 pub mod plots;
 pub mod predict;
 pub mod report;
@@ -74,7 +75,7 @@ fn outcome_code(o: Outcome, quiet: bool) -> i32 {
             global_step,
             run_dir,
         } => {
-            println!(
+            out::progress!(
                 "stopped at step {global_step} (--max-steps); continue with `set-lstm resume {}`",
                 run_dir.display()
             );
@@ -94,7 +95,7 @@ fn outcome_code(o: Outcome, quiet: bool) -> i32 {
 }
 
 /// Lets a closed stdout end the process quietly, as it does any Unix filter
-/// (`set-lstm sweep --dry-run | head`), instead of panicking in `println!`. Rust ignores
+/// (`set-lstm sweep --dry-run | head`), instead of an error (see [`out`]). Rust ignores
 /// SIGPIPE by default.
 fn restore_sigpipe() {
     // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a valid
@@ -145,8 +146,9 @@ pub fn main() -> i32 {
         Command::Completions(args) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
-            clap_complete::generate(args.shell, &mut cmd, "set-lstm", &mut std::io::stdout());
-            Ok(exit::OK)
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "set-lstm", &mut script);
+            out::write(&String::from_utf8_lossy(&script)).map(|()| exit::OK)
         }
         #[cfg(feature = "test-hooks")]
         Command::TestWriteLoop(args) => testing::write_loop(&args).map(|()| exit::OK),

@@ -18,22 +18,53 @@ struct Prediction<'a> {
 /// `set-lstm predict`.
 ///
 /// # Errors
-/// Loading errors, unreadable stdin.
+/// Usage errors (no run given, texts and `--file` both), loading errors, unreadable input.
 pub fn run(args: &PredictArgs) -> Result<()> {
-    let (bundle, _) = crate::modelfile::load(&args.model)?;
-    let (texts, stdin_error) = if args.texts.is_empty() {
-        read_stdin_lines(std::io::stdin().lock())
-    } else {
-        (args.texts.clone(), None)
+    let (model, given) = match &args.model {
+        Some(m) => (m.as_path(), &args.texts[..]),
+        None => match args.texts.split_first() {
+            Some((run, texts)) => (std::path::Path::new(run.as_str()), texts),
+            None => {
+                return Err(crate::exit::usage(
+                    "no run directory: give it first, `set-lstm predict RUN [TEXT]...`, or as --model RUN",
+                ));
+            }
+        },
     };
+    if args.file.is_some() && !given.is_empty() {
+        return Err(crate::exit::usage(
+            "--file and texts on the command line: give one or the other",
+        ));
+    }
+    let (bundle, _) = crate::modelfile::load(model)?;
+    let lines = match &args.file {
+        _ if !given.is_empty() => Lines {
+            texts: given.to_vec(),
+            ..Lines::default()
+        },
+        Some(path) if path.as_os_str() != "-" => {
+            let file = set_data::bounded::open_regular(path)
+                .with_context(|| format!("--file {}", path.display()))?;
+            read_lines(std::io::BufReader::new(file), &path.display().to_string())
+        }
+        _ => read_lines(std::io::stdin().lock(), "stdin"),
+    };
+    if lines.skipped_blank > 0 {
+        eprintln!(
+            "skipped {} blank line{} (not predicted)",
+            lines.skipped_blank,
+            if lines.skipped_blank == 1 { "" } else { "s" }
+        );
+    }
+    let (texts, stdin_error) = (lines.texts, lines.error);
     let threads = crate::config::resolve_threads(0);
     let pool = set_nn::runtime::training_pool(threads).context("building the thread pool")?;
     crate::modelfile::check_inference_memory(&bundle, 64)?;
     let predictions = pool
         .install(|| bundle.predict(&texts, 64))
-        .map_err(|e| crate::modelfile::inference_error(e, &args.model))?;
-    let mut out = std::io::stdout().lock();
-    use std::io::Write;
+        .map_err(|e| crate::modelfile::inference_error(e, model))?;
+    let mut out = String::new();
+    use std::fmt::Write;
     for (text, p) in texts.iter().zip(predictions) {
         let label = &bundle.class_names[p.class];
         if args.json {
@@ -55,39 +86,50 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             writeln!(out, "{label}\t{}\t{text}", probs.join(" "))?;
         }
     }
-    out.flush()?;
+    crate::out::write(&out)?;
     // The lines before a bad one are answered; then the bad one is the error.
     stdin_error.map_or(Ok(()), Err)
 }
 
-/// Most lines `predict` reads from stdin, and the longest line (bytes).
+/// Most lines `predict` reads from stdin or `--file`.
 pub const MAX_STDIN_LINES: usize = 1_000_000;
-/// The longest line `predict` reads from stdin (bytes).
+/// The longest line `predict` reads from stdin or `--file` (bytes).
 pub const MAX_STDIN_LINE_BYTES: usize = 1 << 20;
 
-/// Lines of `input` up to the first that cannot be read (invalid UTF-8, too long, too many,
-/// an I/O error), with that line's error naming `stdin:<line>`.
-fn read_stdin_lines(mut input: impl BufRead) -> (Vec<String>, Option<anyhow::Error>) {
+/// The texts of a line input, up to the first line that cannot be read.
+#[derive(Debug, Default)]
+struct Lines {
+    texts: Vec<String>,
+    /// Blank lines (empty or only whitespace), skipped.
+    skipped_blank: usize,
+    /// The error of the first line that cannot be read, naming `<name>:<line>`.
+    error: Option<anyhow::Error>,
+}
+
+/// Non-blank lines of `input` up to the first that cannot be read (invalid UTF-8, too long,
+/// too many, an I/O error), with that line's error naming `<name>:<line>`.
+fn read_lines(mut input: impl BufRead, name: &str) -> Lines {
     use std::io::Read;
-    let mut lines = Vec::new();
+    let mut out = Lines::default();
     let mut buf = Vec::new();
+    let mut n = 0;
     loop {
-        let n = lines.len() + 1;
+        n += 1;
         buf.clear();
         let cap = MAX_STDIN_LINE_BYTES as u64 + 2;
         match (&mut input).take(cap).read_until(b'\n', &mut buf) {
-            Ok(0) => return (lines, None),
+            Ok(0) => return out,
             Ok(_) => {}
             Err(e) => {
-                return (
-                    lines,
-                    Some(anyhow::Error::new(e).context(format!("stdin:{n}"))),
-                );
+                out.error = Some(anyhow::Error::new(e).context(format!("{name}:{n}")));
+                return out;
             }
         }
         if n > MAX_STDIN_LINES {
-            let e = anyhow::anyhow!("stdin:{n}: more than the accepted {MAX_STDIN_LINES} lines");
-            return (lines, Some(e));
+            out.error = Some(anyhow::anyhow!(
+                "{name}:{n}: more than the accepted {MAX_STDIN_LINES} lines"
+            ));
+            return out;
         }
         if buf.last() == Some(&b'\n') {
             buf.pop();
@@ -96,19 +138,20 @@ fn read_stdin_lines(mut input: impl BufRead) -> (Vec<String>, Option<anyhow::Err
             }
         }
         if buf.len() > MAX_STDIN_LINE_BYTES {
-            let e = anyhow::anyhow!(
-                "stdin:{n}: line longer than the accepted {MAX_STDIN_LINE_BYTES} bytes"
-            );
-            return (lines, Some(e));
+            out.error = Some(anyhow::anyhow!(
+                "{name}:{n}: line longer than the accepted {MAX_STDIN_LINE_BYTES} bytes"
+            ));
+            return out;
         }
         match std::str::from_utf8(&buf) {
-            Ok(t) => lines.push(t.to_string()),
+            Ok(t) if t.trim().is_empty() => out.skipped_blank += 1,
+            Ok(t) => out.texts.push(t.to_string()),
             Err(e) => {
-                let e = anyhow::anyhow!(
-                    "stdin:{n}: invalid UTF-8 (byte {} of the line); the lines before it were answered",
+                out.error = Some(anyhow::anyhow!(
+                    "{name}:{n}: invalid UTF-8 (byte {} of the line); the lines before it were answered",
                     e.valid_up_to() + 1
-                );
-                return (lines, Some(e));
+                ));
+                return out;
             }
         }
     }

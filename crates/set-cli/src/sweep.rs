@@ -18,13 +18,13 @@ use crate::cli::SweepArgs;
 use crate::exit;
 use anyhow::{Context, Result};
 
-fn print_list(plan: &plan::Plan) {
-    println!(
+fn print_list(plan: &plan::Plan) -> Result<()> {
+    crate::out::say!(
         "sweep of {}: {} runs into {}",
         plan.grid_path.display(),
         plan.runs.len(),
         plan.out.display()
-    );
+    )?;
     let width = plan
         .runs
         .iter()
@@ -38,14 +38,15 @@ fn print_list(plan: &plan::Plan) {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        println!(
+        crate::out::say!(
             "{:>4}  {:<width$}  {:<10}  {}",
             i + 1,
             run.point.name,
             plan::run_state(&plan.run_dir(run)).as_str(),
             values.join(" ")
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// `set-lstm sweep`: returns the exit code (0, 1 if a run failed, 130 after a signal).
@@ -86,8 +87,8 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         None => None,
     };
     if args.dry_run {
-        print_list(&plan);
-        println!("dry run: nothing written");
+        print_list(&plan)?;
+        crate::out::say!("dry run: nothing written")?;
         return Ok(exit::OK);
     }
     plan.write()?;
@@ -103,14 +104,14 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
                 std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o755))
                     .with_context(|| format!("making {} executable", file.display()))?;
             }
-            println!(
+            crate::out::say!(
                 "wrote {} run configs to {}, {} and the Slurm script {}; submit with: sbatch {}",
                 plan.runs.len(),
                 plan.out.join(plan::CONFIGS).display(),
                 plan.out.join(plan::RUNS_TXT).display(),
                 file.display(),
                 file.display()
-            );
+            )?;
             Ok(exit::OK)
         }
         _ => {

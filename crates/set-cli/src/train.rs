@@ -152,7 +152,7 @@ impl RunObserver<'_> {
         }
         line.push_str(&format!(" | {secs:.1}s"));
         if !crate::ui::quiet() {
-            println!("{line}");
+            crate::out::progress!("{line}");
         }
         Ok(())
     }
@@ -345,7 +345,7 @@ impl Session {
                 }
             ));
         }
-        println!(
+        crate::out::progress!(
             "test accuracy {acc} | params {} of {} dense ({:.2}%) | {:.1}s | run directory {}",
             r.params,
             r.dense_params,
@@ -520,7 +520,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
         &run.file(names::MANIFEST),
         format!("{}\n", serde_json::to_string_pretty(&manifest)?).as_bytes(),
     )?;
-    println!(
+    crate::out::progress!(
         "run directory {} | {} train / {} dev / {} test examples | vocabulary {} | params {} of {} dense ({:.2}%)",
         run.root.display(),
         data.splits.train.len(),
@@ -740,7 +740,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     }
     let finished = state.is_finished();
     if finished && final_files_complete(&run) {
-        println!(
+        crate::out::progress!(
             "run {} already finished ({} epochs, {} steps)",
             dir.display(),
             config.epochs,
@@ -803,7 +803,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     truncate_to(&run.file(names::METRICS), state.progress.metrics_bytes)?;
     truncate_to(&run.file(names::EVENTS), state.progress.events_bytes)?;
     let threads = crate::config::resolve_threads(args.threads.unwrap_or(config.threads));
-    println!(
+    crate::out::progress!(
         "resuming {} at epoch {}/{}, batch {}, step {}",
         dir.display(),
         state.counters.epoch + 1,

@@ -204,6 +204,118 @@ fn sigterm_checkpoints_exits_130_and_resumes_identically() {
     assert_same_run(&f.reference, &d);
 }
 
+/// The run is given the same way everywhere (`RUN`, or `--model RUN`); `predict --file`
+/// reads one text per line and skips blank lines; `eval --json` and `eval --split dev`.
+#[test]
+fn run_given_positionally_predict_file_and_eval_json_and_split() {
+    let f = fixture();
+    let d = copy_run(&f.reference, "positional");
+    let m = s(&d);
+    // RUN and --model RUN give the same output; both at once is a usage error.
+    for sub in [
+        vec!["info"],
+        vec!["info", "--json"],
+        vec!["eval", "--test", s(&f.test)],
+    ] {
+        let mut a = sub.clone();
+        a.push(m);
+        let mut b = sub.clone();
+        b.extend(["--model", m]);
+        let mut c = sub.clone();
+        c.extend(["-m", m]);
+        let (x, y, z) = (ok(&run(&a)), ok(&run(&b)), ok(&run(&c)));
+        assert_eq!(x, y);
+        assert_eq!(x, z);
+        let mut both = sub;
+        both.extend([m, "--model", m]);
+        fails(&run(&both), 2, "cannot be used with");
+    }
+    let out = f.root.join("positional.safetensors");
+    ok(&run(&["export", m, "--out", s(&out)]));
+    ok(&run(&["info", s(&out)]));
+    fails(&run(&["info"]), 2, "RUN");
+    fails(&run(&["predict"]), 2, "no run directory");
+
+    // predict: RUN then texts, or --model RUN and texts: the same predictions.
+    let a = ok(&run(&["predict", m, "a great film", "awful plot"]));
+    let b = ok(&run(&["predict", "-m", m, "a great film", "awful plot"]));
+    assert_eq!(a, b);
+    assert_eq!(a.lines().count(), 2);
+    // --file: blank lines are skipped and counted on stderr; `-` is stdin.
+    let file = f.root.join("positional-texts.txt");
+    std::fs::write(&file, "a great film\n\n   \nawful plot\r\n\n").unwrap();
+    let o = run(&["predict", m, "--file", s(&file)]);
+    assert_eq!(ok(&o), a);
+    assert!(
+        text(&o).1.contains("skipped 3 blank lines"),
+        "{:?}",
+        text(&o)
+    );
+    let mut child = cmd(&["predict", m, "--file", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"\na great film\nawful plot\n").unwrap();
+    }
+    let o = wait_with_timeout(child, "predict --file -");
+    assert_eq!(ok(&o), a);
+    assert!(
+        text(&o).1.contains("skipped 1 blank line "),
+        "{:?}",
+        text(&o)
+    );
+    fails(
+        &run(&["predict", m, "--file", s(&file), "more text"]),
+        2,
+        "--file and texts",
+    );
+    fails(
+        &run(&["predict", m, "--file", "/dev/null"]),
+        1,
+        "not a regular file",
+    );
+    let bad = f.root.join("positional-bad.txt");
+    std::fs::write(&bad, b"fine\n\nbad \xff\n").unwrap();
+    let o = run(&["predict", m, "--file", s(&bad)]);
+    fails(&o, 1, &format!("{}:3: invalid UTF-8", bad.display()));
+    assert_eq!(ok_lines(&o), 1);
+
+    // eval --json is the report on stdout; --split dev re-creates the run's dev split.
+    let r: serde_json::Value = serde_json::from_str(&ok(&run(&["eval", m, "--json"]))).unwrap();
+    assert_eq!(r["examples"], 40);
+    assert!(r["data"].as_str().unwrap().starts_with("test split"), "{r}");
+    let dev: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["eval", m, "--json", "--split", "dev"]))).unwrap();
+    assert!(
+        dev["data"].as_str().unwrap().starts_with("dev split"),
+        "{dev}"
+    );
+    let manifest = json(&d.join("manifest.json"));
+    assert_eq!(dev["examples"], manifest["splits"]["dev"]);
+    fails(
+        &run(&["eval", m, "--split", "dev", "--test", s(&f.test)]),
+        2,
+        "cannot be used with",
+    );
+}
+
+fn ok_lines(o: &std::process::Output) -> usize {
+    text(o).0.lines().count()
+}
+
+fn copy_run(from: &Path, name: &str) -> PathBuf {
+    let d = new_dir(name);
+    let status = std::process::Command::new("cp")
+        .args(["-r", s(from), s(&d)])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    d
+}
+
 #[test]
 fn eval_predict_info_export_and_round_trips() {
     let f = fixture();

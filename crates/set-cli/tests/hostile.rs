@@ -226,6 +226,170 @@ fn class5_outputs_never_replace_non_files() {
     assert!(dir.is_dir());
 }
 
+/// Runs `set-lstm args` with stdout on `/dev/full`: every write to it fails with ENOSPC.
+fn run_to_dev_full(args: &[&str]) -> std::process::Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let child = cmd(args).stdout(full).spawn().unwrap();
+    wait_with_timeout(child, &format!("set-lstm {} > /dev/full", args.join(" ")))
+}
+
+/// Class 5: a stdout that cannot be written (a full disk) is an error naming stdout (exit 1),
+/// never a panic, for every subcommand that prints results; a training run that loses its
+/// stdout says so once and still finishes and writes its run directory.
+#[test]
+fn class5_stdout_write_errors_are_errors_not_panics() {
+    let f = fixture();
+    let d = finished_copy("class5-stdout");
+    let out = f.root.join("class5-export.safetensors");
+    for args in [
+        vec!["info", s(&f.reference)],
+        vec!["info", "--json", s(&f.reference)],
+        vec!["eval", s(&d)],
+        vec!["eval", s(&d), "--json"],
+        vec!["eval", s(&d), "--test", s(&f.test)],
+        vec!["predict", s(&f.reference), "a good film"],
+        vec!["predict", "--json", s(&f.reference), "a good film"],
+        vec!["export", s(&f.reference), "--out", s(&out)],
+        vec!["completions", "bash"],
+    ] {
+        let o = run_to_dev_full(&args);
+        no_panic(&o);
+        let err = fails(&o, 1, "writing to stdout");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+    }
+    // Training keeps going without its stdout and writes everything.
+    let t = new_dir("class5-train");
+    let o = run_to_dev_full(&tiny_args(f, &t));
+    no_panic(&o);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("writing to stdout").count(), 1, "{err}");
+    assert!(err.contains("training continues"), "{err}");
+    for file in ["model.safetensors", "summary.json", "report.html"] {
+        assert!(t.join(file).is_file(), "{file} missing");
+    }
+    assert_eq!(
+        json(&t.join("summary.json"))["topology_sha256"],
+        json(&f.reference.join("summary.json"))["topology_sha256"]
+    );
+}
+
+/// Class 6: `eval` re-creates a run's split only from the very data the run recorded
+/// (`manifest.json` digests): changed data are refused (exit 4) or, with
+/// `--allow-changed-data`, evaluated with a loud warning.
+#[test]
+fn class6_eval_compares_the_data_digests() {
+    let f = fixture();
+    let data = new_dir("class6-data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (train, test) = (data.join("train.jsonl"), data.join("test.jsonl"));
+    std::fs::copy(&f.train, &train).unwrap();
+    std::fs::copy(&f.test, &test).unwrap();
+    let d = data.join("run");
+    let mut args = tiny_args(f, &d);
+    args[2] = s(&train);
+    args[4] = s(&test);
+    args.extend(["--epochs", "1"]);
+    ok(&run(&args));
+    let before = ok(&run(&["eval", s(&d)]));
+    assert!(before.contains("test split"), "{before}");
+
+    // One more line in the test file: the split would be another one.
+    let mut text_now = std::fs::read_to_string(&test).unwrap();
+    text_now.push_str("{\"text\": \"an extra good line\", \"label\": 1}\n");
+    std::fs::write(&test, text_now).unwrap();
+    let report = d.join("eval/report.json");
+    let kept = read(&report);
+    let o = run(&["eval", s(&d)]);
+    no_panic(&o);
+    let err = fails(&o, 4, "differ from those the run recorded");
+    assert!(
+        err.contains(s(&test)) && err.contains("--allow-changed-data"),
+        "{err}"
+    );
+    assert_eq!(read(&report), kept, "a refused eval wrote its report");
+    for split in ["test", "dev"] {
+        let o = run(&["eval", s(&d), "--split", split, "--allow-changed-data"]);
+        no_panic(&o);
+        let out = ok(&o);
+        assert!(out.contains(&format!("{split} split")), "{out}");
+        assert!(text(&o).1.contains("WARNING"), "{:?}", text(&o));
+    }
+    // A file given with --test is the user's choice: not compared.
+    ok(&run(&["eval", s(&d), "--test", s(&test)]));
+}
+
+/// Class 9: padding is outside the topology, so the dense export's `<pad>` row is zero, for
+/// every policy (regrowth never reaches it; `set-nn` `the_padding_row_never_holds_entries`
+/// checks the topology itself over many steps).
+#[test]
+fn class9_the_dense_export_pad_row_is_zero() {
+    let f = fixture();
+    for policy in ["set", "rigl", "snfs"] {
+        let d = new_dir(&format!("class9-{policy}"));
+        let mut args = tiny_args(f, &d);
+        args.extend(["--policy", policy, "--zeta", "0.6"]);
+        ok(&run(&args));
+        let out = f.root.join(format!("class9-{policy}.safetensors"));
+        let o = run(&["export", s(&d), "--out", s(&out), "--dense"]);
+        no_panic(&o);
+        ok(&o);
+        let t = tensors(&read(&out));
+        let (_, shape, bytes) = &t["embedding.weight"];
+        let row0 = &bytes[..shape[1] * 4];
+        assert!(row0.iter().all(|&b| b == 0), "{policy}: <pad> row {row0:?}");
+        assert!(bytes[shape[1] * 4..].iter().any(|&b| b != 0));
+    }
+}
+
+/// Class 8 leftovers: `--dense` with an evolution policy is a usage error (a dense model has
+/// nothing to evolve); SIGINT while the data load exits at once (130) without a run directory.
+#[test]
+fn class8_dense_policies_and_a_signal_while_loading() {
+    let f = fixture();
+    for policy in ["rigl", "snfs", "static"] {
+        let d = new_dir(&format!("class8-dense-{policy}"));
+        let mut args = tiny_args(f, &d);
+        args.retain(|a| *a != "--epsilon" && *a != "2");
+        args.extend(["--dense", "--policy", policy]);
+        let o = run(&args);
+        no_panic(&o);
+        fails(&o, 2, "a dense model has no topology to evolve");
+        assert!(!d.exists());
+    }
+
+    // A large training file, so that loading takes long enough to be interrupted.
+    let big = f.root.join("class8-big.jsonl");
+    {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        for i in 0..1_500_000u32 {
+            writeln!(
+                w,
+                "{{\"text\": \"a film number {i} that was good or bad w{}\", \"label\": {}}}",
+                i % 5000,
+                i % 2
+            )
+            .unwrap();
+        }
+    }
+    let d = new_dir("class8-sigint-loading");
+    let mut args = tiny_args(f, &d);
+    args[2] = s(&big);
+    let child = cmd(&args).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    signal(&child, "INT");
+    let o = wait_with_timeout(child, "train (SIGINT while loading)");
+    no_panic(&o);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("nothing written"), "{err}");
+    assert!(!d.exists(), "a run directory was created");
+}
+
 /// Class 7: sweep grids whose run count overflows or exceeds the cap are usage errors that
 /// write nothing (the property test over sizes is `sweep::grid::tests`).
 #[test]

@@ -145,6 +145,12 @@ fn validate_plan(views: &[MatrixView<'_>], plans: &[MatrixPlan]) -> Result<(), E
                     m.shape()
                 )));
             }
+            if r < v.frozen_rows {
+                return Err(invalid(format!(
+                    "insert at ({r}, {c}), in a frozen row (rows below {} receive no entries)",
+                    v.frozen_rows
+                )));
+            }
             if let Some(k) = m.position(r, c)
                 && p.remove.binary_search(&k).is_err()
             {

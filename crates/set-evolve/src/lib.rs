@@ -25,10 +25,11 @@ pub use policies::{
 };
 pub use policy::EvolutionPolicy;
 pub use report::{DegreeSummary, EvolutionReport, GroupStats, MatrixReport};
-pub use sampling::{SamplingMethod, sample_empty_positions};
+pub use sampling::{SamplingMethod, sample_empty_positions, sample_empty_positions_from};
 pub use schedule::PruneSchedule;
 pub use select::{
     SignedSelection, magnitude_prune_selection, set_prune_selection, top_k_absent_by_gradient,
+    top_k_absent_by_gradient_from,
 };
 pub use tracker::{TopologyTracker, TrackedMatrix};
 pub use view::{GradientRowFn, MatrixView};

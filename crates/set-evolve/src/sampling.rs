@@ -59,6 +59,34 @@ pub fn sample_empty_positions<T: Scalar, R: Rng + ?Sized>(
     rng: &mut R,
     name: &str,
 ) -> Result<Vec<(usize, usize)>, EvolveError> {
+    sample_empty_positions_from(matrix, 0, freed, k, method, rng, name)
+}
+
+/// As [`sample_empty_positions`], among the rows `first_row..` only (rows before it are
+/// frozen: [`crate::MatrixView::frozen_rows`]). With `first_row = 0` the draws are those of
+/// [`sample_empty_positions`].
+///
+/// ```
+/// use rand::SeedableRng;
+/// use set_evolve::{SamplingMethod, sample_empty_positions_from};
+/// use set_sparse::SparseMatrix;
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+/// let w = SparseMatrix::<f32>::try_new(3, 2, vec![0, 0, 1, 1], vec![0], vec![1.0]).unwrap();
+/// let got = sample_empty_positions_from(&w, 1, &[], 3, SamplingMethod::Auto, &mut rng, "w").unwrap();
+/// assert_eq!(got, vec![(1, 1), (2, 0), (2, 1)]); // never row 0
+/// ```
+///
+/// # Errors
+/// As [`sample_empty_positions`] (the empty positions counted in rows `first_row..`).
+pub fn sample_empty_positions_from<T: Scalar, R: Rng + ?Sized>(
+    matrix: &SparseMatrix<T>,
+    first_row: usize,
+    freed: &[usize],
+    k: usize,
+    method: SamplingMethod,
+    rng: &mut R,
+    name: &str,
+) -> Result<Vec<(usize, usize)>, EvolveError> {
     let nnz = matrix.nnz();
     if freed.windows(2).any(|w| w[0] >= w[1]) || freed.last().is_some_and(|&p| p >= nnz) {
         return Err(EvolveError::InvalidParameter {
@@ -68,8 +96,12 @@ pub fn sample_empty_positions<T: Scalar, R: Rng + ?Sized>(
         });
     }
     let (rows, cols) = matrix.shape();
-    let capacity = rows as u64 * cols as u64;
-    let occupied = (nnz - freed.len()) as u64;
+    let first_row = first_row.min(rows);
+    // Stored entries and freed positions of the frozen rows count for nothing.
+    let frozen_nnz = matrix.indptr()[first_row];
+    let frozen_freed = freed.partition_point(|&p| p < frozen_nnz);
+    let capacity = (rows - first_row) as u64 * cols as u64;
+    let occupied = ((nnz - frozen_nnz) - (freed.len() - frozen_freed)) as u64;
     let empty = capacity - occupied;
     if k as u64 > empty {
         return Err(EvolveError::NotEnoughEmpty {
@@ -89,25 +121,27 @@ pub fn sample_empty_positions<T: Scalar, R: Rng + ?Sized>(
         m => m,
     };
     let out = if method == SamplingMethod::Rejection {
-        rejection(matrix, freed, k, rng)
+        rejection(matrix, first_row, freed, k, rng)
     } else {
-        enumerate(matrix, freed, k, empty, rng)
+        enumerate(matrix, first_row, &freed[frozen_freed..], k, empty, rng)
     };
     Ok(out)
 }
 
 fn rejection<T: Scalar, R: Rng + ?Sized>(
     matrix: &SparseMatrix<T>,
+    first_row: usize,
     freed: &[usize],
     k: usize,
     rng: &mut R,
 ) -> Vec<(usize, usize)> {
     let cols = matrix.cols() as u64;
     let capacity = matrix.rows() as u64 * cols;
+    let start = first_row as u64 * cols;
     let mut chosen: HashSet<u64> = HashSet::with_capacity(k);
     let mut out = Vec::with_capacity(k);
     while out.len() < k {
-        let flat = rng.random_range(0..capacity);
+        let flat = rng.random_range(start..capacity);
         let (r, c) = ((flat / cols) as usize, (flat % cols) as usize);
         if let Some(p) = matrix.position(r, c)
             && freed.binary_search(&p).is_err()
@@ -124,6 +158,7 @@ fn rejection<T: Scalar, R: Rng + ?Sized>(
 
 fn enumerate<T: Scalar, R: Rng + ?Sized>(
     matrix: &SparseMatrix<T>,
+    first_row: usize,
     freed: &[usize],
     k: usize,
     empty: u64,
@@ -136,7 +171,7 @@ fn enumerate<T: Scalar, R: Rng + ?Sized>(
     let mut out = Vec::with_capacity(k);
     let mut occ: Vec<usize> = Vec::new();
     let (mut next_rank, mut base, mut next_freed) = (0usize, 0u64, 0usize);
-    for r in 0..rows {
+    for r in first_row..rows {
         if next_rank == k {
             break;
         }

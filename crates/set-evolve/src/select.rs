@@ -152,6 +152,22 @@ pub fn top_k_absent_by_gradient<T: Scalar>(
     gradient_row: &(dyn Fn(usize, &mut [f32]) + Sync),
     name: &str,
 ) -> Result<Vec<(usize, usize)>, EvolveError> {
+    top_k_absent_by_gradient_from(matrix, 0, freed, k, gradient_row, name)
+}
+
+/// As [`top_k_absent_by_gradient`], among the rows `first_row..` only (rows before it are
+/// frozen: [`crate::MatrixView::frozen_rows`]; their gradient is never asked for).
+///
+/// # Errors
+/// As [`top_k_absent_by_gradient`].
+pub fn top_k_absent_by_gradient_from<T: Scalar>(
+    matrix: &SparseMatrix<T>,
+    first_row: usize,
+    freed: &[usize],
+    k: usize,
+    gradient_row: &(dyn Fn(usize, &mut [f32]) + Sync),
+    name: &str,
+) -> Result<Vec<(usize, usize)>, EvolveError> {
     let (rows, cols) = matrix.shape();
     if k == 0 || rows == 0 || cols == 0 {
         return Ok(Vec::new());
@@ -160,7 +176,7 @@ pub fn top_k_absent_by_gradient<T: Scalar>(
     let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
     let mut buf = vec![0.0f32; cols];
     let mut next_freed = 0;
-    for r in 0..rows {
+    for r in first_row.min(rows)..rows {
         buf.fill(0.0);
         gradient_row(r, &mut buf);
         let range = matrix.row_range(r);

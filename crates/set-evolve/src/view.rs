@@ -43,6 +43,10 @@ pub struct MatrixView<'a> {
     /// Rows grouped into equal blocks for analytics (e.g. the 4 gates of a stacked LSTM
     /// matrix); 1 = none. Must divide `matrix.rows()`.
     pub row_groups: usize,
+    /// Rows `0..frozen_rows` are outside the topology: no policy regrows into them (the
+    /// embedding's padding row, whose dense export must stay zero). The skeleton refuses a
+    /// plan that inserts there. 0 = none.
+    pub frozen_rows: usize,
 }
 
 impl<'a> MatrixView<'a> {
@@ -55,6 +59,7 @@ impl<'a> MatrixView<'a> {
             momentum: None,
             gradient_row: None,
             row_groups: 1,
+            frozen_rows: 0,
         }
     }
 
@@ -77,6 +82,12 @@ impl<'a> MatrixView<'a> {
         self
     }
 
+    /// Freezes rows `0..rows`: they receive no new entries (see [`MatrixView::frozen_rows`]).
+    pub fn with_frozen_rows(mut self, rows: usize) -> Self {
+        self.frozen_rows = rows;
+        self
+    }
+
     /// Sets the number of row groups.
     pub fn with_row_groups(mut self, groups: usize) -> Self {
         self.row_groups = groups;
@@ -94,6 +105,7 @@ impl std::fmt::Debug for MatrixView<'_> {
             .field("momentum", &self.momentum)
             .field("gradient_row", &self.gradient_row.is_some())
             .field("row_groups", &self.row_groups)
+            .field("frozen_rows", &self.frozen_rows)
             .finish()
     }
 }

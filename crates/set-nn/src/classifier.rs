@@ -122,6 +122,50 @@ fn build_matrix<T: Scalar, R: Rng>(
     })
 }
 
+/// The embedding `[rows, cols]`: as [`build_matrix`], but the padding row ([`PAD_ID`]) is zero
+/// and, when sparse, holds no stored entry at all. The sparse matrix keeps the exact nnz of its
+/// density, drawn over the other rows (at most their `(rows - 1) * cols` positions), so that
+/// padding is outside the topology from the start; evolution never regrows into it either
+/// (`evolve_model` freezes the row).
+fn build_embedding<T: Scalar, R: Rng>(
+    rows: usize,
+    cols: usize,
+    storage: Storage,
+    rng: &mut R,
+    mut init: impl FnMut(&mut R) -> f64,
+) -> Result<ParamValue<T>, NnError> {
+    const _: () = assert!(PAD_ID == 0, "the padding row is the first row");
+    let err = |e| NnError::Sparse {
+        name: format!("{rows}x{cols} embedding"),
+        source: e,
+    };
+    match storage {
+        Storage::Sparse { density } if rows > 0 => {
+            let nnz = set_sparse::nnz_for_density(density, rows, cols).map_err(err)?;
+            let nnz = nnz.min((rows - 1) * cols);
+            let rest = SparseMatrix::random(rows - 1, cols, nnz, rng, |r| T::of_f64(init(r)))
+                .map_err(err)?;
+            let mut indptr = Vec::with_capacity(rows + 1);
+            indptr.push(0);
+            indptr.extend_from_slice(rest.indptr());
+            let m = SparseMatrix::try_new(
+                rows,
+                cols,
+                indptr,
+                rest.indices().to_vec(),
+                rest.values().to_vec(),
+            )
+            .map_err(err)?;
+            Ok(ParamValue::Sparse(m))
+        }
+        _ => {
+            let mut m = build_matrix::<T, R>(rows, cols, storage, rng, init)?;
+            zero_row(&mut m, PAD_ID as usize);
+            Ok(m)
+        }
+    }
+}
+
 /// Init bound for a matrix: PyTorch's `k` when dense; when sparse, `1 / sqrt(density * fan_in)`
 /// (never below `k`), so a unit with fewer inputs starts with a similar pre-activation scale.
 fn sparse_scale(storage: Storage, fan_in: usize, k: f64) -> f64 {
@@ -155,12 +199,7 @@ impl<T: Scalar> Classifier<T> {
                 Some(storage) => {
                     let (rows, cols) = (spec.shape[0], spec.shape[1]);
                     if spec.kind == ParamKind::Embedding {
-                        let mut m =
-                            build_matrix::<T, R>(rows, cols, storage, rng, |r| normal.sample(r))?;
-                        // The padding row stays zero (it is skipped anyway; zero keeps exports
-                        // clean).
-                        zero_row(&mut m, PAD_ID as usize);
-                        m
+                        build_embedding::<T, R>(rows, cols, storage, rng, |r| normal.sample(r))?
                     } else {
                         let scale = sparse_scale(storage, cols, k);
                         build_matrix::<T, R>(rows, cols, storage, rng, uniform_init(scale))?

@@ -193,6 +193,10 @@ pub fn evolve_model(
             if let Some(grad_fn) = row_gradients.get(spec.kind) {
                 view = view.with_gradient_row(grad_fn);
             }
+            if spec.kind == ParamKind::Embedding {
+                // Padding stays outside the topology: its row never regrows (PAD_ID = 0).
+                view = view.with_frozen_rows(PAD_ID as usize + 1);
+            }
             views.push(view);
         }
     }
@@ -362,6 +366,65 @@ mod tests {
                 matrices: vec![Default::default(); matrices.len()],
                 conservation: set_evolve::Conservation::PerMatrix,
             })
+        }
+    }
+
+    /// The embedding's padding row is outside the topology: no stored entry at initialisation
+    /// (with the exact nnz of the density kept, placed in the other rows) and none after many
+    /// regrowth steps of every policy, so the dense export's `<pad>` row is zero.
+    #[test]
+    fn the_padding_row_never_holds_entries() {
+        let pad_row = |model: &Classifier<f32>| {
+            let m = model.embedding.value.as_sparse().unwrap();
+            (m.row_range(PAD_ID as usize).len(), m.nnz())
+        };
+        for seed in 0..5 {
+            let (model, ..) = setup(seed);
+            let want = set_sparse::nnz_for_density(0.3, 40, 6).unwrap();
+            assert_eq!(pad_row(&model), (0, want), "seed {seed}");
+        }
+        for policy_cfg in [
+            PolicyConfig::default(),
+            PolicyConfig::Set(set_evolve::SetConfig {
+                regrow_into_removed: true,
+                ..Default::default()
+            }),
+            PolicyConfig::Rigl(Default::default()),
+            PolicyConfig::Snfs(Default::default()),
+        ] {
+            let (mut model, mut opt, tokens, lengths, labels) = setup(11);
+            let batch = BatchRef {
+                tokens: &tokens,
+                lengths: &lengths,
+                seq_len: 7,
+            };
+            let mut rng = ChaCha8Rng::seed_from_u64(12);
+            let mut policy = policy_cfg.build();
+            let mut tracker = TopologyTracker::new();
+            let nnz = pad_row(&model).1;
+            for epoch in 0..40usize {
+                model
+                    .train_step(&batch, &labels, &mut rng, epoch as u64)
+                    .unwrap();
+                opt.step(model.params_mut());
+                let ctx = EvolveContext::new(epoch, 41, 0.5).unwrap();
+                evolve_model(
+                    &mut model,
+                    &mut opt,
+                    &mut *policy,
+                    &ctx,
+                    &mut tracker,
+                    &mut rng,
+                )
+                .unwrap();
+                let (row0, now) = pad_row(&model);
+                assert_eq!(row0, 0, "{policy_cfg:?}: epoch {epoch} regrew into <pad>");
+                if !matches!(policy_cfg, PolicyConfig::Snfs(_)) {
+                    assert_eq!(now, nnz, "{policy_cfg:?}");
+                }
+            }
+            let dense = model.embedding.value.as_sparse().unwrap().to_dense();
+            assert!(dense.row(PAD_ID as usize).iter().all(|&v| v == 0.0));
         }
     }
 

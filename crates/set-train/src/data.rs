@@ -326,3 +326,56 @@ mod tests {
         assert_eq!(again.splits, data.splits);
     }
 }
+
+/// How [`check_same_data`] pairs the files a run recorded with the files read now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataMatch {
+    /// The same paths (the data stayed where they were).
+    SamePaths,
+    /// The same file names, anywhere (the data directory moved: `resume --data-dir`).
+    SameNames,
+}
+
+/// Checks that `now`, the digests of the files read today, are the files a run `recorded`
+/// (in order, with the same SHA-256 and the same number of files; paired by `by`).
+///
+/// ```
+/// use set_train::data::{DataMatch, check_same_data};
+/// use set_train::set_data::FileDigest;
+/// let a = FileDigest { path: "/old/train.jsonl".into(), sha256: "ab".into(), bytes: 1 };
+/// let moved = FileDigest { path: "/new/train.jsonl".into(), ..a.clone() };
+/// assert!(check_same_data(&[a.clone()], &[moved.clone()], DataMatch::SameNames).is_ok());
+/// assert!(check_same_data(&[a], &[moved], DataMatch::SamePaths).is_err());
+/// ```
+///
+/// # Errors
+/// [`TrainError::DataChanged`] naming the first file that differs.
+pub fn check_same_data(
+    recorded: &[FileDigest],
+    now: &[FileDigest],
+    by: DataMatch,
+) -> Result<(), TrainError> {
+    for (want, have) in recorded.iter().zip(now) {
+        let same_file = match by {
+            DataMatch::SamePaths => want.path == have.path,
+            DataMatch::SameNames => want.path.file_name() == have.path.file_name(),
+        };
+        if want.sha256 != have.sha256 || !same_file {
+            return Err(TrainError::DataChanged(format!(
+                "data file {} changed since the run started (sha256 {}, expected {} of {})",
+                have.path.display(),
+                have.sha256,
+                want.sha256,
+                want.path.display()
+            )));
+        }
+    }
+    if recorded.len() != now.len() {
+        return Err(TrainError::DataChanged(format!(
+            "the run read {} data files, now {}",
+            recorded.len(),
+            now.len()
+        )));
+    }
+    Ok(())
+}

@@ -93,24 +93,6 @@ impl TrainingState {
     /// # Errors
     /// [`crate::TrainError::DataChanged`] naming the first file that differs.
     pub fn check_data(&self, now: &[FileDigest]) -> Result<(), crate::TrainError> {
-        for (want, have) in self.datasets.iter().zip(now) {
-            if want.sha256 != have.sha256 || want.path != have.path {
-                return Err(crate::TrainError::DataChanged(format!(
-                    "data file {} changed since the run started (sha256 {}, expected {} of {})",
-                    have.path.display(),
-                    have.sha256,
-                    want.sha256,
-                    want.path.display()
-                )));
-            }
-        }
-        if self.datasets.len() != now.len() {
-            return Err(crate::TrainError::DataChanged(format!(
-                "the run read {} data files, now {}",
-                self.datasets.len(),
-                now.len()
-            )));
-        }
-        Ok(())
+        crate::data::check_same_data(&self.datasets, now, crate::data::DataMatch::SamePaths)
     }
 }

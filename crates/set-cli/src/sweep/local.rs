@@ -132,7 +132,7 @@ pub fn run_all(plan: &Plan, opts: LocalOptions) -> Tally {
             RunState::Incomplete => "restarting (no checkpoint was written)",
             RunState::Foreign => "not a run directory",
         };
-        println!("[{}/{total}] {name}: {action}", i + 1);
+        crate::out::progress!("[{}/{total}] {name}: {action}", i + 1);
         match run_one(plan, run, opts) {
             Ok(None) => tally.skipped += 1,
             Ok(Some(Outcome::Finished)) => tally.finished += 1,
@@ -160,7 +160,7 @@ pub fn run_all(plan: &Plan, opts: LocalOptions) -> Tally {
             }
         }
     }
-    println!("{}", tally.line(total));
+    crate::out::progress!("{}", tally.line(total));
     if let Some(name) = &tally.interrupted {
         eprintln!(
             "interrupted during `{name}`; run the same `set-lstm sweep` command again to continue"

@@ -5,7 +5,7 @@ use crate::context::{EvolveContext, NewWeightInit, prune_count};
 use crate::error::EvolveError;
 use crate::plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
 use crate::policy::EvolutionPolicy;
-use crate::select::{magnitude_prune_selection, top_k_absent_by_gradient};
+use crate::select::{magnitude_prune_selection, top_k_absent_by_gradient_from};
 use crate::view::MatrixView;
 use serde::{Deserialize, Serialize};
 
@@ -83,14 +83,15 @@ pub(crate) fn grow_by_gradient(
         matrix: v.name.to_string(),
         policy,
     })?;
-    let capacity = v.matrix.rows() as u64 * v.matrix.cols() as u64;
-    let absent_without_removed = capacity - v.matrix.nnz() as u64;
+    let (capacity, stored) = open_capacity(v);
+    let absent_without_removed = capacity - stored;
     let freed: &[usize] = if regrow_into_removed || absent_without_removed < k as u64 {
         remove
     } else {
         &[]
     };
-    let absent = absent_without_removed + freed.len() as u64;
+    let frozen_nnz = v.matrix.indptr()[v.frozen_rows.min(v.matrix.rows())];
+    let absent = absent_without_removed + freed.iter().filter(|&&p| p >= frozen_nnz).count() as u64;
     if absent < k as u64 {
         return Err(EvolveError::NotEnoughEmpty {
             matrix: v.name.to_string(),
@@ -98,7 +99,19 @@ pub(crate) fn grow_by_gradient(
             available: absent,
         });
     }
-    top_k_absent_by_gradient(&*v.matrix, freed, k, grad, v.name)
+    top_k_absent_by_gradient_from(&*v.matrix, v.frozen_rows, freed, k, grad, v.name)
+}
+
+/// The positions of the rows a view may grow into (all but its frozen rows), and how many of
+/// them are stored.
+pub(crate) fn open_capacity(v: &MatrixView<'_>) -> (u64, u64) {
+    let (rows, cols) = v.matrix.shape();
+    let first = v.frozen_rows.min(rows);
+    let frozen_nnz = v.matrix.indptr()[first];
+    (
+        (rows - first) as u64 * cols as u64,
+        (v.matrix.nnz() - frozen_nnz) as u64,
+    )
 }
 
 impl EvolutionPolicy for RiglPolicy {

@@ -4,7 +4,7 @@ use crate::context::{EvolveContext, NewWeightInit};
 use crate::error::EvolveError;
 use crate::plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
 use crate::policy::EvolutionPolicy;
-use crate::sampling::{SamplingMethod, sample_empty_positions};
+use crate::sampling::{SamplingMethod, sample_empty_positions_from};
 use crate::select::set_prune_selection;
 use crate::view::MatrixView;
 use serde::{Deserialize, Serialize};
@@ -90,8 +90,9 @@ impl EvolutionPolicy for SetPolicy {
             } else {
                 &[]
             };
-            let insert = match sample_empty_positions(
+            let insert = match sample_empty_positions_from(
                 &*v.matrix,
+                v.frozen_rows,
                 freed,
                 k,
                 self.config.sampling,
@@ -99,8 +100,9 @@ impl EvolutionPolicy for SetPolicy {
                 v.name,
             ) {
                 Err(EvolveError::NotEnoughEmpty { .. }) if !self.config.regrow_into_removed => {
-                    sample_empty_positions(
+                    sample_empty_positions_from(
                         &*v.matrix,
+                        v.frozen_rows,
                         &remove,
                         k,
                         self.config.sampling,

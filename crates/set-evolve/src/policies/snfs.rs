@@ -3,7 +3,7 @@
 use crate::context::{EvolveContext, NewWeightInit, prune_count};
 use crate::error::EvolveError;
 use crate::plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
-use crate::policies::rigl::grow_by_gradient;
+use crate::policies::rigl::{grow_by_gradient, open_capacity};
 use crate::policy::EvolutionPolicy;
 use crate::select::magnitude_prune_selection;
 use crate::view::MatrixView;
@@ -220,9 +220,13 @@ impl EvolutionPolicy for SnfsPolicy {
         let budgets = if self.config.redistribute {
             let caps: Vec<u64> = matrices
                 .iter()
-                .zip(&removed)
-                .map(|(v, &k)| {
-                    v.matrix.rows() as u64 * v.matrix.cols() as u64 - (v.matrix.nnz() - k) as u64
+                .zip(&removes)
+                .map(|(v, remove)| {
+                    // Open positions once the removals are done, outside frozen rows.
+                    let (capacity, stored) = open_capacity(v);
+                    let frozen_nnz = v.matrix.indptr()[v.frozen_rows.min(v.matrix.rows())];
+                    let freed = remove.iter().filter(|&&p| p >= frozen_nnz).count() as u64;
+                    capacity - (stored - freed)
                 })
                 .collect();
             let fallback: Vec<f64> = removed.iter().map(|&k| k as f64).collect();

@@ -2,7 +2,7 @@
 //! k-subsets.
 
 use super::*;
-use crate::{EvolveError, SamplingMethod, sample_empty_positions};
+use crate::{EvolveError, SamplingMethod, sample_empty_positions, sample_empty_positions_from};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,6 +43,42 @@ proptest! {
         // One more than available is a typed error.
         let err = sample_empty_positions(&w, &freed, empty + 1, m, &mut rng, "w").unwrap_err();
         prop_assert_eq!(err, EvolveError::NotEnoughEmpty { matrix: "w".into(), needed: empty as u64 + 1, available: empty as u64 });
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Frozen rows (the embedding's padding row) are never drawn, whatever they store or free;
+    /// the open positions are counted in the other rows only.
+    #[test]
+    fn frozen_rows_are_never_drawn(
+        rows in 1usize..12, cols in 1usize..12, fill in 0.0f64..=1.0, free_every in 1usize..5,
+        frozen in 0usize..4, kfrac in 0.0f64..=1.0, seed in any::<u64>(), m in method(),
+    ) {
+        let nnz = (fill * (rows * cols) as f64).round() as usize;
+        let w = smooth_matrix(rows, cols, nnz, seed);
+        let freed: Vec<usize> = (0..nnz).filter(|p| free_every > 1 && p % free_every == 0).collect();
+        let occupied: BTreeSet<(usize, usize)> = w
+            .entries()
+            .filter(|(_, _, p)| freed.binary_search(p).is_err())
+            .map(|(r, c, _)| (r, c))
+            .collect();
+        let open = (frozen.min(rows)..rows)
+            .flat_map(|r| (0..cols).map(move |c| (r, c)))
+            .filter(|p| !occupied.contains(p))
+            .count();
+        let k = (kfrac * open as f64).floor() as usize;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let got = sample_empty_positions_from(&w, frozen, &freed, k, m, &mut rng, "w").unwrap();
+        prop_assert_eq!(got.len(), k);
+        prop_assert!(got.windows(2).all(|p| p[0] < p[1]));
+        for &(r, c) in &got {
+            prop_assert!(r >= frozen && r < rows && c < cols);
+            prop_assert!(!occupied.contains(&(r, c)));
+        }
+        let err = sample_empty_positions_from(&w, frozen, &freed, open + 1, m, &mut rng, "w").unwrap_err();
+        prop_assert_eq!(err, EvolveError::NotEnoughEmpty { matrix: "w".into(), needed: open as u64 + 1, available: open as u64 });
     }
 }
 
