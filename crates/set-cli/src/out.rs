@@ -1,5 +1,5 @@
-//! Standard output without panics: every subcommand writes its results through [`write`] (or
-//! the [`say!`] macro), which returns the write error instead of panicking as `println!` does.
+//! Standard output without panics: every subcommand writes its results through [`write()`] (or
+//! the `say!` macro), which returns the write error instead of panicking as `println!` does.
 //! A full disk (`> /dev/full`) is then an error (exit code 1) naming stdout; a closed pipe ends
 //! the process quietly through the default SIGPIPE disposition, as any Unix filter does.
 //! Training's progress lines go through [`write_progress`]: a run that loses its stdout keeps
