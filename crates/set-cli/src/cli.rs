@@ -173,6 +173,10 @@ pub struct ResumeArgs {
     /// Worker threads (0 = one per core) [default: the run's]; results do not depend on it
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The run's registry dataset moved: read it from DIR (same file names and SHA-256 as
+    /// recorded, else refused)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Step limits and checkpoint frequency.
     #[command(flatten)]
     pub run: RunControlArgs,

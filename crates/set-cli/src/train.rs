@@ -727,9 +727,28 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         ))
         .into());
     }
+    // A moved data directory: read the data there, the same files by name and digest.
+    let mut config = config;
+    let by = match &args.data_dir {
+        None => set_train::data::DataMatch::SamePaths,
+        Some(_) if config.data.is_none() => {
+            return Err(usage(
+                "resume --data-dir: the run reads files given with --train/--test, not a registry dataset",
+            ));
+        }
+        Some(d) => {
+            if !d.is_dir() {
+                return Err(usage(format!(
+                    "resume --data-dir {}: no such directory",
+                    d.display()
+                )));
+            }
+            config.data_dir = Some(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()));
+            set_train::data::DataMatch::SameNames
+        }
+    };
     let now = config.data_config().digests()?;
-    state
-        .check_data(&now)
+    set_train::data::check_same_data(&state.datasets, &now, by)
         .map_err(|e| Failure::Refused(e.to_string()))?;
     if state.config.policy != config.policy {
         return Err(Failure::Refused(format!(

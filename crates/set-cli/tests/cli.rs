@@ -1358,3 +1358,62 @@ fn early_stopping_keeps_the_best_dev_model() {
     args.extend(["--epochs", "1", "--show-test"]);
     assert!(ok(&run(&args)).contains("test loss"));
 }
+
+/// A moved data directory does not strand a run: `resume` refuses (the files are gone) until
+/// `--data-dir` names the new place, whose files must be the recorded ones (same names and
+/// SHA-256); the resumed run ends as an uninterrupted one.
+#[test]
+fn resume_data_dir_follows_moved_data() {
+    let root = new_dir("moved-data");
+    let (a, b) = (root.join("a"), root.join("b"));
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/uci_sentiment_sentences");
+    std::fs::create_dir_all(a.join("uci_sentiment_sentences")).unwrap();
+    std::fs::copy(
+        shipped.join("yelp.jsonl.gz"),
+        a.join("uci_sentiment_sentences/yelp.jsonl.gz"),
+    )
+    .unwrap();
+    let args = |out: &Path| {
+        vec![
+            "train".to_string(),
+            "--data".into(),
+            "uci-yelp".into(),
+            "--data-dir".into(),
+            a.display().to_string(),
+            "-e".into(),
+            "2".into(),
+            "-j".into(),
+            "1".into(),
+            "-o".into(),
+            out.display().to_string(),
+        ]
+    };
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let whole = root.join("whole");
+    ok(&run(&strs(&args(&whole))));
+    let moved = root.join("moved");
+    let mut stopped = args(&moved);
+    stopped.extend(["--max-steps".into(), "3".into()]);
+    ok(&run(&strs(&stopped)));
+    std::fs::rename(&a, &b).unwrap();
+    assert_ne!(run(&["resume", s(&moved)]).status.code(), Some(0));
+    // Different bytes under the same name are refused.
+    let c = root.join("c");
+    std::fs::create_dir_all(c.join("uci_sentiment_sentences")).unwrap();
+    std::fs::copy(
+        shipped.join("imdb.jsonl.gz"),
+        c.join("uci_sentiment_sentences/yelp.jsonl.gz"),
+    )
+    .unwrap();
+    fails(
+        &run(&["resume", s(&moved), "--data-dir", s(&c)]),
+        4,
+        "changed",
+    );
+    ok(&run(&["resume", s(&moved), "--data-dir", s(&b)]));
+    assert_eq!(metrics_sans_time(&whole), metrics_sans_time(&moved));
+    assert!(read(&whole.join("model.safetensors")) == read(&moved.join("model.safetensors")));
+}

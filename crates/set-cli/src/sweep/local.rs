@@ -95,6 +95,7 @@ fn run_one(plan: &Plan, run: &PlannedRun, opts: LocalOptions) -> Result<Option<O
             config: Some(plan.config_path(run)),
             from: Which::Latest,
             threads: opts.threads,
+            data_dir: None,
             run: opts.run,
         })
         .map(Some),
