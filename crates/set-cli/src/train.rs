@@ -90,7 +90,21 @@ struct RunObserver<'a> {
 #[error("the run directory observer failed")]
 struct ObserverFailed;
 
-impl RunObserver<'_> {
+impl<'a> RunObserver<'a> {
+    /// The observer of a session's run directory (the session lends its settings).
+    fn new(run: &'a RunDir, vocab: &'a set_data::Vocab, epochs: usize, s: &Session) -> Self {
+        RunObserver {
+            run,
+            epochs,
+            vocab,
+            show_test: s.show_test,
+            latest_is_valid: s.latest_is_valid,
+            bar: ProgressBar::hidden(),
+            hooks: s.hooks.clone(),
+            error: None,
+        }
+    }
+
     fn keep(&mut self, r: Result<()>) -> Result<(), ObserverError> {
         r.map_err(|e| {
             self.error = Some(e);
@@ -260,16 +274,8 @@ impl Session {
     fn run(&mut self) -> Result<Outcome> {
         let comm = Arc::clone(self.trainer.comm());
         let result = if comm.is_root() {
-            let mut obs = RunObserver {
-                run: &self.run,
-                epochs: self.trainer.state().config.epochs,
-                vocab: &self.data.vocab,
-                show_test: self.show_test,
-                latest_is_valid: self.latest_is_valid,
-                bar: ProgressBar::hidden(),
-                hooks: self.hooks.clone(),
-                error: None,
-            };
+            let epochs = self.trainer.state().config.epochs;
+            let mut obs = RunObserver::new(&self.run, &self.data.vocab, epochs, self);
             let r = self.trainer.fit(&self.data, &mut obs);
             obs.bar.finish_and_clear();
             self.latest_is_valid = obs.latest_is_valid;
@@ -550,16 +556,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
 impl Session {
     /// The checkpoint of the untrained state, so that a run killed in its first epoch resumes.
     fn first_checkpoint(&mut self) -> Result<()> {
-        let mut obs = RunObserver {
-            run: &self.run,
-            epochs: 0,
-            vocab: &self.data.vocab,
-            show_test: self.show_test,
-            latest_is_valid: self.latest_is_valid,
-            bar: ProgressBar::hidden(),
-            hooks: self.hooks.clone(),
-            error: None,
-        };
+        let mut obs = RunObserver::new(&self.run, &self.data.vocab, 0, self);
         obs.write_checkpoint(self.trainer.state_mut())?;
         self.latest_is_valid = true;
         Ok(())
