@@ -67,6 +67,17 @@ fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
     pb
 }
 
+/// A spinner on stderr for a step without a known length (hidden with `-q` or without a
+/// terminal).
+fn spinner(what: &str) -> ProgressBar {
+    if crate::ui::quiet() || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner().with_message(what.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
 /// The run directory's observer on rank 0: progress bar, metrics rows, evolution events, the
 /// epoch line, checkpoints. Errors are kept here (with their exit codes) and the trainer is
 /// only told to stop.
@@ -81,6 +92,9 @@ struct RunObserver<'a> {
     /// from): only then does it become `last-good` when the next checkpoint is written.
     latest_is_valid: bool,
     bar: ProgressBar,
+    /// Running loss of the epoch, for the progress bar.
+    loss_sum: f64,
+    loss_n: usize,
     hooks: crate::testing::Hooks,
     error: Option<anyhow::Error>,
 }
@@ -100,6 +114,8 @@ impl<'a> RunObserver<'a> {
             show_test: s.show_test,
             latest_is_valid: s.latest_is_valid,
             bar: ProgressBar::hidden(),
+            loss_sum: 0.0,
+            loss_n: 0,
             hooks: s.hooks.clone(),
             error: None,
         }
@@ -204,6 +220,7 @@ impl Observer for RunObserver<'_> {
     }
 
     fn on_epoch_start(&mut self, epoch: usize, batches: usize, done: usize) {
+        (self.loss_sum, self.loss_n) = (0.0, 0);
         self.bar = progress_bar(batches, epoch, self.epochs);
         self.bar.set_position(done as u64);
     }
@@ -215,6 +232,15 @@ impl Observer for RunObserver<'_> {
 
     fn on_step(&mut self, e: &StepEvent) -> Result<(), ObserverError> {
         self.bar.inc(1);
+        // The epoch's running mean loss, as the epoch line reports it at the end.
+        self.loss_sum += e.stats.loss * e.stats.batch as f64;
+        self.loss_n += e.stats.batch;
+        self.bar.set_message(format!(
+            "{}/{} | loss {:.4}",
+            e.epoch + 1,
+            self.epochs,
+            self.loss_sum / self.loss_n.max(1) as f64
+        ));
         if e.step_in_epoch == e.batches {
             self.bar.finish_and_clear();
         }
@@ -463,7 +489,10 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     check_out_free(&out)?;
     // A signal while the data load exits at once: there is nothing to checkpoint yet.
     crate::signal::exit_at_once(true);
-    let data = RunData::load(&cfg.data_config(), cfg.seed, None)?;
+    let spinner = spinner("loading and tokenising the data");
+    let data = RunData::load(&cfg.data_config(), cfg.seed, None);
+    spinner.finish_and_clear();
+    let data = data?;
     for w in data.check_trainable().map_err(|e| usage(e.to_string()))? {
         eprintln!("warning: {w}");
     }
