@@ -212,6 +212,7 @@ fn bar_panel(
             SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.0.clone()).unwrap_or_default(),
             _ => String::new(),
         })
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .x_desc(x_desc)
         .y_desc(y_desc)
         .draw()
