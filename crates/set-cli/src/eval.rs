@@ -5,7 +5,7 @@ use crate::cli::{EvalArgs, Split};
 use crate::exit::Failure;
 use crate::rundir::{RunDir, names, write_atomic};
 use anyhow::{Context, Result};
-use set_train::eval::{EvalReport, logits_all, report};
+use set_train::eval::{EvalReport, logits_all_with_progress, report};
 
 /// A report as text, as `eval` prints it.
 pub fn report_text(r: &EvalReport) -> String {
@@ -130,9 +130,16 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ..set_data::BatchConfig::default()
     };
     crate::modelfile::check_inference_memory(&bundle, bcfg.batch_size)?;
+    let bar = crate::ui::eval_bar(0, split_name(args.split));
     let logits = pool
-        .install(|| logits_all(&bundle.model, &examples, &bcfg))
+        .install(|| {
+            logits_all_with_progress(&bundle.model, &examples, &bcfg, &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+        })
         .map_err(|e| crate::modelfile::inference_error(e, args.model.path()))?;
+    bar.finish_and_clear();
     let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
     let r = report(
         args.model.path().display().to_string(),
