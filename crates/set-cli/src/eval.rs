@@ -130,16 +130,24 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ..set_data::BatchConfig::default()
     };
     crate::modelfile::check_inference_memory(&bundle, bcfg.batch_size)?;
-    let bar = crate::ui::eval_bar(0, split_name(args.split));
+    let what = if args.test.is_some() {
+        "file"
+    } else {
+        split_name(args.split)
+    };
+    let mut bar = None;
     let logits = pool
         .install(|| {
             logits_all_with_progress(&bundle.model, &examples, &bcfg, &mut |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
+                bar.get_or_insert_with(|| crate::ui::eval_bar(total, what))
+                    .set_position(done as u64);
             })
         })
-        .map_err(|e| crate::modelfile::inference_error(e, args.model.path()))?;
-    bar.finish_and_clear();
+        .map_err(|e| crate::modelfile::inference_error(e, args.model.path()));
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let logits = logits?;
     let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
     let r = report(
         args.model.path().display().to_string(),
