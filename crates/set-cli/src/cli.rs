@@ -373,3 +373,49 @@ pub struct SweepArgs {
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
     pub step_delay_ms: u64,
 }
+
+/// The boolean settings of `train` that were once written `--flag BOOL`; they are switches now
+/// (`--flag` / `--no-flag`), as every other boolean flag of every subcommand.
+const SWITCHES: &[&str] = &["dense", "sparse-output", "regrow-into-removed"];
+
+/// A clear message for the old spelling `--dense true`, `--regrow-into-removed=false`, ...:
+/// `None` when `args` do not use it.
+///
+/// ```
+/// use set_cli::cli::old_bool_spelling;
+/// let args = ["set-lstm", "train", "--regrow-into-removed", "false"].map(Into::into);
+/// assert!(old_bool_spelling(&args).unwrap().contains("--no-regrow-into-removed"));
+/// assert!(old_bool_spelling(&["set-lstm", "train", "--dense"].map(Into::into)).is_none());
+/// ```
+pub fn old_bool_spelling(args: &[std::ffi::OsString]) -> Option<String> {
+    let args: Vec<&str> = args.iter().map(|a| a.to_str().unwrap_or("")).collect();
+    for (i, a) in args.iter().enumerate() {
+        if *a == "--" {
+            break;
+        }
+        let Some(flag) = a.strip_prefix("--") else {
+            continue;
+        };
+        let (name, value) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (flag, args.get(i + 1).copied()),
+        };
+        if !SWITCHES.contains(&name) {
+            continue;
+        }
+        let Some(value) = value.filter(|v| matches!(*v, "true" | "false")) else {
+            continue;
+        };
+        let instead = match (value, name) {
+            ("true", _) => format!("write `--{name}`"),
+            (_, "dense") => {
+                "write `--no-dense` (train) or leave `--dense` out (bench, export)".into()
+            }
+            _ => format!("write `--no-{name}`"),
+        };
+        return Some(format!(
+            "`--{name} {value}`: boolean flags are switches, without a value: {instead}"
+        ));
+    }
+    None
+}

@@ -45,9 +45,18 @@ impl std::str::FromStr for PoolingName {
 }
 
 macro_rules! settings {
-    ($( $(#[$m:meta])* $name:ident : $ty:ty ),* $(,)?) => {
+    (
+        $( $(#[$m:meta])* $name:ident : $ty:ty ),* $(,)?
+        ;
+        switches:
+        $( $(#[$sm:meta])* $switch:ident / $no:ident = $no_flag:literal : $no_doc:literal ),* $(,)?
+    ) => {
         /// Training settings as given on the command line or in a `--config` file: every field
         /// optional; unset fields take defaults in [`TrainConfig::resolve`].
+        ///
+        /// Boolean settings are switches, as in every subcommand: `--dense` turns one on,
+        /// `--no-dense` off (over a config file's `dense = true`); the last one given wins. In
+        /// the file they are `dense = true` / `false`.
         #[derive(Debug, Clone, Default, PartialEq, clap::Args, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct Settings {
@@ -57,12 +66,36 @@ macro_rules! settings {
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub $name: Option<$ty>,
             )*
+            $(
+                $(#[$sm])*
+                #[arg(long, num_args = 0, default_missing_value = "true", overrides_with = stringify!($no))]
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $switch: Option<bool>,
+                #[doc = $no_doc]
+                #[arg(long = $no_flag, overrides_with = stringify!($switch))]
+                #[serde(skip)]
+                pub $no: bool,
+            )*
         }
 
         impl Settings {
             /// Field-wise `self.or(other)`: values set in `self` win.
             pub fn or(self, other: Settings) -> Settings {
-                Settings { $( $name: self.$name.or(other.$name), )* }
+                let (a, b) = (self.negations_applied(), other.negations_applied());
+                Settings {
+                    $( $name: a.$name.or(b.$name), )*
+                    $( $switch: a.$switch.or(b.$switch), $no: false, )*
+                }
+            }
+
+            /// `--no-X` flags folded into their setting (`X = false`).
+            pub fn negations_applied(mut self) -> Settings {
+                $(
+                    if std::mem::take(&mut self.$no) {
+                        self.$switch = Some(false);
+                    }
+                )*
+                self
             }
         }
     };
@@ -147,12 +180,6 @@ settings! {
     /// RigL's Erdős–Rényi-Kernel allocation with this overall density, in (0, 1] (instead of --epsilon)
     #[arg(value_name = "D")]
     erk: f64,
-    /// Dense baseline: every matrix dense, no evolution
-    #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    dense: bool,
-    /// The output layer sparse too (with the same allocation as the other matrices) [default: false]
-    #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    sparse_output: bool,
     /// Topology evolution policy: set, rigl, snfs, static [default: set]
     #[arg(value_parser = named::<PolicyName>(PolicyName::NAMES), value_name = "POLICY")]
     policy: PolicyName,
@@ -162,9 +189,6 @@ settings! {
     /// How the prune fraction changes over the run: constant, or cosine decay from --zeta to 0 [default: constant]
     #[arg(value_parser = named::<ScheduleName>(ScheduleName::NAMES), value_name = "KIND")]
     prune_schedule: ScheduleName,
-    /// SET: whether positions pruned in a step may regrow in the same step [default: true]
-    #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    regrow_into_removed: bool,
     /// Standard deviation of regrown weights (0 = start at zero) [default: the policy's own: set 0.1, rigl/snfs 0]
     #[arg(value_name = "STD")]
     new_weight_std: f64,
@@ -199,7 +223,14 @@ settings! {
     /// Worker threads (0 = one per core); results do not depend on it [default: 0]
     #[arg(value_name = "N")]
     #[arg(short = 'j')]
-    threads: usize,
+    threads: usize;
+    switches:
+    /// Dense baseline: every matrix dense, no evolution
+    dense / no_dense = "no-dense": "Sparse model (the default; overrides `dense = true` of a config file)",
+    /// The output layer sparse too (with the same allocation as the other matrices) [default: off]
+    sparse_output / no_sparse_output = "no-sparse-output": "Dense output layer (the default)",
+    /// SET: positions pruned in a step may regrow in the same step [default: on]
+    regrow_into_removed / no_regrow_into_removed = "no-regrow-into-removed": "SET: positions pruned in a step stay empty until the next step",
 }
 
 /// Keys that select the data source: flags setting any of them replace all of them from a file.
@@ -368,10 +399,36 @@ pub fn default_data_dir() -> PathBuf {
 fn default_data_dir_for(dataset: set_data::DatasetName) -> PathBuf {
     let has = |d: &Path| dataset.layout().files().iter().all(|f| d.join(f).is_file());
     let d = default_data_dir();
-    if !has(&d) && has(&compiled_data_dir()) {
+    if !has(&d) && checkout_fallback() && has(&compiled_data_dir()) {
         return compiled_data_dir();
     }
     d
+}
+
+/// How to fetch a missing registry dataset into `dir`.
+fn fetch_hint(dataset: set_data::DatasetName, name: &str, dir: &Path) -> String {
+    if set_data::bundled::files(dataset).is_some() {
+        format!(
+            "install it with `set-lstm data fetch {name} --data-dir {}` (set-lstm carries a copy)",
+            dir.display()
+        )
+    } else {
+        format!(
+            "install it with `set-lstm data fetch {name} --from DIR --data-dir {d}` (DIR holding its files) \
+             or download and convert it with `cargo xtask fetch-data {name} --data-dir {d}`",
+            d = dir.display()
+        )
+    }
+}
+
+/// Whether the compiled-in checkout path may be used. Test builds turn it off with
+/// `SET_LSTM_TEST_NO_CHECKOUT=1`, to run the binary as if installed away from the checkout.
+fn checkout_fallback() -> bool {
+    #[cfg(feature = "test-hooks")]
+    if std::env::var_os("SET_LSTM_TEST_NO_CHECKOUT").is_some_and(|v| v == "1") {
+        return false;
+    }
+    true
 }
 
 /// Reads a `--config` TOML file (unknown keys are errors).
@@ -418,6 +475,7 @@ fn clear(s: &mut Settings, keys: &[&str]) {
 /// Merges flags over a config file: flags win key by key, and a flag from the data-source or
 /// sparsity group replaces that whole group of the file.
 pub fn merge(flags: Settings, mut file: Settings) -> Settings {
+    let flags = flags.negations_applied();
     for group in [DATA_GROUP, SPARSITY_GROUP] {
         if group.iter().any(|k| is_set(&flags, k)) {
             clear(&mut file, group);
@@ -494,6 +552,7 @@ impl TrainConfig {
     /// # Errors
     /// A usage error (exit code 2).
     pub fn resolve(s: Settings) -> Result<Self> {
+        let s = s.negations_applied();
         let files = s.train.is_some() || s.dev.is_some() || s.test.is_some();
         if files && s.data.is_some() {
             return Err(usage("--data cannot be combined with --train/--dev/--test"));
@@ -536,8 +595,8 @@ impl TrainConfig {
                     return Err(usage(format!(
                         "--data {name}: file {f} not found in data directory {dir} \
                          (--data-dir, else ${env}, else ./datasets, else the user data directory); \
-                         fetch it with `cargo xtask fetch-data {name} --data-dir {dir}` \
-                         (add `--from ARCHIVE` for a downloaded archive), or pass --data-dir DIR",
+                         {fetch}, or pass --data-dir DIR",
+                        fetch = fetch_hint(parsed, &name, &dir),
                         dir = dir.display(),
                         env = set_data::DataDir::ENV_VAR
                     )));

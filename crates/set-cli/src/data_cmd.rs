@@ -1,6 +1,8 @@
 //! `set-lstm data`: the registry datasets in the data directory (`list`), and installing one
 //! from a folder that holds its files in the canonical layout (`fetch NAME --from DIR`, e.g.
-//! `../shared/datasets/sst`), each file checked by loading it before it is copied in.
+//! `../shared/datasets/sst`), each file checked by loading it before it is copied in; the small
+//! UCI sentences are inside the binary (`set_data::bundled`), so `data fetch uci` needs no
+//! folder.
 
 use crate::cli::{DataArgs, DataCommand};
 use crate::rundir::write_atomic;
@@ -58,6 +60,21 @@ fn fetch(dir: &Path, name: &str, from: Option<&Path>) -> Result<()> {
         .parse()
         .map_err(|e: set_data::DataError| crate::exit::usage(format!("data fetch {name}: {e}")))?;
     let Some(from) = from else {
+        if set_data::bundled::files(d).is_some() {
+            // Shipped inside the binary: no checkout or download needed.
+            let written = set_data::bundled::install(d, dir)?;
+            for p in &written {
+                set_data::load_labeled(p, &d.labels(), &set_data::LoadOptions::default())
+                    .with_context(|| format!("checking {}", p.display()))?;
+                crate::out::say!("{}", p.display())?;
+            }
+            crate::out::say!(
+                "dataset {} installed in {} (from the copy inside set-lstm)",
+                d.as_str(),
+                dir.display()
+            )?;
+            return Ok(());
+        }
         return Err(crate::exit::usage(format!(
             "data fetch {name}: give --from DIR (a folder holding {}), or download and convert with `cargo xtask fetch-data {name} --data-dir {}`",
             d.layout().files().join(", "),

@@ -5,7 +5,7 @@ use crate::cli::{EvalArgs, Split};
 use crate::exit::Failure;
 use crate::rundir::{RunDir, names, write_atomic};
 use anyhow::{Context, Result};
-use set_train::eval::{EvalReport, logits_all, report};
+use set_train::eval::{EvalReport, logits_all_with_progress, report};
 
 /// A report as text, as `eval` prints it.
 pub fn report_text(r: &EvalReport) -> String {
@@ -130,9 +130,24 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ..set_data::BatchConfig::default()
     };
     crate::modelfile::check_inference_memory(&bundle, bcfg.batch_size)?;
+    let what = if args.test.is_some() {
+        "file"
+    } else {
+        split_name(args.split)
+    };
+    let mut bar = None;
     let logits = pool
-        .install(|| logits_all(&bundle.model, &examples, &bcfg))
-        .map_err(|e| crate::modelfile::inference_error(e, args.model.path()))?;
+        .install(|| {
+            logits_all_with_progress(&bundle.model, &examples, &bcfg, &mut |done, total| {
+                bar.get_or_insert_with(|| crate::ui::eval_bar(total, what))
+                    .set_position(done as u64);
+            })
+        })
+        .map_err(|e| crate::modelfile::inference_error(e, args.model.path()));
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let logits = logits?;
     let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
     let r = report(
         args.model.path().display().to_string(),

@@ -113,7 +113,12 @@ fn restore_sigpipe() {
 /// whole job with the error's exit code.
 pub fn main() -> i32 {
     restore_sigpipe();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(msg) = cli::old_bool_spelling(&args) {
+        eprintln!("error: {msg}");
+        return exit::USAGE;
+    }
+    let cli = Cli::parse_from(args);
     ui::set_quiet(cli.quiet);
     init_tracing(cli.log.as_deref(), cli.quiet, cli.verbose);
     let world = match &cli.command {

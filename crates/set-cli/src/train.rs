@@ -10,7 +10,7 @@ use crate::rundir::{
     truncate_to, write_atomic,
 };
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use set_nn::model_report;
 use set_train::dist::{Collective, Handoff, Local};
@@ -18,7 +18,6 @@ use set_train::{
     EpochEvent, Observer, ObserverError, RunControl, RunData, StepEvent, Trainer, TrainingState,
     decode_checkpoint, encode_checkpoint,
 };
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -54,15 +53,10 @@ struct Summary {
 }
 
 fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
-    if crate::ui::quiet() || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(
+    let pb = crate::ui::bar(
+        len,
         "epoch {msg} [{bar:30}] {pos}/{len} batches {elapsed} (eta {eta})",
-    ) {
-        pb.set_style(style.progress_chars("=> "));
-    }
+    );
     pb.set_message(format!("{}/{epochs}", epoch + 1));
     pb
 }
@@ -70,7 +64,7 @@ fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
 /// A spinner on stderr for a step without a known length (hidden with `-q` or without a
 /// terminal).
 fn spinner(what: &str) -> ProgressBar {
-    if crate::ui::quiet() || !std::io::stderr().is_terminal() {
+    if !crate::ui::bars_shown() {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new_spinner().with_message(what.to_string());
@@ -222,6 +216,15 @@ impl Observer for RunObserver<'_> {
     fn on_epoch_start(&mut self, epoch: usize, batches: usize, done: usize) {
         (self.loss_sum, self.loss_n) = (0.0, 0);
         self.bar = progress_bar(batches, epoch, self.epochs);
+        self.bar.set_position(done as u64);
+    }
+
+    fn on_eval_progress(&mut self, split: &str, done: usize, total: usize) {
+        if done == 1 {
+            // The epoch's training bar is done; evaluation gets its own.
+            self.bar.finish_and_clear();
+            self.bar = crate::ui::eval_bar(total, split);
+        }
         self.bar.set_position(done as u64);
     }
 

@@ -950,8 +950,7 @@ fn erk_sparse_output_cosine_schedule_and_regrowth_flags_train() {
         "--sparse-output",
         "--prune-schedule",
         "cosine",
-        "--regrow-into-removed",
-        "false",
+        "--no-regrow-into-removed",
         "--new-weight-std",
         "0",
     ]);
@@ -986,6 +985,65 @@ fn erk_sparse_output_cosine_schedule_and_regrowth_flags_train() {
     ] {
         assert!(cfg.contains(key), "{key} missing from\n{cfg}");
     }
+}
+
+/// Boolean settings are switches as in every subcommand: `--X` turns one on, `--no-X` off over a
+/// config file's `X = true`, the last of the two wins; the old `--X BOOL` spelling is a usage
+/// error naming the new one.
+#[test]
+fn boolean_settings_are_switches_with_no_forms() {
+    let f = fixture();
+    for (args, needle) in [
+        (&["train", "--dense", "true"][..], "write `--dense`"),
+        (
+            &["train", "--regrow-into-removed", "false"][..],
+            "write `--no-regrow-into-removed`",
+        ),
+        (
+            &["train", "--sparse-output=true"][..],
+            "write `--sparse-output`",
+        ),
+        (&["bench", "--dense", "false"][..], "leave `--dense` out"),
+        (
+            &["train", "--dense=false"][..],
+            "write `--no-dense` (train)",
+        ),
+    ] {
+        fails(&run(args), 2, needle);
+    }
+    let config_of = |name: &str, file: &str, extra: &[&str]| {
+        let cfg = f.root.join(format!("{name}.toml"));
+        std::fs::write(&cfg, file).unwrap();
+        let d = new_dir(name);
+        let mut args = tiny_args(f, &d);
+        let eps = args.iter().position(|a| *a == "--epsilon").unwrap();
+        args.drain(eps..eps + 2);
+        args.extend(["--config", s(&cfg), "--max-steps", "1"]);
+        args.extend(extra);
+        ok(&run(&args));
+        String::from_utf8(read(&d.join("config.toml"))).unwrap()
+    };
+    let sparse = "sparse_output = true\nregrow_into_removed = false\n";
+    // The file alone turns them its way.
+    let file_only = config_of("switches-file", sparse, &[]);
+    for key in ["sparse_output = true", "regrow_into_removed = false"] {
+        assert!(file_only.contains(key), "{key} missing from\n{file_only}");
+    }
+    assert!(config_of("switches-dense", "dense = true\n", &[]).contains("dense = true"));
+    // Flags win over the file, the last of `--X` / `--no-X` winning.
+    let flipped = config_of(
+        "switches-flipped",
+        sparse,
+        &["--no-sparse-output", "--regrow-into-removed"],
+    );
+    assert!(!flipped.contains("sparse_output"), "{flipped}");
+    assert!(!flipped.contains("regrow_into_removed"), "{flipped}");
+    let undense = config_of(
+        "switches-undense",
+        "dense = true\n",
+        &["--no-dense", "--dense", "--no-dense"],
+    );
+    assert!(undense.contains("dense = false"), "{undense}");
 }
 
 /// A learning-rate schedule with warm-up is part of the run: a run stopped mid-way and resumed
@@ -1416,4 +1474,48 @@ fn resume_data_dir_follows_moved_data() {
     ok(&run(&["resume", s(&moved), "--data-dir", s(&b)]));
     assert_eq!(metrics_sans_time(&whole), metrics_sans_time(&moved));
     assert!(read(&whole.join("model.safetensors")) == read(&moved.join("model.safetensors")));
+}
+
+/// An installed binary away from the checkout (the compiled-in `datasets/` path turned off, an
+/// empty data directory, a working directory without `datasets/`): `train` names the command
+/// that installs the UCI sentences, `data fetch uci` installs them from the copy inside the
+/// binary (no `--from`), and `train` then finds them; a dataset that is not bundled still needs
+/// `--from`.
+#[test]
+fn installed_binary_fetches_uci_without_the_checkout() {
+    let root = tempfile::tempdir().unwrap();
+    let (work, data) = (root.path().join("work"), root.path().join("data"));
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let away = |args: &[&str]| {
+        let mut c = cmd(args);
+        c.current_dir(&work)
+            .env("SET_LSTM_DATA", &data)
+            .env("HOME", root.path())
+            .env_remove("XDG_DATA_HOME")
+            .env("SET_LSTM_TEST_NO_CHECKOUT", "1");
+        wait_with_timeout(c.spawn().unwrap(), &args.join(" "))
+    };
+    let short = ["train", "--epochs", "1", "--max-steps", "2", "--out", "run"];
+    let err = fails(&away(&short), 2, "set-lstm data fetch uci");
+    assert!(err.contains("carries a copy"), "{err}");
+    let listed = ok(&away(&["data", "list"]));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("uci ") && l.contains("missing")),
+        "{listed}"
+    );
+    let fetched = ok(&away(&["data", "fetch", "uci"]));
+    assert!(fetched.contains("dataset uci installed"), "{fetched}");
+    for f in ["amazon_cells", "imdb", "yelp"] {
+        let p = data.join(format!("uci_sentiment_sentences/{f}.jsonl.gz"));
+        assert!(p.is_file(), "{} missing", p.display());
+    }
+    let trained = ok(&away(&short));
+    assert!(
+        trained.contains("2160 train / 240 dev / 600 test"),
+        "{trained}"
+    );
+    fails(&away(&["data", "fetch", "sst2"]), 2, "give --from DIR");
 }

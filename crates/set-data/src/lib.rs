@@ -7,6 +7,7 @@ pub mod aclimdb;
 mod atomic;
 pub mod batch;
 pub mod bounded;
+pub mod bundled;
 pub mod cache;
 pub mod datadir;
 pub mod dataset;

@@ -43,15 +43,39 @@ pub fn evaluate_with(
     cfg: &BatchConfig,
     comm: &dyn Collective,
 ) -> Result<Option<SplitEval>, TrainError> {
+    evaluate_with_progress(model, examples, cfg, comm, &mut |_, _| {})
+}
+
+/// [`evaluate_with`], calling `progress(done, total)` with the batches evaluated so far (by
+/// all ranks, counted as this rank's share times their number) after each batch: front ends
+/// drive a progress bar with it.
+///
+/// # Errors
+/// As [`evaluate`].
+///
+pub fn evaluate_with_progress(
+    model: &Classifier<f32>,
+    examples: &[EncodedExample],
+    cfg: &BatchConfig,
+    comm: &dyn Collective,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Option<SplitEval>, TrainError> {
     if examples.is_empty() {
         return Ok(None);
     }
     let mut sums = [0.0f64; 2];
     let batches = eval_batches(examples, cfg)?;
-    for b in batches.iter().skip(comm.rank()).step_by(comm.size()) {
+    let total = batches.len();
+    for (k, b) in batches
+        .iter()
+        .skip(comm.rank())
+        .step_by(comm.size())
+        .enumerate()
+    {
         let s = model.evaluate(&batch_ref(b), &b.labels)?;
         sums[0] += s.loss * s.batch as f64;
         sums[1] += s.correct as f64;
+        progress(((k + 1) * comm.size()).min(total), total);
     }
     comm.sum_f64(&mut sums);
     let n = examples.len();
@@ -79,8 +103,23 @@ pub fn logits_all(
     examples: &[EncodedExample],
     cfg: &BatchConfig,
 ) -> Result<Vec<Vec<f32>>, TrainError> {
+    logits_all_with_progress(model, examples, cfg, &mut |_, _| {})
+}
+
+/// [`logits_all`], calling `progress(done, total)` with the batches done after each batch.
+///
+/// # Errors
+/// As [`logits_all`].
+pub fn logits_all_with_progress(
+    model: &Classifier<f32>,
+    examples: &[EncodedExample],
+    cfg: &BatchConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<Vec<f32>>, TrainError> {
     let mut out = vec![Vec::new(); examples.len()];
-    for b in eval_batches(examples, cfg)? {
+    let batches = eval_batches(examples, cfg)?;
+    let total = batches.len();
+    for (k, b) in batches.into_iter().enumerate() {
         let l = model.logits(&batch_ref(&b))?;
         for (col, &i) in b.indices.iter().enumerate() {
             let row = l.column(col).to_vec();
@@ -93,6 +132,7 @@ pub fn logits_all(
             }
             out[i] = row;
         }
+        progress(k + 1, total);
     }
     Ok(out)
 }
@@ -227,6 +267,37 @@ mod tests {
         assert_eq!(r.classes[1].precision, 1.0);
         let p = softmax(&[0.0, 0.0]);
         assert_eq!(p, vec![0.5, 0.5]);
+    }
+
+    /// Progress counts every batch once, up to the total, and does not change the numbers.
+    #[test]
+    fn progress_reports_each_batch() {
+        use rand::SeedableRng;
+        let spec = crate::ModelSpec::new(10, 4, 3, 2).dense();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let model = Classifier::<f32>::new(spec.classifier_config().unwrap(), &mut rng).unwrap();
+        let ex: Vec<EncodedExample> = (0..5u32)
+            .map(|i| EncodedExample {
+                ids: vec![2 + i],
+                label: (i % 2) as usize,
+            })
+            .collect();
+        let cfg = BatchConfig {
+            batch_size: 2,
+            ..BatchConfig::default()
+        };
+        let mut seen = Vec::new();
+        let with = evaluate_with_progress(&model, &ex, &cfg, &crate::dist::Local, &mut |d, t| {
+            seen.push((d, t))
+        })
+        .unwrap();
+        assert_eq!(seen, [(1, 3), (2, 3), (3, 3)]);
+        assert_eq!(with, evaluate(&model, &ex, &cfg).unwrap());
+        seen.clear();
+        let logits =
+            logits_all_with_progress(&model, &ex, &cfg, &mut |d, t| seen.push((d, t))).unwrap();
+        assert_eq!(seen, [(1, 3), (2, 3), (3, 3)]);
+        assert_eq!(logits, logits_all(&model, &ex, &cfg).unwrap());
     }
 
     /// Class 1 of RELIABILITY.md: weights that are finite but huge (3e38) give infinite or NaN

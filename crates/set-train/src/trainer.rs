@@ -8,7 +8,7 @@ use crate::config::TrainerConfig;
 use crate::data::RunData;
 use crate::dist::{Collective, DataParallel, Local};
 use crate::error::{Result, TrainError};
-use crate::eval::{SplitEval, evaluate_with};
+use crate::eval::{SplitEval, evaluate_with, evaluate_with_progress};
 use crate::rng::{Stream, stream_rng};
 use crate::spec::ModelSpec;
 use crate::state::{Counters, Progress, TrainingState};
@@ -161,6 +161,10 @@ pub type ObserverError = Box<dyn std::error::Error + Send + Sync>;
 pub trait Observer {
     /// An epoch starts (or resumes at `done` of `batches` steps).
     fn on_epoch_start(&mut self, _epoch: usize, _batches: usize, _done: usize) {}
+
+    /// Evaluation of `split` (`"dev"` or `"test"`) after an epoch has done `done` of `total`
+    /// batches.
+    fn on_eval_progress(&mut self, _split: &str, _done: usize, _total: usize) {}
 
     /// Called before each optimizer step (1-based `step`).
     ///
@@ -574,8 +578,13 @@ impl Trainer {
             examples: p.examples as usize,
         };
         let comm = &*self.comm;
-        let dev = evaluate_with(&self.state.model, &data.splits.dev, &bcfg, comm)?;
-        let test = evaluate_with(&self.state.model, &data.splits.test, &bcfg, comm)?;
+        let model = &self.state.model;
+        let dev = evaluate_with_progress(model, &data.splits.dev, &bcfg, comm, &mut |d, t| {
+            observer.on_eval_progress("dev", d, t);
+        })?;
+        let test = evaluate_with_progress(model, &data.splits.test, &bcfg, comm, &mut |d, t| {
+            observer.on_eval_progress("test", d, t);
+        })?;
         self.last_eval = Some((epoch, dev, test));
         let r = model_report(&self.state.model, None);
         let mut best_dev = false;
