@@ -3,6 +3,7 @@
 The peer for docs/PERFORMANCE.md. Same shapes as `set-lstm bench`: embedding V x E,
 nn.LSTM(E, H), last hidden state -> nn.Linear(H, 2), Adam, batch B, sequence length T,
 random tokens, full-length sequences. Flush-to-zero is on (as in PyTorch's best case).
+Also the batch-1 latency: the median forward of one sentence of --batch1-tokens tokens.
 
 Usage (PyTorch is installed by pip only for this benchmark, never in CI):
     python bench/pytorch_lstm.py --threads 2 --embed-dim 256 --hidden 256 --seq-len 100
@@ -38,6 +39,9 @@ def main():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seq-len", type=int, default=100)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--batch1-tokens", type=int, default=50)
+    p.add_argument("--batch1-runs", type=int, default=200)
+    p.add_argument("--batch1-only", action="store_true", help="measure only the batch-1 latency")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
@@ -59,24 +63,36 @@ def main():
             model(tokens)
 
     train, inf = [], []
-    for i in range(a.steps + 2):
+    for i in range(0 if a.batch1_only else a.steps + 2):
         t = time.perf_counter()
         train_step()
         if i >= 2:
             train.append((time.perf_counter() - t) * 1e3)
-    for i in range(a.steps + 2):
+    for i in range(0 if a.batch1_only else a.steps + 2):
         t = time.perf_counter()
         infer()
         if i >= 2:
             inf.append((time.perf_counter() - t) * 1e3)
-    tr, ir = statistics.median(train), statistics.median(inf)
+    # Batch-1 latency: one sentence of --batch1-tokens tokens, the forward only (no_grad).
+    one = torch.randint(1, a.vocab_size, (a.batch1_tokens, 1))
+    b1 = []
+    with torch.no_grad():
+        for i in range(a.batch1_runs + 3):
+            t = time.perf_counter()
+            model(one)
+            if i >= 3:
+                b1.append((time.perf_counter() - t) * 1e3)
+    tr = statistics.median(train) if train else None
+    ir = statistics.median(inf) if inf else None
     tokens_per_batch = a.seq_len * a.batch_size
     params = sum(p.numel() for p in model.parameters())
     print(json.dumps({
         "impl": "pytorch", "torch": torch.__version__, "threads": a.threads,
         "embed_dim": a.embed_dim, "hidden": a.hidden, "batch_size": a.batch_size, "seq_len": a.seq_len,
-        "train_ms_per_step": round(tr, 2), "infer_ms_per_batch": round(ir, 2),
-        "train_tokens_per_s": round(tokens_per_batch / tr * 1e3), "infer_tokens_per_s": round(tokens_per_batch / ir * 1e3),
+        "train_ms_per_step": tr and round(tr, 2), "infer_ms_per_batch": ir and round(ir, 2),
+        "train_tokens_per_s": tr and round(tokens_per_batch / tr * 1e3),
+        "infer_tokens_per_s": ir and round(tokens_per_batch / ir * 1e3),
+        "batch1_tokens": a.batch1_tokens, "batch1_ms": round(statistics.median(b1), 4),
         "params": params, "dense_params": params,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }))

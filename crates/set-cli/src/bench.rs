@@ -3,6 +3,7 @@
 
 use crate::cli::BenchArgs;
 use crate::exit::usage;
+use crate::floor::{Machine, StepShape, percent_of_floor};
 use anyhow::{Context, Result};
 use rand::RngExt;
 use serde::Serialize;
@@ -47,6 +48,27 @@ struct BenchResult {
     optimizer_bytes: usize,
     /// Activations and backward workspaces of one training step (the reused cache).
     activation_bytes: usize,
+    /// Tokens of the batch-1 sentence.
+    batch1_tokens: usize,
+    /// Median compute time of one sentence's forward (inference path, loaded model).
+    batch1_ms: f64,
+    /// Live dense GEMM rate the floors use (`gemm` crate, GFLOP/s).
+    floor_gemm_gflops: f64,
+    /// Live copy bandwidth the floors use (GB/s, read + write).
+    floor_bandwidth_gbs: f64,
+    /// Floor of one training step (see `floor.rs`): sparse FLOPs at the GEMM rate plus the
+    /// activation round trip at the copy bandwidth.
+    train_floor_ms: f64,
+    /// Floor of one inference batch.
+    infer_floor_ms: f64,
+    /// Floor of the batch-1 forward.
+    batch1_floor_ms: f64,
+    /// `train_floor_ms / train_ms_per_step`, percent.
+    train_pct_of_floor: f64,
+    /// `infer_floor_ms / infer_ms_per_batch`, percent.
+    infer_pct_of_floor: f64,
+    /// `batch1_floor_ms / batch1_ms`, percent.
+    batch1_pct_of_floor: f64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -61,13 +83,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn validate(a: &BenchArgs) -> Result<()> {
     let max = set_train::MAX_WIDTH;
-    let checks: [(&str, usize, usize, usize); 6] = [
+    let checks: [(&str, usize, usize, usize); 8] = [
         ("--vocab-size", a.vocab_size, 3, 1 << 24),
         ("--embed-dim", a.embed_dim, 1, max),
         ("--hidden", a.hidden, 1, max),
         ("--batch-size", a.batch_size, 1, 1 << 16),
         ("--seq-len", a.seq_len, 1, 1 << 16),
         ("--steps", a.steps, 1, 1 << 20),
+        ("--batch1-tokens", a.batch1_tokens, 1, 1 << 16),
+        ("--batch1-runs", a.batch1_runs, 1, 1 << 20),
     ];
     for (flag, v, lo, hi) in checks {
         if !(lo..=hi).contains(&v) {
@@ -163,26 +187,43 @@ pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Res
         }
         let train_peak_rss_bytes = crate::sysinfo::peak_rss_bytes();
         let mut infer = Vec::with_capacity(args.steps);
-        // Inference reuses one activation cache, as a serving loop would.
-        let mut cache = set_nn::ForwardCache::default();
+        // Inference reuses one scratch, as a serving loop would (the path of `predict`).
+        let mut scratch = set_nn::InferScratch::default();
         let mut shard = set_train::dist::Shard::default();
         let range = set_train::dist::shard_range(b, comm.rank(), comm.size());
         shard.fill(&batch, &labels, range.clone());
         for i in 0..args.warmup + args.steps {
             let start = Instant::now();
             if !range.is_empty() {
-                model.forward_into::<rand_chacha::ChaCha8Rng>(
-                    &shard.batch_ref(),
-                    None,
-                    &mut cache,
-                )?;
-                std::hint::black_box(&cache.logits);
+                std::hint::black_box(model.infer(&shard.batch_ref(), &mut scratch)?);
             }
             comm.any(false);
             if i >= args.warmup {
                 infer.push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
+        // Before the floor measurement's buffers exist.
+        let peak_rss_bytes = crate::sysinfo::peak_rss_bytes();
+        let batch1_ms = batch1_latency(&model, args, &mut rng)?;
+        let shape = StepShape {
+            e: args.embed_dim,
+            h: args.hidden,
+            b,
+            t,
+            nnz_ih: model.lstm.w_ih.value.len(),
+            nnz_hh: model.lstm.w_hh.value.len(),
+        };
+        let machine = Machine::measure(args.embed_dim, args.hidden, b, t, 9);
+        let train_floor_ms = machine.floor_ms(shape.training());
+        let infer_floor_ms = machine.floor_ms(shape.inference());
+        let batch1_floor_ms = machine.floor_ms(
+            StepShape {
+                b: 1,
+                t: args.batch1_tokens,
+                ..shape
+            }
+            .inference(),
+        );
         let r = model_report(&model, Some(&opt));
         let gradient_bytes = model.params().iter().map(|p| p.grad.len() * 4).sum();
         let activation_bytes = model.activation_memory_bytes();
@@ -209,16 +250,55 @@ pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Res
             infer_tokens_per_s: tokens / (im / 1e3),
             params: r.total_params,
             dense_params: r.dense_params,
-            peak_rss_bytes: crate::sysinfo::peak_rss_bytes(),
+            peak_rss_bytes,
             train_peak_rss_bytes,
             weight_bytes: r.weight_bytes,
             gradient_bytes,
             optimizer_bytes: r.optimizer_bytes,
             activation_bytes,
+            batch1_tokens: args.batch1_tokens,
+            batch1_ms,
+            floor_gemm_gflops: machine.gemm_flops / 1e9,
+            floor_bandwidth_gbs: machine.bandwidth / 1e9,
+            train_floor_ms,
+            infer_floor_ms,
+            batch1_floor_ms,
+            train_pct_of_floor: percent_of_floor(train_floor_ms, tm),
+            infer_pct_of_floor: percent_of_floor(infer_floor_ms, im),
+            batch1_pct_of_floor: percent_of_floor(batch1_floor_ms, batch1_ms),
         })
     })?;
     if comm.is_root() {
         crate::out::say!("{}", serde_json::to_string(&result)?)?;
     }
     Ok(())
+}
+
+/// Median compute time (ms) of the forward of one sentence of `--batch1-tokens` random tokens
+/// through [`Classifier::infer`], the path `predict` takes, with one reused scratch.
+fn batch1_latency(
+    model: &Classifier<f32>,
+    args: &BenchArgs,
+    rng: &mut impl rand::Rng,
+) -> Result<f64> {
+    let n = args.batch1_tokens;
+    let tokens: Vec<u32> = (0..n)
+        .map(|_| rng.random_range(2..args.vocab_size as u32))
+        .collect();
+    let lengths = [n];
+    let one = BatchRef {
+        tokens: &tokens,
+        lengths: &lengths,
+        seq_len: n,
+    };
+    let mut scratch = set_nn::InferScratch::default();
+    let mut times = Vec::with_capacity(args.batch1_runs);
+    for i in 0..args.warmup.max(3) + args.batch1_runs {
+        let start = Instant::now();
+        std::hint::black_box(model.infer(&one, &mut scratch)?);
+        if i >= args.warmup.max(3) {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(median(times))
 }

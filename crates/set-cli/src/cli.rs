@@ -264,6 +264,9 @@ pub struct PredictArgs {
     /// RUN then the texts to classify (without --model) [default texts: one per line on stdin]
     #[arg(value_name = "TEXT")]
     pub texts: Vec<String>,
+    /// Also time the prediction N more times after loading and print the median compute time (ms, no process start or file load) as JSON on stderr
+    #[arg(long, value_name = "N")]
+    pub timing_runs: Option<usize>,
 }
 
 /// `info` flags.
@@ -334,6 +337,12 @@ pub struct BenchArgs {
     /// Seed of the random tokens and weights
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub seed: u64,
+    /// Tokens of the one sentence whose batch-1 latency is measured (`batch1_ms`)
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub batch1_tokens: usize,
+    /// Timed batch-1 forwards (after warm-up)
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub batch1_runs: usize,
 }
 
 /// `sweep` flags.

@@ -17,6 +17,7 @@ pub mod data_cmd;
 pub mod eval;
 pub mod exit;
 pub mod export;
+pub mod floor;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod info;

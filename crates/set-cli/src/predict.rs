@@ -31,6 +31,13 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             }
         },
     };
+    if let Some(n) = args.timing_runs
+        && !(1..=1_000_000).contains(&n)
+    {
+        return Err(crate::exit::usage(format!(
+            "invalid value {n} for --timing-runs: expected an integer in 1..=1000000"
+        )));
+    }
     if args.file.is_some() && !given.is_empty() {
         return Err(crate::exit::usage(
             "--file and texts on the command line: give one or the other",
@@ -63,6 +70,13 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let predictions = pool
         .install(|| bundle.predict(&texts, 64))
         .map_err(|e| crate::modelfile::inference_error(e, model))?;
+    if let Some(runs) = args.timing_runs {
+        let tokens = predictions.iter().map(|p| p.token_ids.len()).sum();
+        let timing = pool
+            .install(|| time_predictions(&bundle, &texts, runs, tokens))
+            .map_err(|e| crate::modelfile::inference_error(e, model))?;
+        eprintln!("{}", serde_json::to_string(&timing)?);
+    }
     let mut out = String::new();
     use std::fmt::Write;
     for (text, p) in texts.iter().zip(predictions) {
@@ -89,6 +103,41 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     crate::out::write(&out)?;
     // The lines before a bad one are answered; then the bad one is the error.
     stdin_error.map_or(Ok(()), Err)
+}
+
+/// The `--timing-runs` report (one JSON line on stderr).
+#[derive(Debug, Serialize)]
+struct Timing {
+    /// Median wall time of one `ModelBundle::predict` call over all the texts: tokenising,
+    /// the forward pass and the softmax; no process start, no file load.
+    predict_compute_ms: f64,
+    runs: usize,
+    texts: usize,
+    tokens: usize,
+    threads: usize,
+}
+
+/// Times `runs` more predictions of `texts` (the first, already done, warmed the caches).
+fn time_predictions(
+    bundle: &set_train::ModelBundle,
+    texts: &[String],
+    runs: usize,
+    tokens: usize,
+) -> Result<Timing, set_train::TrainError> {
+    let mut ms = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = std::time::Instant::now();
+        std::hint::black_box(bundle.predict(texts, 64)?);
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(Timing {
+        predict_compute_ms: ms[ms.len() / 2],
+        runs,
+        texts: texts.len(),
+        tokens,
+        threads: rayon::current_num_threads(),
+    })
 }
 
 /// Most lines `predict` reads from stdin or `--file`.

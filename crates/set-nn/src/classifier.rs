@@ -582,30 +582,11 @@ impl<T: Scalar> Classifier<T> {
         })
     }
 
-    /// Loss and accuracy without dropout or gradients.
-    ///
-    /// # Errors
-    /// A malformed batch or labels.
-    pub fn evaluate(&self, batch: &BatchRef<'_>, labels: &[usize]) -> Result<StepStats, NnError> {
-        self.check_labels(batch, labels)?;
-        let cache = self.forward::<rand_chacha::ChaCha8Rng>(batch, None)?;
-        let (loss, _, _) = softmax_cross_entropy(cache.logits.view(), labels);
-        Ok(StepStats {
-            loss,
-            correct: count_correct(cache.logits.view(), labels),
-            batch: labels.len(),
-        })
-    }
-
-    /// Logits `[C, B]` for a batch, without dropout.
-    ///
-    /// # Errors
-    /// A malformed batch.
-    pub fn logits(&self, batch: &BatchRef<'_>) -> Result<Array2<T>, NnError> {
-        Ok(self.forward::<rand_chacha::ChaCha8Rng>(batch, None)?.logits)
-    }
-
-    fn check_labels(&self, batch: &BatchRef<'_>, labels: &[usize]) -> Result<(), NnError> {
+    pub(crate) fn check_labels(
+        &self,
+        batch: &BatchRef<'_>,
+        labels: &[usize],
+    ) -> Result<(), NnError> {
         if labels.len() != batch.lengths.len() {
             return Err(NnError::Batch(format!(
                 "{} labels for {} sequences",

@@ -10,6 +10,15 @@ use set_sparse::Scalar;
 /// the number of threads (`gemm` splits the work by output blocks only), so results are
 /// bit-identical for any thread count (tested).
 ///
+/// ```
+/// use ndarray::array;
+/// let a = array![[1.0f32, 2.0], [3.0, 4.0]];
+/// let b = array![[1.0f32], [1.0]];
+/// let mut c = ndarray::Array2::zeros((2, 1));
+/// set_nn::dense::gemm(a.view(), b.view(), &mut c.view_mut(), false);
+/// assert_eq!(c, array![[3.0], [7.0]]);
+/// ```
+///
 /// # Panics
 /// If the shapes do not match (a caller bug).
 #[track_caller]

@@ -5,10 +5,11 @@ pub mod accounting;
 pub mod activation;
 pub mod classifier;
 mod config;
-mod dense;
+pub mod dense;
 pub mod dropout;
 mod error;
 pub mod evolve;
+mod infer;
 pub mod loss;
 pub mod lstm;
 pub mod optim;
@@ -24,6 +25,7 @@ pub use classifier::{
 };
 pub use error::NnError;
 pub use evolve::{EvolutionInputs, RowGradients};
+pub use infer::InferScratch;
 pub use optim::{Optimizer, OptimizerConfig, clip_global_norm};
 pub use param::{Param, ParamValue};
 

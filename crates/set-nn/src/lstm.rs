@@ -148,6 +148,11 @@ impl<T: Scalar> Lstm<T> {
         ]
     }
 
+    /// `b_ih + b_hh` `[4H]`: the one bias the gate math adds.
+    pub(crate) fn fused_bias(&self) -> Array1<T> {
+        self.b_ih.value.as_vector().expect("bias") + self.b_hh.value.as_vector().expect("bias")
+    }
+
     /// Runs the layer over a padded batch. `x` is `[steps, E, batch]`; `lengths[b]` in
     /// `1..=steps`. Returns the cache; outputs are [`LstmCache::outputs`].
     ///
@@ -191,8 +196,7 @@ impl<T: Scalar> Lstm<T> {
             .value
             .matmul_batched(x.view(), gates.view_mut(), false);
         // The biases are added by the gate math of each step (no separate pass over the gates).
-        let bias: Array1<T> =
-            self.b_ih.value.as_vector().expect("bias") + self.b_hh.value.as_vector().expect("bias");
+        let bias = self.fused_bias();
         let bias = bias.as_slice().expect("contiguous bias");
         // Step 0 of c and h is the zero initial state; every other entry is overwritten.
         let mut c = recycle(&mut cache.c, (steps + 1, h, batch), false);
@@ -414,34 +418,49 @@ fn cell_forward_loop<T: Scalar, const FAST: bool>(
     let n = c_prev.len();
     let (gi, gf, gg, go) = (&mut gi[..n], &mut gf[..n], &mut gg[..n], &mut go[..n]);
     let (c_next, h_next, tanh_c) = (&mut c_next[..n], &mut h_next[..n], &mut tanh_c[..n]);
-    let [bi, bf, bg, bo] = bias;
     for b in 0..n {
-        let (pi, pf, pg, po) = (gi[b] + bi, gf[b] + bf, gg[b] + bg, go[b] + bo);
-        let (i, f, g, o) = if FAST {
-            (
-                sigmoid_fast(pi),
-                sigmoid_fast(pf),
-                tanh_fast(pg),
-                sigmoid_fast(po),
-            )
-        } else {
-            (
-                sigmoid_exact(pi),
-                sigmoid_exact(pf),
-                pg.tanh(),
-                sigmoid_exact(po),
-            )
-        };
+        let ([i, f, g, o], c, tc) =
+            unit_step::<T, FAST>(bias, [gi[b], gf[b], gg[b], go[b]], c_prev[b]);
         gi[b] = i;
         gf[b] = f;
         gg[b] = g;
         go[b] = o;
-        let c = f * c_prev[b] + i * g;
-        let tc = if FAST { tanh_fast(c) } else { c.tanh() };
         c_next[b] = c;
         tanh_c[b] = tc;
         h_next[b] = o * tc;
     }
+}
+
+/// One hidden unit of one sequence: from the gate pre-activations without bias `pre` (input,
+/// forget, cell, output) and the previous cell state, the gate activations, the new cell state
+/// and its `tanh`. The new hidden state is `o * tanh(c)`. Training and inference both call this,
+/// so their arithmetic is the same, operation for operation.
+#[inline(always)]
+pub(crate) fn unit_step<T: Scalar, const FAST: bool>(
+    bias: [T; 4],
+    pre: [T; 4],
+    c_prev: T,
+) -> ([T; 4], T, T) {
+    let [bi, bf, bg, bo] = bias;
+    let (pi, pf, pg, po) = (pre[0] + bi, pre[1] + bf, pre[2] + bg, pre[3] + bo);
+    let (i, f, g, o) = if FAST {
+        (
+            sigmoid_fast(pi),
+            sigmoid_fast(pf),
+            tanh_fast(pg),
+            sigmoid_fast(po),
+        )
+    } else {
+        (
+            sigmoid_exact(pi),
+            sigmoid_exact(pf),
+            pg.tanh(),
+            sigmoid_exact(po),
+        )
+    };
+    let c = f * c_prev + i * g;
+    let tc = if FAST { tanh_fast(c) } else { c.tanh() };
+    ([i, f, g, o], c, tc)
 }
 
 /// [`cell_forward_loop`] behind run-time CPU dispatch (the `FMA` parameter is unused).

@@ -6,7 +6,7 @@ use crate::dist::Collective;
 use crate::error::TrainError;
 use serde::Serialize;
 use set_data::{BatchConfig, EncodedExample, eval_batches};
-use set_nn::Classifier;
+use set_nn::{Classifier, InferScratch};
 
 /// Loss and accuracy of one split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -66,13 +66,15 @@ pub fn evaluate_with_progress(
     let mut sums = [0.0f64; 2];
     let batches = eval_batches(examples, cfg)?;
     let total = batches.len();
+    // One set of inference buffers for the whole split (no activation cache is kept).
+    let mut scratch = InferScratch::default();
     for (k, b) in batches
         .iter()
         .skip(comm.rank())
         .step_by(comm.size())
         .enumerate()
     {
-        let s = model.evaluate(&batch_ref(b), &b.labels)?;
+        let s = model.evaluate_in(&batch_ref(b), &b.labels, &mut scratch)?;
         sums[0] += s.loss * s.batch as f64;
         sums[1] += s.correct as f64;
         progress(((k + 1) * comm.size()).min(total), total);
@@ -119,8 +121,9 @@ pub fn logits_all_with_progress(
     let mut out = vec![Vec::new(); examples.len()];
     let batches = eval_batches(examples, cfg)?;
     let total = batches.len();
+    let mut scratch = InferScratch::default();
     for (k, b) in batches.into_iter().enumerate() {
-        let l = model.logits(&batch_ref(&b))?;
+        let l = model.infer(&batch_ref(&b), &mut scratch)?;
         for (col, &i) in b.indices.iter().enumerate() {
             let row = l.column(col).to_vec();
             if let Some(bad) = row.iter().find(|x| !x.is_finite()) {
