@@ -147,6 +147,9 @@ settings! {
     /// RigL's Erdős–Rényi-Kernel allocation with this overall density, in (0, 1] (instead of --epsilon)
     #[arg(value_name = "D")]
     erk: f64,
+    /// Small-dense baseline of the finished sparse run RUN: a dense model with embedding = hidden width chosen so that it stores about as many parameters as RUN (the nearest width, from RUN's manifest.json); replaces --dense, --embed-dim and --hidden
+    #[arg(value_name = "RUN")]
+    match_params_of: PathBuf,
     /// Dense baseline: every matrix dense, no evolution
     #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     dense: bool,
@@ -192,15 +195,22 @@ settings! {
     /// End the run once the dev accuracy has not improved for N epochs; best.safetensors holds the best dev epoch's model either way [default: off]
     #[arg(value_name = "N")]
     early_stopping: usize,
-    /// Seed of every random choice (split, init, batch order, dropout, evolution) [default: 42]
+    /// Seed of the model's random choices (init, batch order, dropout, evolution) [default: 42]
     #[arg(value_name = "SEED")]
     #[arg(short = 's')]
     seed: u64,
+    /// Seed of the dev/test split carved from the data, separate from --seed so that runs of different seeds share one split [default: 42]
+    #[arg(value_name = "SEED")]
+    split_seed: u64,
     /// Worker threads (0 = one per core); results do not depend on it [default: 0]
     #[arg(value_name = "N")]
     #[arg(short = 'j')]
     threads: usize,
 }
+
+/// The split seed of runs that do not set `--split-seed`. It is the default model seed, so a
+/// run with the default seed splits as runs did before the split seed existed.
+pub const DEFAULT_SPLIT_SEED: u64 = 42;
 
 /// Keys that select the data source: flags setting any of them replace all of them from a file.
 const DATA_GROUP: &[&str] = &[
@@ -321,8 +331,12 @@ pub struct TrainConfig {
     /// Early-stopping patience in epochs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
-    /// Seed.
+    /// Seed of the model (init, batch order, dropout, evolution).
     pub seed: u64,
+    /// Seed of the carved dev/test splits. Absent in configurations written before split seeds
+    /// existed: those runs split with `seed` ([`TrainConfig::split_seed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
     /// Worker threads, 0 = one per core (written only when given). Not compared on resume.
     #[serde(default, skip_serializing_if = "is_zero_usize")]
     pub threads: usize,
@@ -494,6 +508,7 @@ impl TrainConfig {
     /// # Errors
     /// A usage error (exit code 2).
     pub fn resolve(s: Settings) -> Result<Self> {
+        let s = crate::match_params::apply(s)?;
         let files = s.train.is_some() || s.dev.is_some() || s.test.is_some();
         if files && s.data.is_some() {
             return Err(usage("--data cannot be combined with --train/--dev/--test"));
@@ -656,6 +671,7 @@ impl TrainConfig {
             clip: s.clip.unwrap_or(5.0),
             early_stopping: s.early_stopping,
             seed: s.seed.unwrap_or(42),
+            split_seed: Some(s.split_seed.unwrap_or(DEFAULT_SPLIT_SEED)),
             threads,
         };
         c.validate()?;
@@ -719,6 +735,24 @@ impl TrainConfig {
         self.model_spec(self.vocab_size, self.classes)
             .map_err(setting)?;
         Ok(())
+    }
+
+    /// The seed that carves the dev and test splits: `split_seed`, or for a configuration
+    /// written before split seeds existed (no `split_seed` key) the model `seed`, as those runs
+    /// used, so that they resume and evaluate on their own splits.
+    ///
+    ///
+    /// ```
+    /// use set_cli::config::{Settings, TrainConfig};
+    /// let c = TrainConfig::resolve(Settings { seed: Some(3), ..Settings::default() })?;
+    /// assert_eq!((c.seed, c.split_seed()), (3, set_cli::config::DEFAULT_SPLIT_SEED));
+    /// let mut old = c.clone();
+    /// old.split_seed = None; // a config.toml written before split seeds existed
+    /// assert_eq!(old.split_seed(), 3);
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn split_seed(&self) -> u64 {
+        self.split_seed.unwrap_or(self.seed)
     }
 
     /// The dataset label used in run directory names (`uci`, or `files`).
@@ -856,8 +890,12 @@ impl TrainConfig {
     /// Whether two configurations train identically (`threads` does not matter).
     pub fn same_training(&self, other: &TrainConfig) -> bool {
         let mut a = self.clone();
-        a.threads = other.threads;
-        a == *other
+        let mut b = other.clone();
+        a.threads = b.threads;
+        // An absent split seed means the model seed: compare the seeds the splits use.
+        a.split_seed = Some(a.split_seed());
+        b.split_seed = Some(b.split_seed());
+        a == b
     }
 
     /// The first key whose value differs (for resume's error message).
@@ -989,5 +1027,51 @@ mod tests {
         b.lr = 0.5;
         assert!(!a.same_training(&b));
         assert!(a.first_difference(&b).unwrap().starts_with("`lr`"));
+    }
+
+    #[test]
+    fn split_seed_is_fixed_by_default_and_legacy_configs_split_with_the_model_seed() {
+        let a = TrainConfig::resolve(Settings {
+            seed: Some(1),
+            ..uci()
+        })
+        .unwrap();
+        let b = TrainConfig::resolve(Settings {
+            seed: Some(2),
+            ..uci()
+        })
+        .unwrap();
+        assert_eq!(a.split_seed(), DEFAULT_SPLIT_SEED);
+        assert_eq!(a.split_seed(), b.split_seed());
+        let c = TrainConfig::resolve(Settings {
+            seed: Some(1),
+            split_seed: Some(9),
+            ..uci()
+        })
+        .unwrap();
+        assert_eq!((c.seed, c.split_seed()), (1, 9));
+        assert!(!a.same_training(&c));
+        // Written and read back, the split seed stays.
+        let back = TrainConfig::from_toml(&c.to_toml().unwrap()).unwrap();
+        assert_eq!(back.split_seed(), 9);
+        // A config.toml from before split seeds: no key, the model seed splits.
+        let text = a.to_toml().unwrap();
+        let legacy: String = text
+            .lines()
+            .filter(|l| !l.starts_with("split_seed"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(legacy, text);
+        let old = TrainConfig::from_toml(&legacy).unwrap();
+        assert_eq!((old.split_seed, old.split_seed()), (None, 1));
+        // The same training as a resolved config that names that seed explicitly.
+        let explicit = TrainConfig::resolve(Settings {
+            seed: Some(1),
+            split_seed: Some(1),
+            ..uci()
+        })
+        .unwrap();
+        assert!(old.same_training(&explicit));
+        assert!(!old.same_training(&a));
     }
 }

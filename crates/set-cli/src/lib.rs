@@ -20,6 +20,7 @@ pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod info;
+pub mod match_params;
 pub mod modelfile;
 pub mod out;
 pub mod plots;
