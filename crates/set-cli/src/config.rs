@@ -171,6 +171,9 @@ settings! {
     /// Standard deviation of regrown weights (0 = start at zero) [default: the policy's own: set 0.1, rigl/snfs 0]
     #[arg(value_name = "STD")]
     new_weight_std: f64,
+    /// Regrown weights drawn from N(0, (F s)^2) with s the std of each matrix's own initialisation (embedding 1, LSTM and output U(-a, a): a / sqrt(3)) instead of --new-weight-std [default: off]
+    #[arg(value_name = "F")]
+    new_weight_matched: f64,
     /// Optimizer: sgd, adam [default: adam]
     #[arg(value_parser = named::<OptimizerName>(OptimizerName::NAMES), value_name = "NAME")]
     optimizer: OptimizerName,
@@ -312,6 +315,9 @@ pub struct TrainConfig {
     /// Regrown weight std; absent = the policy's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_weight_std: Option<f64>,
+    /// Regrown weights at this multiple of each matrix's initial std; absent = not matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_weight_matched: Option<f64>,
     /// Optimizer.
     pub optimizer: OptimizerName,
     /// Learning rate.
@@ -662,6 +668,7 @@ impl TrainConfig {
             prune_schedule: s.prune_schedule.unwrap_or_default(),
             regrow_into_removed: s.regrow_into_removed.unwrap_or(true),
             new_weight_std: s.new_weight_std,
+            new_weight_matched: s.new_weight_matched,
             optimizer: s.optimizer.unwrap_or_default(),
             lr: s.lr.unwrap_or(0.01),
             lr_schedule: s.lr_schedule.unwrap_or_default(),
@@ -778,6 +785,7 @@ impl TrainConfig {
             zeta: Zeta::new(self.zeta)?,
             prune_schedule: self.prune_schedule,
             new_weight_std: self.new_weight_std,
+            new_weight_matched: self.new_weight_matched,
             regrow_into_removed: self.regrow_into_removed,
             lr_schedule: self.lr_schedule,
             warmup_steps: self.warmup_steps,
