@@ -211,6 +211,35 @@ settings! {
     threads: usize,
 }
 
+/// Replaces `--match-params-of RUN` in `s` by `--dense --embed-dim K --hidden K`
+/// ([`crate::match_params`]).
+///
+/// # Errors
+/// A usage error when the widths or the sparsity are also given, or RUN cannot be read.
+fn apply_match_params(mut s: Settings) -> Result<Settings> {
+    let Some(run) = s.match_params_of.take() else {
+        return Ok(s);
+    };
+    let clash = [
+        ("--embed-dim", s.embed_dim.is_some()),
+        ("--hidden", s.hidden.is_some()),
+        ("--epsilon", s.epsilon.is_some()),
+        ("--density", s.density.is_some()),
+        ("--erk", s.erk.is_some()),
+        ("--policy", s.policy.is_some()),
+    ];
+    if let Some((flag, _)) = clash.iter().find(|(_, set)| *set) {
+        return Err(usage(format!(
+            "--match-params-of chooses a dense model and its widths: drop {flag}"
+        )));
+    }
+    let k = crate::match_params::matching_width(&crate::match_params::ParamTarget::of_run(&run)?);
+    s.dense = Some(true);
+    s.embed_dim = Some(k);
+    s.hidden = Some(k);
+    Ok(s)
+}
+
 /// The split seed of runs that do not set `--split-seed`. It is the default model seed, so a
 /// run with the default seed splits as runs did before the split seed existed.
 pub const DEFAULT_SPLIT_SEED: u64 = 42;
@@ -514,7 +543,7 @@ impl TrainConfig {
     /// # Errors
     /// A usage error (exit code 2).
     pub fn resolve(s: Settings) -> Result<Self> {
-        let s = crate::match_params::apply(s)?;
+        let s = apply_match_params(s)?;
         let files = s.train.is_some() || s.dev.is_some() || s.test.is_some();
         if files && s.data.is_some() {
             return Err(usage("--data cannot be combined with --train/--dev/--test"));
@@ -1081,5 +1110,28 @@ mod tests {
         .unwrap();
         assert!(old.same_training(&explicit));
         assert!(!old.same_training(&a));
+    }
+
+    #[test]
+    fn match_params_of_chooses_the_dense_widths_and_refuses_clashes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            r#"{"params": 30152, "vocab_size": 4366, "class_names": ["negative", "positive"]}"#,
+        )
+        .unwrap();
+        let c = TrainConfig::resolve(Settings {
+            match_params_of: Some(dir.path().to_path_buf()),
+            ..uci()
+        })
+        .unwrap();
+        assert_eq!((c.dense, c.embed_dim, c.hidden), (true, 7, 7));
+        let e = TrainConfig::resolve(Settings {
+            match_params_of: Some(dir.path().to_path_buf()),
+            hidden: Some(3),
+            ..uci()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("--hidden"), "{e}");
     }
 }

@@ -7,7 +7,6 @@
 //! `manifest.json`. With the same data and split seed the new run builds the same vocabulary,
 //! so the counts match; the run's own `summary.json` reports what it stores.
 
-use crate::config::Settings;
 use crate::exit::usage;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -97,34 +96,6 @@ pub fn matching_width(target: &ParamTarget) -> usize {
     }
 }
 
-/// Replaces `--match-params-of RUN` in `s` by `--dense --embed-dim K --hidden K`.
-///
-/// # Errors
-/// A usage error when the widths or the sparsity are also given, or RUN cannot be read.
-pub fn apply(mut s: Settings) -> Result<Settings> {
-    let Some(run) = s.match_params_of.take() else {
-        return Ok(s);
-    };
-    let clash = [
-        ("--embed-dim", s.embed_dim.is_some()),
-        ("--hidden", s.hidden.is_some()),
-        ("--epsilon", s.epsilon.is_some()),
-        ("--density", s.density.is_some()),
-        ("--erk", s.erk.is_some()),
-        ("--policy", s.policy.is_some()),
-    ];
-    if let Some((flag, _)) = clash.iter().find(|(_, set)| *set) {
-        return Err(usage(format!(
-            "--match-params-of chooses a dense model and its widths: drop {flag}"
-        )));
-    }
-    let k = matching_width(&ParamTarget::of_run(&run)?);
-    s.dense = Some(true);
-    s.embed_dim = Some(k);
-    s.hidden = Some(k);
-    Ok(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,35 +135,23 @@ mod tests {
     }
 
     #[test]
-    fn manifest_is_read_and_clashes_refused() {
+    fn manifest_is_read() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("manifest.json"),
             r#"{"params": 30152, "vocab_size": 4366, "class_names": ["negative", "positive"]}"#,
         )
         .unwrap();
-        let s = apply(Settings {
-            match_params_of: Some(dir.path().to_path_buf()),
-            ..Settings::default()
-        })
-        .unwrap();
+        let t = ParamTarget::of_run(dir.path()).unwrap();
         assert_eq!(
-            (s.dense, s.embed_dim, s.hidden),
-            (Some(true), Some(7), Some(7))
+            t,
+            ParamTarget {
+                params: 30152,
+                vocab_size: 4366,
+                classes: 2
+            }
         );
-        assert!(s.match_params_of.is_none());
-        let e = apply(Settings {
-            match_params_of: Some(dir.path().to_path_buf()),
-            hidden: Some(3),
-            ..Settings::default()
-        })
-        .unwrap_err();
-        assert!(e.to_string().contains("--hidden"), "{e}");
-        let e = apply(Settings {
-            match_params_of: Some(dir.path().join("nope")),
-            ..Settings::default()
-        })
-        .unwrap_err();
+        let e = ParamTarget::of_run(&dir.path().join("nope")).unwrap_err();
         assert!(e.to_string().contains("manifest.json"), "{e}");
     }
 }
