@@ -35,13 +35,38 @@ const MODEL_KEYS: &[&str] = &[
     "seed",
     "threads",
     "data_dir",
+    "new_weight_std",
+    "new_weight_matched",
 ];
 
 /// The reference model every other group is compared with.
 const REFERENCE: &str = "set";
 
+/// The regrowth initialisation a run overrides (`None`: the policy's own).
+fn init_override(r: &RunRecord) -> Option<String> {
+    let c = &r.config;
+    if let Some(f) = c
+        .get("new_weight_matched")
+        .and_then(serde_json::Value::as_f64)
+    {
+        Some(format!("new weights matched ×{f}"))
+    } else {
+        c.get("new_weight_std")
+            .and_then(serde_json::Value::as_f64)
+            .map(|s| format!("new weights std {s}"))
+    }
+}
+
 fn group_label(r: &RunRecord) -> String {
-    format!("{} {}", r.model, r.size)
+    match init_override(r) {
+        Some(i) => format!("{} {} ({i})", r.model, r.size),
+        None => format!("{} {}", r.model, r.size),
+    }
+}
+
+/// Whether a run is of the reference model: SET with its own regrowth initialisation.
+fn is_reference(r: &RunRecord) -> bool {
+    r.model == REFERENCE && init_override(r).is_none()
 }
 
 fn shared_config(r: &RunRecord) -> BTreeMap<String, String> {
@@ -106,12 +131,14 @@ fn paired(a: &[&RunRecord], b: &[&RunRecord], f: fn(&RunRecord) -> Option<f64>) 
     out.into_iter().map(|(_, d)| d).collect()
 }
 
-/// Renders the section (from [`BEGIN`] to [`END`], each on its own line).
+/// Renders the section (from [`BEGIN`] to [`END`], each on its own line), with `scope` (what
+/// of the planned study the record covers, Markdown, from `results/scope.md`) after the
+/// introduction.
 ///
 /// # Errors
 /// Runs of one dataset that differ in a setting outside the model keys, or a seed repeated
 /// within a group.
-pub fn render(records: &[RunRecord]) -> Result<String> {
+pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
     let mut by_data: BTreeMap<&str, BTreeMap<String, Vec<&RunRecord>>> = BTreeMap::new();
     for r in records {
         by_data
@@ -136,8 +163,12 @@ pub fn render(records: &[RunRecord]) -> Result<String> {
     )?;
     writeln!(
         md,
-        "Comparisons are paired by seed (the same split for every seed: one split seed), SET − other, with the 95 % Student-t interval of the mean difference; \"SET higher\" or \"SET lower\" only where the interval excludes 0."
+        "Comparisons are paired by seed (the same split for every seed: one split seed), SET − other, with the 95 % Student-t interval of the mean difference; \"SET higher\" or \"SET lower\" only where the interval excludes 0. The best-dev accuracy difference (dev, not test) is the one to choose a setting by."
     )?;
+    if !scope.trim().is_empty() {
+        writeln!(md)?;
+        writeln!(md, "{}", scope.trim_end())?;
+    }
     for (data, groups) in &by_data {
         let all: Vec<&RunRecord> = groups.values().flatten().copied().collect();
         let base = shared_config(all[0]);
@@ -203,9 +234,9 @@ pub fn render(records: &[RunRecord]) -> Result<String> {
         writeln!(md)?;
         writeln!(
             md,
-            "| model | E/H | params | of dense | seeds | best dev | test, final | test, best-dev | best-dev epoch |"
+            "| model | E/H | params | of dense | seeds | best dev | test, final | test, best-dev | best-dev epoch | regrowth survival |"
         )?;
-        writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
         for rs in groups.values() {
             let r0 = rs[0];
             let col = |f: fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
@@ -215,10 +246,14 @@ pub fn render(records: &[RunRecord]) -> Result<String> {
                 .iter()
                 .filter_map(|r| r.best_dev_epoch.map(|e| e as f64))
                 .collect();
+            let survival = col(|r| r.regrowth_survival);
             writeln!(
                 md,
-                "| {} | {} | {} | {:.2} % | {} | {} | {} | {} | {} |",
-                r0.model,
+                "| {} | {} | {} | {:.2} % | {} | {} | {} | {} | {} | {} |",
+                match init_override(r0) {
+                    Some(i) => format!("{} ({i})", r0.model),
+                    None => r0.model.clone(),
+                },
                 r0.size,
                 r0.params,
                 100.0 * r0.params as f64 / r0.dense_params.max(1) as f64,
@@ -231,11 +266,12 @@ pub fn render(records: &[RunRecord]) -> Result<String> {
                 } else {
                     format!("{:.1}", mean(&epochs))
                 },
+                pm(&survival),
             )?;
         }
         let reference = groups
             .iter()
-            .find(|(_, rs)| rs[0].model == REFERENCE)
+            .find(|(_, rs)| is_reference(rs[0]))
             .map(|(_, rs)| rs);
         let Some(set) = reference else {
             writeln!(md)?;
@@ -245,19 +281,22 @@ pub fn render(records: &[RunRecord]) -> Result<String> {
         writeln!(md)?;
         writeln!(
             md,
-            "| SET − | pairs | final: mean ± sd | 95 % interval | verdict | best-dev: mean ± sd | 95 % interval | verdict |"
+            "| SET − | pairs | best dev accuracy: mean ± sd | test, final: mean ± sd | 95 % interval | verdict | test, best-dev: mean ± sd | 95 % interval | verdict |"
         )?;
-        writeln!(md, "|---|---:|---:|---|---|---:|---|---|")?;
+        writeln!(md, "|---|---:|---:|---:|---|---|---:|---|---|")?;
         for (label, rs) in groups {
-            if rs[0].model == REFERENCE {
+            if is_reference(rs[0]) {
                 continue;
             }
             let fin = paired(set, rs, |r| r.final_test_accuracy);
             let best = paired(set, rs, |r| r.best_dev_test_accuracy);
+            let dev = paired(set, rs, |r| r.best_dev_accuracy);
             writeln!(
                 md,
-                "| {label} | {} | {} | {} |",
+                "| {label} | {} | {:+.2} ± {} | {} | {} |",
                 fin.len().max(best.len()),
+                100.0 * mean(&dev),
+                pct(sample_std(&dev)),
                 interval_cells(t_interval(&fin, 0.95)),
                 interval_cells(t_interval(&best, 0.95)),
             )?;
@@ -300,10 +339,22 @@ pub fn splice(doc: &str, section: &str) -> Result<String> {
 pub fn regenerate(record: &std::path::Path, doc: &std::path::Path) -> Result<()> {
     use anyhow::Context as _;
     let records = crate::record::read_records(record)?;
-    let section = render(&records)?;
+    let section = render(&records, &read_scope(record)?)?;
     let old = std::fs::read_to_string(doc).with_context(|| format!("reading {}", doc.display()))?;
     std::fs::write(doc, splice(&old, &section)?)
         .with_context(|| format!("writing {}", doc.display()))
+}
+
+/// The scope notes beside a record file (`scope.md` in its folder; empty when absent).
+///
+/// # Errors
+/// An unreadable file.
+pub fn read_scope(record: &std::path::Path) -> Result<String> {
+    let p = record.with_file_name("scope.md");
+    if !p.exists() {
+        return Ok(String::new());
+    }
+    Ok(std::fs::read_to_string(&p)?)
 }
 
 /// The study section of `doc`, if it has one.
@@ -365,22 +416,23 @@ mod tests {
             rs.push(rec("set", "8/8", seed, 0.80 + d_fin, 0.80 + d_best));
             rs.push(rec("dense", "8/8", seed, 0.80, 0.80));
         }
-        let md = render(&rs).unwrap();
+        let md = render(&rs, "").unwrap();
         // Final: mean +1.00, sd 1.58, interval 1 -+ 1.96 (see stats::tests).
         assert!(
-            md.contains("| dense 8/8 | 5 | +1.00 ± 1.58 | [-0.96, +2.96] | no difference shown (within 2.96 points) | +5.00 ± 0.71 | [+4.12, +5.88] | SET higher |"),
+            md.contains("| dense 8/8 | 5 | +0.00 ± 0.00 | +1.00 ± 1.58 | [-0.96, +2.96] | no difference shown (within 2.96 points) | +5.00 ± 0.71 | [+4.12, +5.88] | SET higher |"),
             "{md}"
         );
         assert!(
             md.contains(
-                "| set | 8/8 | 50 | 5.00 % | 5 | 80.00 ± 0.00 | 81.00 ± 1.58 | 85.00 ± 0.71 | 1.0 |"
+                "| set | 8/8 | 50 | 5.00 % | 5 | 80.00 ± 0.00 | 81.00 ± 1.58 | 85.00 ± 0.71 | 1.0 | – |"
             ),
             "{md}"
         );
         assert!(md.contains("`a.txt` sha256 `0123456789ab…`"));
         // Splicing replaces the section in place, byte for byte.
         let doc = format!("# R\n\n{md}\n## After\n");
-        let other = render(&rs[..4]).unwrap();
+        let other = render(&rs[..4], "Scope.\n").unwrap();
+        assert!(other.contains("\n\nScope.\n"));
         let spliced = splice(&doc, &other).unwrap();
         assert_eq!(spliced, format!("# R\n\n{other}\n## After\n"));
         assert_eq!(extract(&spliced), Some(other.as_str()));
@@ -392,9 +444,25 @@ mod tests {
         let a = rec("set", "8/8", 1, 0.8, 0.8);
         let mut b = rec("dense", "8/8", 1, 0.8, 0.8);
         b.config["lr"] = serde_json::json!(0.1);
-        let e = render(&[a.clone(), b]).unwrap_err().to_string();
+        let e = render(&[a.clone(), b], "").unwrap_err().to_string();
         assert!(e.contains("`lr`"), "{e}");
-        let e = render(&[a.clone(), a]).unwrap_err().to_string();
+        let e = render(&[a.clone(), a], "").unwrap_err().to_string();
         assert!(e.contains("twice"), "{e}");
+    }
+
+    /// The committed docs/RESULTS.md holds exactly the section the committed record renders.
+    #[test]
+    fn committed_results_section_is_the_regenerated_one() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let record = root.join("results").join("runs.jsonl");
+        let records = crate::record::read_records(&record).unwrap();
+        assert!(!records.is_empty(), "results/runs.jsonl is empty");
+        let doc = std::fs::read_to_string(root.join("docs").join("RESULTS.md")).unwrap();
+        let section = extract(&doc).expect("docs/RESULTS.md has the paired-study section");
+        let want = render(&records, &read_scope(&record).unwrap()).unwrap();
+        assert!(
+            section == want,
+            "docs/RESULTS.md is stale: run `cargo xtask report --record results/runs.jsonl`"
+        );
     }
 }
