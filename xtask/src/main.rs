@@ -22,8 +22,12 @@ enum Command {
     /// Download (or import) an official dataset archive, verify it, convert it to canonical
     /// JSONL and install it into the data directory.
     FetchData(FetchDataArgs),
-    /// Build docs/RESULTS.md from run directories and benchmark JSON lines.
+    /// Build docs/RESULTS.md from run directories and benchmark JSON lines; with --record, only
+    /// regenerate its paired-study section from results/runs.jsonl.
     Report(ReportArgs),
+    /// Add finished run directories to the committed record results/runs.jsonl (a run
+    /// collected again replaces its line).
+    CollectResults(CollectArgs),
     /// Check the workspace's structural rules: crate arrows, no import cycles between files, no
     /// front-end crate in set-train's run-time dependencies.
     Tidy,
@@ -38,6 +42,20 @@ struct ReportArgs {
     bench: Vec<std::path::PathBuf>,
     /// Where to write the Markdown report.
     #[arg(long, default_value = "docs/RESULTS.md")]
+    out: std::path::PathBuf,
+    /// Regenerate only the paired-study section of --out from this record (no run directories
+    /// needed).
+    #[arg(long, value_name = "JSONL", conflicts_with_all = ["paths", "bench"])]
+    record: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct CollectArgs {
+    /// Run directories, or folders holding them (searched recursively).
+    #[arg(required = true)]
+    paths: Vec<std::path::PathBuf>,
+    /// The record to update.
+    #[arg(long, default_value = "results/runs.jsonl")]
     out: std::path::PathBuf,
 }
 
@@ -65,6 +83,11 @@ struct FetchDataArgs {
 }
 
 fn report(args: ReportArgs) -> anyhow::Result<()> {
+    if let Some(record) = &args.record {
+        xtask::study::regenerate(record, &args.out)?;
+        println!("wrote the paired-study section of {}", args.out.display());
+        return Ok(());
+    }
     let mut invocation = String::from("cargo xtask report");
     for p in &args.paths {
         invocation.push_str(&format!(" {}", p.display()));
@@ -82,6 +105,9 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::FetchData(args) => fetch_data(args),
         Command::Report(args) => report(args),
+        Command::CollectResults(args) => xtask::record::collect(&args.paths, &args.out).map(|n| {
+            println!("{n} runs collected into {}", args.out.display());
+        }),
         Command::Tidy => tidy(),
     };
     match result {

@@ -1082,7 +1082,16 @@ pub fn generate(
     if runs.is_empty() && bench.is_empty() {
         bail!("no run directories (with summary.json) or benchmark lines found");
     }
-    let md = render(&runs, &duplicates, &bench, invocation, out)?;
+    let mut md = render(&runs, &duplicates, &bench, invocation, out)?;
+    // The paired-study section comes from the committed record, not from run directories:
+    // keep it.
+    if let Some(section) = std::fs::read_to_string(out)
+        .ok()
+        .as_deref()
+        .and_then(crate::study::extract)
+    {
+        md = crate::study::splice(&md, section)?;
+    }
     std::fs::write(out, md).with_context(|| format!("writing {}", out.display()))
 }
 

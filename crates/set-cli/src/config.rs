@@ -180,6 +180,9 @@ settings! {
     /// RigL's Erdős–Rényi-Kernel allocation with this overall density, in (0, 1] (instead of --epsilon)
     #[arg(value_name = "D")]
     erk: f64,
+    /// Small-dense baseline of the finished sparse run RUN: a dense model with embedding = hidden width chosen so that it stores about as many parameters as RUN (the nearest width, from RUN's manifest.json); replaces --dense, --embed-dim and --hidden
+    #[arg(value_name = "RUN")]
+    match_params_of: PathBuf,
     /// Topology evolution policy: set, rigl, snfs, static [default: set]
     #[arg(value_parser = named::<PolicyName>(PolicyName::NAMES), value_name = "POLICY")]
     policy: PolicyName,
@@ -192,6 +195,9 @@ settings! {
     /// Standard deviation of regrown weights (0 = start at zero) [default: the policy's own: set 0.1, rigl/snfs 0]
     #[arg(value_name = "STD")]
     new_weight_std: f64,
+    /// Regrown weights drawn from N(0, (F s)^2) with s the std of each matrix's own initialisation (embedding 1, LSTM and output U(-a, a): a / sqrt(3)) instead of --new-weight-std [default: off]
+    #[arg(value_name = "F")]
+    new_weight_matched: f64,
     /// Optimizer: sgd, adam [default: adam]
     #[arg(value_parser = named::<OptimizerName>(OptimizerName::NAMES), value_name = "NAME")]
     optimizer: OptimizerName,
@@ -216,10 +222,13 @@ settings! {
     /// End the run once the dev accuracy has not improved for N epochs; best.safetensors holds the best dev epoch's model either way [default: off]
     #[arg(value_name = "N")]
     early_stopping: usize,
-    /// Seed of every random choice (split, init, batch order, dropout, evolution) [default: 42]
+    /// Seed of the model's random choices (init, batch order, dropout, evolution) [default: 42]
     #[arg(value_name = "SEED")]
     #[arg(short = 's')]
     seed: u64,
+    /// Seed of the dev/test split carved from the data, separate from --seed so that runs of different seeds share one split [default: 42]
+    #[arg(value_name = "SEED")]
+    split_seed: u64,
     /// Worker threads (0 = one per core); results do not depend on it [default: 0]
     #[arg(value_name = "N")]
     #[arg(short = 'j')]
@@ -232,6 +241,39 @@ settings! {
     /// SET: positions pruned in a step may regrow in the same step [default: on]
     regrow_into_removed / no_regrow_into_removed = "no-regrow-into-removed": "SET: positions pruned in a step stay empty until the next step",
 }
+
+/// Replaces `--match-params-of RUN` in `s` by `--dense --embed-dim K --hidden K`
+/// ([`crate::match_params`]).
+///
+/// # Errors
+/// A usage error when the widths or the sparsity are also given, or RUN cannot be read.
+fn apply_match_params(mut s: Settings) -> Result<Settings> {
+    let Some(run) = s.match_params_of.take() else {
+        return Ok(s);
+    };
+    let clash = [
+        ("--embed-dim", s.embed_dim.is_some()),
+        ("--hidden", s.hidden.is_some()),
+        ("--epsilon", s.epsilon.is_some()),
+        ("--density", s.density.is_some()),
+        ("--erk", s.erk.is_some()),
+        ("--policy", s.policy.is_some()),
+    ];
+    if let Some((flag, _)) = clash.iter().find(|(_, set)| *set) {
+        return Err(usage(format!(
+            "--match-params-of chooses a dense model and its widths: drop {flag}"
+        )));
+    }
+    let k = crate::match_params::matching_width(&crate::match_params::ParamTarget::of_run(&run)?);
+    s.dense = Some(true);
+    s.embed_dim = Some(k);
+    s.hidden = Some(k);
+    Ok(s)
+}
+
+/// The split seed of runs that do not set `--split-seed`. It is the default model seed, so a
+/// run with the default seed splits as runs did before the split seed existed.
+pub const DEFAULT_SPLIT_SEED: u64 = 42;
 
 /// Keys that select the data source: flags setting any of them replace all of them from a file.
 const DATA_GROUP: &[&str] = &[
@@ -333,6 +375,9 @@ pub struct TrainConfig {
     /// Regrown weight std; absent = the policy's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_weight_std: Option<f64>,
+    /// Regrown weights at this multiple of each matrix's initial std; absent = not matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_weight_matched: Option<f64>,
     /// Optimizer.
     pub optimizer: OptimizerName,
     /// Learning rate.
@@ -352,8 +397,12 @@ pub struct TrainConfig {
     /// Early-stopping patience in epochs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
-    /// Seed.
+    /// Seed of the model (init, batch order, dropout, evolution).
     pub seed: u64,
+    /// Seed of the carved dev/test splits. Absent in configurations written before split seeds
+    /// existed: those runs split with `seed` ([`TrainConfig::split_seed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
     /// Worker threads, 0 = one per core (written only when given). Not compared on resume.
     #[serde(default, skip_serializing_if = "is_zero_usize")]
     pub threads: usize,
@@ -552,7 +601,7 @@ impl TrainConfig {
     /// # Errors
     /// A usage error (exit code 2).
     pub fn resolve(s: Settings) -> Result<Self> {
-        let s = s.negations_applied();
+        let s = apply_match_params(s.negations_applied())?;
         let files = s.train.is_some() || s.dev.is_some() || s.test.is_some();
         if files && s.data.is_some() {
             return Err(usage("--data cannot be combined with --train/--dev/--test"));
@@ -706,6 +755,7 @@ impl TrainConfig {
             prune_schedule: s.prune_schedule.unwrap_or_default(),
             regrow_into_removed: s.regrow_into_removed.unwrap_or(true),
             new_weight_std: s.new_weight_std,
+            new_weight_matched: s.new_weight_matched,
             optimizer: s.optimizer.unwrap_or_default(),
             lr: s.lr.unwrap_or(0.01),
             lr_schedule: s.lr_schedule.unwrap_or_default(),
@@ -715,6 +765,7 @@ impl TrainConfig {
             clip: s.clip.unwrap_or(5.0),
             early_stopping: s.early_stopping,
             seed: s.seed.unwrap_or(42),
+            split_seed: Some(s.split_seed.unwrap_or(DEFAULT_SPLIT_SEED)),
             threads,
         };
         c.validate()?;
@@ -780,6 +831,24 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The seed that carves the dev and test splits: `split_seed`, or for a configuration
+    /// written before split seeds existed (no `split_seed` key) the model `seed`, as those runs
+    /// used, so that they resume and evaluate on their own splits.
+    ///
+    ///
+    /// ```
+    /// use set_cli::config::{Settings, TrainConfig};
+    /// let c = TrainConfig::resolve(Settings { seed: Some(3), ..Settings::default() })?;
+    /// assert_eq!((c.seed, c.split_seed()), (3, set_cli::config::DEFAULT_SPLIT_SEED));
+    /// let mut old = c.clone();
+    /// old.split_seed = None; // a config.toml written before split seeds existed
+    /// assert_eq!(old.split_seed(), 3);
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn split_seed(&self) -> u64 {
+        self.split_seed.unwrap_or(self.seed)
+    }
+
     /// The dataset label used in run directory names (`uci`, or `files`).
     pub fn dataset_label(&self) -> &str {
         self.data.as_deref().unwrap_or("files")
@@ -803,6 +872,7 @@ impl TrainConfig {
             zeta: Zeta::new(self.zeta)?,
             prune_schedule: self.prune_schedule,
             new_weight_std: self.new_weight_std,
+            new_weight_matched: self.new_weight_matched,
             regrow_into_removed: self.regrow_into_removed,
             lr_schedule: self.lr_schedule,
             warmup_steps: self.warmup_steps,
@@ -915,8 +985,12 @@ impl TrainConfig {
     /// Whether two configurations train identically (`threads` does not matter).
     pub fn same_training(&self, other: &TrainConfig) -> bool {
         let mut a = self.clone();
-        a.threads = other.threads;
-        a == *other
+        let mut b = other.clone();
+        a.threads = b.threads;
+        // An absent split seed means the model seed: compare the seeds the splits use.
+        a.split_seed = Some(a.split_seed());
+        b.split_seed = Some(b.split_seed());
+        a == b
     }
 
     /// The first key whose value differs (for resume's error message).
@@ -1048,5 +1122,74 @@ mod tests {
         b.lr = 0.5;
         assert!(!a.same_training(&b));
         assert!(a.first_difference(&b).unwrap().starts_with("`lr`"));
+    }
+
+    #[test]
+    fn split_seed_is_fixed_by_default_and_legacy_configs_split_with_the_model_seed() {
+        let a = TrainConfig::resolve(Settings {
+            seed: Some(1),
+            ..uci()
+        })
+        .unwrap();
+        let b = TrainConfig::resolve(Settings {
+            seed: Some(2),
+            ..uci()
+        })
+        .unwrap();
+        assert_eq!(a.split_seed(), DEFAULT_SPLIT_SEED);
+        assert_eq!(a.split_seed(), b.split_seed());
+        let c = TrainConfig::resolve(Settings {
+            seed: Some(1),
+            split_seed: Some(9),
+            ..uci()
+        })
+        .unwrap();
+        assert_eq!((c.seed, c.split_seed()), (1, 9));
+        assert!(!a.same_training(&c));
+        // Written and read back, the split seed stays.
+        let back = TrainConfig::from_toml(&c.to_toml().unwrap()).unwrap();
+        assert_eq!(back.split_seed(), 9);
+        // A config.toml from before split seeds: no key, the model seed splits.
+        let text = a.to_toml().unwrap();
+        let legacy: String = text
+            .lines()
+            .filter(|l| !l.starts_with("split_seed"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(legacy, text);
+        let old = TrainConfig::from_toml(&legacy).unwrap();
+        assert_eq!((old.split_seed, old.split_seed()), (None, 1));
+        // The same training as a resolved config that names that seed explicitly.
+        let explicit = TrainConfig::resolve(Settings {
+            seed: Some(1),
+            split_seed: Some(1),
+            ..uci()
+        })
+        .unwrap();
+        assert!(old.same_training(&explicit));
+        assert!(!old.same_training(&a));
+    }
+
+    #[test]
+    fn match_params_of_chooses_the_dense_widths_and_refuses_clashes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            r#"{"params": 30152, "vocab_size": 4366, "class_names": ["negative", "positive"]}"#,
+        )
+        .unwrap();
+        let c = TrainConfig::resolve(Settings {
+            match_params_of: Some(dir.path().to_path_buf()),
+            ..uci()
+        })
+        .unwrap();
+        assert_eq!((c.dense, c.embed_dim, c.hidden), (true, 7, 7));
+        let e = TrainConfig::resolve(Settings {
+            match_params_of: Some(dir.path().to_path_buf()),
+            hidden: Some(3),
+            ..uci()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("--hidden"), "{e}");
     }
 }

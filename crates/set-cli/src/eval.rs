@@ -89,14 +89,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                         split_name(args.split)
                     )
                 })?;
-            let d =
-                set_train::RunData::load(&cfg.data_config(), cfg.seed, Some(bundle.vocab.clone()))
-                    .with_context(|| {
-                        format!(
-                            "re-creating the run's {} split (pass --test FILE to use another file)",
-                            split_name(args.split)
-                        )
-                    })?;
+            let d = set_train::RunData::load(
+                &cfg.data_config(),
+                cfg.split_seed(),
+                Some(bundle.vocab.clone()),
+            )
+            .with_context(|| {
+                format!(
+                    "re-creating the run's {} split (pass --test FILE to use another file)",
+                    split_name(args.split)
+                )
+            })?;
             if let Some(run) = &run {
                 check_run_data(run, &d.files, args.allow_changed_data)?;
             }
@@ -107,10 +110,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             (
                 examples,
                 format!(
-                    "{} split of `{}` (seed {})",
+                    "{} split of `{}` (split seed {})",
                     split_name(args.split),
                     cfg.dataset_label(),
-                    cfg.seed
+                    cfg.split_seed()
                 ),
             )
         }

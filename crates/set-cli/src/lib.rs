@@ -21,6 +21,7 @@ pub mod floor;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod info;
+pub mod match_params;
 pub mod modelfile;
 pub mod out;
 pub mod plots;

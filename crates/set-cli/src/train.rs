@@ -493,7 +493,7 @@ pub fn train_with(args: TrainArgs, comm: Arc<dyn Collective>) -> Result<Outcome>
     // A signal while the data load exits at once: there is nothing to checkpoint yet.
     crate::signal::exit_at_once(true);
     let spinner = spinner("loading and tokenising the data");
-    let data = RunData::load(&cfg.data_config(), cfg.seed, None);
+    let data = RunData::load(&cfg.data_config(), cfg.split_seed(), None);
     spinner.finish_and_clear();
     let data = data?;
     for w in data.check_trainable().map_err(|e| usage(e.to_string()))? {
@@ -630,7 +630,7 @@ fn follow_root(
         .context("reading the configuration sent by rank 0")?;
     let vocab = set_train::dist::vocab_from_bytes(&h.vocab)?;
     let threads = crate::config::resolve_threads(threads.unwrap_or(config.threads));
-    let data = RunData::load(&config.data_config(), config.seed, Some(vocab))?;
+    let data = RunData::load(&config.data_config(), config.split_seed(), Some(vocab))?;
     let state = decode_checkpoint(&h.checkpoint).context("decoding the state sent by rank 0")?;
     let trainer = Trainer::from_state(state)
         .with_comm(Arc::clone(&comm))
@@ -820,7 +820,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
     }
     let vocab = set_data::Vocab::load(&vocab_path)
         .with_context(|| format!("reading {}", vocab_path.display()))?;
-    let data = RunData::load(&config.data_config(), config.seed, Some(vocab))?;
+    let data = RunData::load(&config.data_config(), config.split_seed(), Some(vocab))?;
     if data.vocab.len() != state.model.config.vocab_size
         || data.num_classes() != state.model.config.classes
     {

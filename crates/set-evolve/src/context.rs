@@ -63,6 +63,16 @@ pub enum NewWeightInit {
         /// Standard deviation (finite, >= 0).
         std: f64,
     },
+    /// `N(0, (scale * s_m)^2)` with `s_m` the standard deviation of matrix `m`'s own
+    /// initial distribution, which the model lends with each matrix
+    /// ([`crate::MatrixView::with_init_std`]): regrown weights start at their neighbours' scale
+    /// (an embedding initialised `N(0, 1)` regrows at std 1, an LSTM matrix initialised
+    /// `U(-k, k)` at `k / sqrt(3)`), where one fixed std starts them 10x smaller in one
+    /// matrix and larger in another.
+    Matched {
+        /// Multiple of each matrix's initial std (finite, >= 0); 1 = the same scale.
+        scale: f64,
+    },
 }
 
 impl Default for NewWeightInit {
@@ -87,6 +97,37 @@ impl NewWeightInit {
                 value: std,
                 expected: "a finite number >= 0",
             }),
+            NewWeightInit::Matched { scale } if scale.is_finite() && scale >= 0.0 => Ok(()),
+            NewWeightInit::Matched { scale } => Err(EvolveError::InvalidParameter {
+                what: "new weight scale",
+                value: scale,
+                expected: "a finite number >= 0",
+            }),
+        }
+    }
+
+    /// The draw for one matrix whose initial distribution has standard deviation `init_std`
+    /// (`None`: not known): `Matched` becomes `Normal` with `scale * init_std`, the others
+    /// stay as they are.
+    ///
+    /// ```
+    /// use set_evolve::NewWeightInit;
+    /// let m = NewWeightInit::Matched { scale: 0.5 };
+    /// assert_eq!(m.for_matrix("w", Some(0.2)).unwrap(), NewWeightInit::Normal { std: 0.1 });
+    /// assert!(m.for_matrix("w", None).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`EvolveError::MissingInitStd`] for `Matched` without `init_std`.
+    pub fn for_matrix(&self, matrix: &str, init_std: Option<f64>) -> Result<Self, EvolveError> {
+        match *self {
+            NewWeightInit::Matched { scale } => match init_std {
+                Some(s) => Ok(NewWeightInit::Normal { std: scale * s }),
+                None => Err(EvolveError::MissingInitStd {
+                    matrix: matrix.to_string(),
+                }),
+            },
+            other => Ok(other),
         }
     }
 
@@ -102,6 +143,9 @@ impl NewWeightInit {
         self.validate()?;
         match *self {
             NewWeightInit::Zero => Ok(vec![0.0; n]),
+            NewWeightInit::Matched { .. } => Err(EvolveError::MissingInitStd {
+                matrix: "<unknown: sample through NewWeightInit::for_matrix>".to_string(),
+            }),
             NewWeightInit::Normal { std } => {
                 let dist =
                     Normal::new(0.0f32, std as f32).map_err(|_| EvolveError::InvalidParameter {

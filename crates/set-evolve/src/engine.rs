@@ -212,8 +212,9 @@ pub(crate) fn apply(
     }
     // All random values are drawn before the first edit, matrix by matrix in order.
     let mut new_values = Vec::with_capacity(plans.len());
-    for p in &plans {
-        new_values.push(init.sample_n(p.insert.len(), rng)?);
+    for (v, p) in views.iter().zip(&plans) {
+        let draw = init.for_matrix(v.name, v.init_std)?;
+        new_values.push(draw.sample_n(p.insert.len(), rng)?);
     }
     // Every check has passed: the tracker records the structure before the edit (shapes were
     // checked above, so this cannot fail half-way).
@@ -230,6 +231,7 @@ pub(crate) fn apply(
         let mut groups = vec![GroupStats::default(); view.row_groups];
         let (mut pos_removed, mut neg_removed) = (0, 0);
         let mut removed_max_abs: Option<f64> = None;
+        let mut removed_flat = Vec::with_capacity(plan.remove.len());
         for &k in &plan.remove {
             let w = m.values()[k];
             if w >= 0.0 {
@@ -241,7 +243,10 @@ pub(crate) fn apply(
             removed_max_abs = Some(removed_max_abs.map_or(a, |x: f64| x.max(a)));
             let r = m.indptr().partition_point(|&p| p <= k) - 1;
             groups[group_of(r)].removed += 1;
+            // Value order is row-major order: the flat positions come out sorted.
+            removed_flat.push(r as u64 * cols as u64 + m.indices()[k] as u64);
         }
+        let (prev_added, prev_added_survived) = tracker.judge_regrown(view.name, &removed_flat);
         let mut regrown_into_removed = 0;
         for &(r, c) in &plan.insert {
             // Inserts go to empty or freed positions only, so anything stored there was freed.
@@ -273,6 +278,9 @@ pub(crate) fn apply(
                 .map(|&(r, c)| r as u64 * cols as u64 + c as u64)
                 .collect();
             tracker.record(view.name, (rows, cols), &flat)?;
+            tracker.set_last_added(view.name, flat);
+        } else {
+            tracker.set_last_added(view.name, Vec::new());
         }
 
         let m = &*view.matrix;
@@ -307,6 +315,10 @@ pub(crate) fn apply(
             groups,
             degree: DegreeSummary::of_rows(m),
             mean_abs_momentum: plan.mean_abs_momentum,
+            prev_added: prev_added as usize,
+            prev_added_survived: prev_added_survived as usize,
+            regrowth_survival: (prev_added > 0)
+                .then(|| prev_added_survived as f64 / prev_added as f64),
         });
     }
     Ok(build_report(policy, ctx, reports))
@@ -326,6 +338,10 @@ fn build_report(policy: &str, ctx: &EvolveContext, matrices: Vec<MatrixReport>) 
         total_removed: sum(|m| m.removed),
         total_added: sum(|m| m.added),
         itop_rate: if cap == 0.0 { 0.0 } else { ever / cap },
+        regrowth_survival: {
+            let added = sum(|m| m.prev_added);
+            (added > 0).then(|| sum(|m| m.prev_added_survived) as f64 / added as f64)
+        },
         matrices,
     }
 }

@@ -32,6 +32,14 @@ pub enum EvolveError {
         /// What was expected.
         expected: &'static str,
     },
+    /// Regrowth matched to a matrix's initial scale, for a matrix lent without that scale.
+    #[error(
+        "matrix `{matrix}`: matched new-weight initialisation needs the matrix's initial std (MatrixView::with_init_std)"
+    )]
+    MissingInitStd {
+        /// Matrix name.
+        matrix: String,
+    },
     /// An evolution step was requested after the last epoch (see [`crate::should_evolve`]).
     #[error("no evolution after the last epoch: epoch {epoch} of {total_epochs}")]
     AfterLastEpoch {

@@ -101,6 +101,15 @@ pub struct MatrixReport {
     /// Mean `|momentum|` of the weights before the step, when the policy used it (sparse
     /// momentum).
     pub mean_abs_momentum: Option<f64>,
+    /// Connections the previous step added to this matrix (0 at the first step).
+    #[serde(default)]
+    pub prev_added: usize,
+    /// Of those, the ones this step did not prune.
+    #[serde(default)]
+    pub prev_added_survived: usize,
+    /// `prev_added_survived / prev_added` (`None` when the previous step added nothing).
+    #[serde(default)]
+    pub regrowth_survival: Option<f64>,
 }
 
 /// What one evolution step did, per matrix and in total.
@@ -131,4 +140,8 @@ pub struct EvolutionReport {
     pub total_added: usize,
     /// Ever-active positions over all positions of the matrices in this step.
     pub itop_rate: f64,
+    /// Share of the connections the previous step added (all matrices) that this step kept
+    /// (`None` at the first step, or when the previous step added nothing).
+    #[serde(default)]
+    pub regrowth_survival: Option<f64>,
 }

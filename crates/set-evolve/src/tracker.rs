@@ -13,9 +13,25 @@ pub struct TrackedMatrix {
     pub shape: (usize, usize),
     /// Flat positions `row * cols + col` that have ever held a weight, sorted ascending.
     pub ever_active: Vec<u64>,
+    /// Flat positions the latest evolution step added, sorted ascending: judged by the next
+    /// step ([`TopologyTracker::judge_regrown`]).
+    #[serde(default)]
+    pub last_added: Vec<u64>,
+    /// Connections added by a step and judged at the step after it, over the run.
+    #[serde(default)]
+    pub regrown_judged: u64,
+    /// Of those, the ones the step after did not prune.
+    #[serde(default)]
+    pub regrown_survived: u64,
 }
 
 impl TrackedMatrix {
+    /// Survival rate of regrown connections over the run: `regrown_survived / regrown_judged`
+    /// (`None` before any was judged).
+    pub fn regrowth_survival(&self) -> Option<f64> {
+        (self.regrown_judged > 0).then(|| self.regrown_survived as f64 / self.regrown_judged as f64)
+    }
+
     /// `ever_active / (rows * cols)` (0 for an empty shape).
     pub fn rate(&self) -> f64 {
         let cap = self.shape.0 as f64 * self.shape.1 as f64;
@@ -91,6 +107,9 @@ impl TopologyTracker {
             .or_insert_with(|| TrackedMatrix {
                 shape,
                 ever_active: Vec::new(),
+                last_added: Vec::new(),
+                regrown_judged: 0,
+                regrown_survived: 0,
             });
         if entry.shape != shape {
             return Err(EvolveError::ShapeChanged {
@@ -101,6 +120,66 @@ impl TopologyTracker {
         }
         entry.ever_active = merge_sorted(&entry.ever_active, sorted_flat);
         Ok(())
+    }
+
+    /// Judges the connections the previous step added to `name` against this step's removals
+    /// (`removed`: flat positions, sorted ascending): returns `(added, survived)`, the number the
+    /// previous step added and how many of them this step keeps, and adds both to the run's
+    /// totals. `(0, 0)` for a matrix not tracked yet or whose previous step added nothing.
+    ///
+    /// ```
+    /// use set_evolve::TopologyTracker;
+    /// let mut t = TopologyTracker::new();
+    /// t.record("w", (2, 4), &[0, 5]).unwrap();
+    /// t.set_last_added("w", vec![1, 5, 6]);
+    /// assert_eq!(t.judge_regrown("w", &[0, 5]), (3, 2));
+    /// assert_eq!(t.get("w").unwrap().regrowth_survival(), Some(2.0 / 3.0));
+    /// ```
+    pub fn judge_regrown(&mut self, name: &str, removed: &[u64]) -> (u64, u64) {
+        let Some(m) = self.matrices.get_mut(name) else {
+            return (0, 0);
+        };
+        let added = m.last_added.len() as u64;
+        let pruned = m
+            .last_added
+            .iter()
+            .filter(|p| removed.binary_search(p).is_ok())
+            .count() as u64;
+        m.regrown_judged += added;
+        m.regrown_survived += added - pruned;
+        (added, added - pruned)
+    }
+
+    /// Records the flat positions (sorted ascending) a step added to `name`, for the next
+    /// step's [`TopologyTracker::judge_regrown`]; nothing for a matrix not tracked.
+    pub fn set_last_added(&mut self, name: &str, sorted_flat: Vec<u64>) {
+        if let Some(m) = self.matrices.get_mut(name) {
+            m.last_added = sorted_flat;
+        }
+    }
+
+    /// Restores the regrowth bookkeeping of a tracked matrix (from a checkpoint).
+    pub fn restore_regrowth(
+        &mut self,
+        name: &str,
+        last_added: Vec<u64>,
+        judged: u64,
+        survived: u64,
+    ) {
+        if let Some(m) = self.matrices.get_mut(name) {
+            m.last_added = last_added;
+            m.regrown_judged = judged;
+            m.regrown_survived = survived;
+        }
+    }
+
+    /// Survival rate of regrown connections over every tracked matrix and the whole run
+    /// (`None` before any was judged).
+    pub fn total_regrowth_survival(&self) -> Option<f64> {
+        let (j, s) = self.matrices.values().fold((0u64, 0u64), |(j, s), m| {
+            (j + m.regrown_judged, s + m.regrown_survived)
+        });
+        (j > 0).then(|| s as f64 / j as f64)
     }
 
     /// The tracked data of one matrix.

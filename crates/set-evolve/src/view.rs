@@ -47,6 +47,9 @@ pub struct MatrixView<'a> {
     /// embedding's padding row, whose dense export must stay zero). The skeleton refuses a
     /// plan that inserts there. 0 = none.
     pub frozen_rows: usize,
+    /// Standard deviation of the matrix's initial distribution, for regrowth matched to it
+    /// ([`crate::NewWeightInit::Matched`]); `None` when not lent.
+    pub init_std: Option<f64>,
 }
 
 impl<'a> MatrixView<'a> {
@@ -60,6 +63,7 @@ impl<'a> MatrixView<'a> {
             gradient_row: None,
             row_groups: 1,
             frozen_rows: 0,
+            init_std: None,
         }
     }
 
@@ -95,6 +99,15 @@ impl<'a> MatrixView<'a> {
     }
 }
 
+impl MatrixView<'_> {
+    /// Lends the standard deviation of the matrix's initial distribution (for
+    /// [`crate::NewWeightInit::Matched`]).
+    pub fn with_init_std(mut self, std: f64) -> Self {
+        self.init_std = Some(std);
+        self
+    }
+}
+
 impl std::fmt::Debug for MatrixView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MatrixView")
@@ -106,6 +119,7 @@ impl std::fmt::Debug for MatrixView<'_> {
             .field("gradient_row", &self.gradient_row.is_some())
             .field("row_groups", &self.row_groups)
             .field("frozen_rows", &self.frozen_rows)
+            .field("init_std", &self.init_std)
             .finish()
     }
 }

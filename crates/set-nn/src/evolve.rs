@@ -158,6 +158,7 @@ pub fn evolve_model(
     tracker: &mut TopologyTracker,
     rng: &mut dyn Rng,
 ) -> Result<EvolutionReport, NnError> {
+    let hidden = model.config.hidden;
     let EvolutionInputs {
         specs,
         params,
@@ -180,7 +181,9 @@ pub fn evolve_model(
     let mut views: Vec<MatrixView<'_>> = Vec::new();
     for (spec, param, state) in matrices.iter_mut() {
         if let ParamValue::Sparse(m) = &mut param.value {
-            let mut view = MatrixView::new(param.name.as_str(), m).with_row_groups(spec.row_groups);
+            let mut view = MatrixView::new(param.name.as_str(), m)
+                .with_row_groups(spec.row_groups)
+                .with_init_std(init_std(spec, hidden));
             if let Some(bufs) = state {
                 let mut it = bufs.iter_mut();
                 if let Some(first) = it.next() {
@@ -208,6 +211,26 @@ pub fn evolve_model(
         param.zero_grad();
     }
     Ok(report)
+}
+
+/// Standard deviation of the distribution [`Classifier::new`] draws a matrix's initial values
+/// from: the embedding `N(0, 1)` (std 1); every other matrix `U(-a, a)` (std `a / sqrt(3)`) with
+/// `a = 1 / sqrt(H)` when dense, and `max(1 / sqrt(max(1, density * fan_in)), 1 / sqrt(H))` when
+/// sparse (`H` the hidden width). The test `init_std_matches_the_initial_values` checks it
+/// against a freshly built model's values.
+pub fn init_std(spec: &ParamSpec, hidden: usize) -> f64 {
+    if spec.kind == ParamKind::Embedding {
+        return 1.0;
+    }
+    let k = 1.0 / (hidden as f64).sqrt();
+    let fan_in = spec.shape.get(1).copied().unwrap_or(1) as f64;
+    let a = match spec.storage {
+        Some(crate::Storage::Sparse { density }) => {
+            (1.0 / (density * fan_in).max(1.0).sqrt()).max(k)
+        }
+        _ => k,
+    };
+    a / 3f64.sqrt()
 }
 
 /// A matrix of the table lent to one step: its spec, the parameter and its optimizer state.
@@ -619,5 +642,57 @@ mod tests {
         // Dense parameters and biases keep their state untouched.
         assert_eq!(opt.state[slot("fc.bias")], dense_before[0]);
         assert_eq!(opt.state[slot("embedding.weight")], dense_before[1]);
+    }
+
+    #[test]
+    fn init_std_matches_the_initial_values() {
+        // Wide enough matrices that the sample std is within a few percent of the truth.
+        for (embedding, lstm) in [
+            (Storage::Dense, Storage::Dense),
+            (
+                Storage::Sparse { density: 0.5 },
+                Storage::Sparse { density: 0.3 },
+            ),
+            (
+                Storage::Sparse { density: 0.05 },
+                Storage::Sparse { density: 0.02 },
+            ),
+        ] {
+            let cfg = ClassifierConfig {
+                vocab_size: 400,
+                embed_dim: 40,
+                hidden: 60,
+                classes: 2,
+                embedding,
+                lstm_ih: lstm,
+                lstm_hh: lstm,
+                output: Storage::Dense,
+                pooling: Pooling::Last,
+                dropout_embed: 0.0,
+                dropout_output: 0.0,
+                activation: ActivationMode::Fast,
+            };
+            let model =
+                Classifier::<f32>::new(cfg.clone(), &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+            let specs = cfg.param_specs().unwrap();
+            for p in model.params() {
+                let Some(spec) = specs.iter().find(|s| s.name == p.name && s.is_matrix()) else {
+                    continue;
+                };
+                let v = p.values();
+                let n = v.len() as f64;
+                let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+                let sd = (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+                let want = init_std(spec, 60);
+                // The sample std's relative spread is about 0.5 / sqrt(n) for these
+                // distributions: allow 5 of those.
+                assert!(
+                    (sd / want - 1.0).abs() < 2.5 / n.sqrt(),
+                    "{}: sample std {sd} vs {want} ({} values)",
+                    p.name,
+                    v.len()
+                );
+            }
+        }
     }
 }

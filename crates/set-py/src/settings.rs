@@ -217,6 +217,7 @@ impl Settings {
                 .named::<ScheduleName>("prune_schedule")?
                 .unwrap_or_default(),
             new_weight_std: r.get("new_weight_std")?,
+            new_weight_matched: None,
             regrow_into_removed: r.get("regrow_into_removed")?.unwrap_or(true),
             lr_schedule: r
                 .named::<LrScheduleName>("lr_schedule")?

@@ -46,6 +46,10 @@ pub struct TrainerConfig {
     /// Standard deviation of regrown weights (0 = start at zero); `None` = the policy's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_weight_std: Option<f64>,
+    /// Regrown weights drawn at this multiple of each matrix's own initial std
+    /// ([`NewWeightInit::Matched`]) instead of `new_weight_std`; `None` = not matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_weight_matched: Option<f64>,
     /// SET only: whether positions pruned in a step may be regrown in the same step.
     #[serde(default = "yes")]
     pub regrow_into_removed: bool,
@@ -90,6 +94,7 @@ impl Default for TrainerConfig {
             zeta: Zeta::DEFAULT,
             prune_schedule: ScheduleName::Constant,
             new_weight_std: None,
+            new_weight_matched: None,
             regrow_into_removed: true,
             lr_schedule: LrScheduleName::Constant,
             warmup_steps: 0,
@@ -221,6 +226,20 @@ impl TrainerConfig {
                 "a finite number in [0, 1000]",
             )?;
         }
+        if let Some(s) = self.new_weight_matched {
+            check(
+                s.is_finite() && (0.0..=1e3).contains(&s),
+                "new_weight_matched",
+                s,
+                "a finite number in [0, 1000]",
+            )?;
+            check(
+                self.new_weight_std.is_none(),
+                "new_weight_matched",
+                s,
+                "not both new_weight_matched and new_weight_std",
+            )?;
+        }
         Ok(())
     }
 
@@ -298,6 +317,9 @@ impl TrainerConfig {
     /// An epoch after which no step runs.
     pub fn evolve_context(&self, epoch: usize) -> Result<EvolveContext, EvolveError> {
         let ctx = EvolveContext::from_schedule(epoch, self.epochs, &self.prune_schedule())?;
+        if let Some(scale) = self.new_weight_matched {
+            return Ok(ctx.with_new_weight_init(NewWeightInit::Matched { scale }));
+        }
         Ok(match self.new_weight_std {
             Some(0.0) => ctx.with_new_weight_init(NewWeightInit::Zero),
             Some(std) => ctx.with_new_weight_init(NewWeightInit::Normal { std }),
@@ -379,5 +401,23 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().key, "weight_decay");
         c.weight_decay = 0.1;
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn matched_new_weights_reach_the_context_and_exclude_a_fixed_std() {
+        let mut c = TrainerConfig {
+            new_weight_matched: Some(1.0),
+            ..TrainerConfig::default()
+        };
+        c.validate().unwrap();
+        assert_eq!(
+            c.evolve_context(0).unwrap().new_weight_init,
+            Some(NewWeightInit::Matched { scale: 1.0 })
+        );
+        c.new_weight_std = Some(0.1);
+        assert_eq!(c.validate().unwrap_err().key, "new_weight_matched");
+        c.new_weight_std = None;
+        c.new_weight_matched = Some(f64::NAN);
+        assert_eq!(c.validate().unwrap_err().key, "new_weight_matched");
     }
 }

@@ -150,6 +150,9 @@ pub struct RunSummary {
     pub itop_rate: Option<f64>,
     /// SHA-256 of the final topology ([`crate::topology_sha256`]).
     pub topology_sha256: String,
+    /// Share of regrown connections that the next evolution step did not prune, over every
+    /// step and sparse matrix (`None` without two evolution steps that regrow).
+    pub regrowth_survival: Option<f64>,
 }
 
 /// An observer's error: anything it wants to stop training with.
@@ -759,6 +762,7 @@ impl Trainer {
                 .is_some()
                 .then(|| tracker.total_itop_rate()),
             topology_sha256: crate::analytics::topology_sha256(&s.model),
+            regrowth_survival: tracker.total_regrowth_survival(),
         }
     }
 

@@ -348,3 +348,112 @@ fn policy_config_builds_and_policies_are_object_safe() {
     is_serde::<crate::TopologyTracker>();
     is_serde::<crate::DensityReport>();
 }
+
+/// The survival rate of regrown connections, checked by brute force: the positions step 1 adds
+/// are judged at step 2 against the positions step 2 removes.
+#[test]
+fn regrowth_survival_counts_the_previous_steps_additions() {
+    let mut m = smooth_matrix(30, 30, 200, 4);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    // No regrowth into just-freed positions: every survivor is visible in the topology.
+    let mut policy = SetPolicy::new(SetConfig {
+        regrow_into_removed: false,
+        sampling: SamplingMethod::Auto,
+    });
+    let mut tracker = TopologyTracker::new();
+    let positions =
+        |m: &SparseMatrix<f32>| m.entries().map(|(r, c, _)| (r, c)).collect::<BTreeSet<_>>();
+    let before = positions(&m);
+    let r1 = policy
+        .evolve(
+            &mut [MatrixView::new("w", &mut m)],
+            &ctx(0.3),
+            &mut tracker,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!((r1.matrices[0].prev_added, r1.regrowth_survival), (0, None));
+    let after1 = positions(&m);
+    // Added at step 1: stored now and not before, plus any regrown into a freed position.
+    let added: BTreeSet<_> = after1.difference(&before).copied().collect();
+    let regrown_in_place = r1.matrices[0].regrown_into_removed;
+    assert_eq!(added.len() + regrown_in_place, r1.matrices[0].added);
+    // Make the new connections the smallest, so step 2 prunes many of them.
+    let small: Vec<usize> = m
+        .entries()
+        .filter(|(r, c, _)| added.contains(&(*r, *c)))
+        .map(|(_, _, k)| k)
+        .collect();
+    for k in small.iter().step_by(2) {
+        m.values_mut()[*k] = 1e-6;
+    }
+    let r2 = policy
+        .evolve(
+            &mut [MatrixView::new("w", &mut m)],
+            &ctx(0.3),
+            &mut tracker,
+            &mut rng,
+        )
+        .unwrap();
+    let after2 = positions(&m);
+    let rep = &r2.matrices[0];
+    assert_eq!(rep.prev_added, r1.matrices[0].added);
+    // Survivors: added at step 1 and still stored after step 2.
+    assert_eq!((rep.regrown_into_removed, regrown_in_place), (0, 0));
+    let survived = added.iter().filter(|p| after2.contains(p)).count();
+    assert_eq!(rep.prev_added_survived, survived);
+    assert!(rep.prev_added_survived < rep.prev_added, "{rep:?}");
+    assert_eq!(
+        r2.regrowth_survival,
+        Some(rep.prev_added_survived as f64 / rep.prev_added as f64)
+    );
+    let t = tracker.get("w").unwrap();
+    assert_eq!(t.regrown_judged, rep.prev_added as u64);
+    assert_eq!(t.regrowth_survival(), r2.regrowth_survival);
+}
+
+#[test]
+fn matched_regrowth_draws_at_the_lent_scale() {
+    let mut m = smooth_matrix(60, 60, 1800, 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let c = ctx(0.5).with_new_weight_init(NewWeightInit::Matched { scale: 2.0 });
+    let before: BTreeSet<(usize, usize)> = m.entries().map(|(r, c, _)| (r, c)).collect();
+    SetPolicy::new(SetConfig {
+        regrow_into_removed: false,
+        sampling: SamplingMethod::Auto,
+    })
+    .evolve(
+        &mut [MatrixView::new("w", &mut m).with_init_std(0.25)],
+        &c,
+        &mut TopologyTracker::new(),
+        &mut rng,
+    )
+    .unwrap();
+    let new: Vec<f64> = m
+        .entries()
+        .filter(|(r, c, _)| !before.contains(&(*r, *c)))
+        .map(|(_, _, k)| m.values()[k] as f64)
+        .collect();
+    assert!(new.len() > 500);
+    let sd = (new.iter().map(|v| v * v).sum::<f64>() / new.len() as f64).sqrt();
+    assert!(
+        (sd / 0.5 - 1.0).abs() < 0.1,
+        "std {sd} of {} new weights",
+        new.len()
+    );
+    // Without the lent scale the step is refused, before any change.
+    let orig = m.clone();
+    let err = SetPolicy::default()
+        .evolve(
+            &mut [MatrixView::new("w", &mut m)],
+            &c,
+            &mut TopologyTracker::new(),
+            &mut rng,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, crate::EvolveError::MissingInitStd { .. }),
+        "{err}"
+    );
+    assert_eq!(m.indices(), orig.indices());
+}

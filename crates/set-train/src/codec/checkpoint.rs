@@ -26,6 +26,11 @@ struct OptimMeta {
 struct EvolutionMeta {
     policy: String,
     tracked: BTreeMap<String, [usize; 2]>,
+    /// Per tracked matrix with regrowth bookkeeping: `[judged, survived]` regrown connections
+    /// (their positions of the latest step in `evolve.regrown.<name>`). Absent in checkpoints
+    /// written before the survival rate was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    regrowth: BTreeMap<String, [u64; 2]>,
 }
 
 /// Serialises a checkpoint.
@@ -54,6 +59,7 @@ pub fn encode_checkpoint(s: &TrainingState) -> CResult<Vec<u8>> {
         }
     }
     let mut tracked = BTreeMap::new();
+    let mut regrowth = BTreeMap::new();
     for name in s.tracker.names() {
         let t = s.tracker.get(name).expect("listed");
         tracked.insert(name.to_string(), [t.shape.0, t.shape.1]);
@@ -62,6 +68,14 @@ pub fn encode_checkpoint(s: &TrainingState) -> CResult<Vec<u8>> {
             vec![t.ever_active.len()],
             t.ever_active.iter().map(|&x| x as i64),
         ));
+        if t.regrown_judged > 0 || !t.last_added.is_empty() {
+            regrowth.insert(name.to_string(), [t.regrown_judged, t.regrown_survived]);
+            tensors.push(OutTensor::i64(
+                format!("evolve.regrown.{name}"),
+                vec![t.last_added.len()],
+                t.last_added.iter().map(|&x| x as i64),
+            ));
+        }
     }
     let mut meta = BTreeMap::from([
         ("format".to_string(), CHECKPOINT_FORMAT.to_string()),
@@ -84,6 +98,7 @@ pub fn encode_checkpoint(s: &TrainingState) -> CResult<Vec<u8>> {
             json(&EvolutionMeta {
                 policy: s.config.policy.as_str().to_string(),
                 tracked,
+                regrowth,
             }),
         ),
         ("vocab_sha256".to_string(), s.vocab_sha256.clone()),
@@ -186,49 +201,34 @@ fn decode_tensors_and_metadata(bytes: &[u8]) -> CResult<TrainingState> {
                 message: format!("`{name}`: shape [{r}, {c}] differs from the parameter's"),
             });
         }
-        let tname = format!("evolve.tracker.{name}");
-        let n = match f.shape_of(&tname)?.as_slice() {
-            &[n] => n,
-            other => {
-                return Err(CheckpointError::Shape {
-                    name: tname,
-                    found: other.to_vec(),
-                    expected: "[count]".into(),
-                });
-            }
-        };
         let cap = (*r as u64)
             .checked_mul(*c as u64)
             .ok_or_else(|| CheckpointError::Overflow {
-                name: tname.clone(),
+                name: format!("evolve.tracker.{name}"),
             })?;
-        if n as u64 > cap {
-            return Err(bad(
-                &tname,
-                format!("{n} positions exceed the {cap} of the matrix"),
-            ));
-        }
-        let raw = f.i64(&tname, &[n])?;
-        let mut flat = Vec::with_capacity(n);
-        for (i, &v) in raw.iter().enumerate() {
-            let u = u64::try_from(v)
-                .ok()
-                .filter(|&u| u < cap)
-                .ok_or_else(|| bad(&tname, format!("entry {i} = {v} is outside 0..{cap}")))?;
-            if flat.last().is_some_and(|&l| l >= u) {
-                return Err(bad(
-                    &tname,
-                    format!("entry {i} = {v} is not strictly increasing"),
-                ));
-            }
-            flat.push(u);
-        }
+        let flat = read_positions(&f, &format!("evolve.tracker.{name}"), cap)?;
         tracker
             .record(name, (*r, *c), &flat)
             .map_err(|e| CheckpointError::BadMetadata {
                 key: "evolution".into(),
                 message: e.to_string(),
             })?;
+        if let Some(&[judged, survived]) = em.regrowth.get(name) {
+            let last = read_positions(&f, &format!("evolve.regrown.{name}"), cap)?;
+            if survived > judged {
+                return Err(bad_meta(
+                    "evolution",
+                    format!("`{name}`: {survived} regrown connections survived of {judged}"),
+                ));
+            }
+            tracker.restore_regrowth(name, last, judged, survived);
+        }
+    }
+    if let Some(name) = em.regrowth.keys().find(|n| !em.tracked.contains_key(*n)) {
+        return Err(bad_meta(
+            "evolution",
+            format!("regrowth of `{name}`, which is not tracked"),
+        ));
     }
     f.finish()?;
     let model =
@@ -252,4 +252,40 @@ fn decode_tensors_and_metadata(bytes: &[u8]) -> CResult<TrainingState> {
         datasets,
     };
     Ok(state)
+}
+
+/// Reads a tensor of flat positions `[n]` (I64, strictly increasing, each below `cap`).
+fn read_positions(f: &TensorFile<'_>, tname: &str, cap: u64) -> CResult<Vec<u64>> {
+    let n = match f.shape_of(tname)?.as_slice() {
+        &[n] => n,
+        other => {
+            return Err(CheckpointError::Shape {
+                name: tname.to_string(),
+                found: other.to_vec(),
+                expected: "[count]".into(),
+            });
+        }
+    };
+    if n as u64 > cap {
+        return Err(bad(
+            tname,
+            format!("{n} positions exceed the {cap} of the matrix"),
+        ));
+    }
+    let raw = f.i64(tname, &[n])?;
+    let mut flat = Vec::with_capacity(n);
+    for (i, &v) in raw.iter().enumerate() {
+        let u = u64::try_from(v)
+            .ok()
+            .filter(|&u| u < cap)
+            .ok_or_else(|| bad(tname, format!("entry {i} = {v} is outside 0..{cap}")))?;
+        if flat.last().is_some_and(|&l| l >= u) {
+            return Err(bad(
+                tname,
+                format!("entry {i} = {v} is not strictly increasing"),
+            ));
+        }
+        flat.push(u);
+    }
+    Ok(flat)
 }

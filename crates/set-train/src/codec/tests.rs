@@ -30,6 +30,10 @@ pub(crate) fn state() -> TrainingState {
     let mut tracker = TopologyTracker::new();
     if let ParamValue::Sparse(m) = &model.embedding.value {
         tracker.observe("embedding.weight", m).unwrap();
+        // Regrowth bookkeeping: 4 judged, 3 survived, two positions added by the last step.
+        tracker.set_last_added("embedding.weight", vec![1, 3, 6, 9]);
+        assert_eq!(tracker.judge_regrown("embedding.weight", &[3]), (4, 3));
+        tracker.set_last_added("embedding.weight", vec![2, 5]);
     }
     TrainingState {
         spec,
@@ -65,6 +69,9 @@ fn checkpoint_round_trips_exactly() {
     assert_eq!(back.counters, s.counters);
     assert_eq!(back.progress, s.progress);
     assert_eq!(back.tracker, s.tracker);
+    let t = back.tracker.get("embedding.weight").unwrap();
+    assert_eq!((t.regrown_judged, t.regrown_survived), (4, 3));
+    assert_eq!(t.last_added, vec![2, 5]);
     assert_eq!(back.optimizer.state, s.optimizer.state);
     // Also readable by the safetensors crate with the documented names.
     let st = SafeTensors::deserialize(&bytes).unwrap();
