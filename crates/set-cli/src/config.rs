@@ -109,13 +109,13 @@ settings! {
     /// Data directory holding the registry datasets [default: $SET_LSTM_DATA, else ./datasets, else the repository's datasets/]
     #[arg(value_name = "DIR")]
     data_dir: PathBuf,
-    /// Training file (JSONL `{"label": int, "text": str}`, plain or .gz) instead of --data
+    /// Training file (JSONL, CSV or TSV with a text and a label field, plain or .gz) instead of --data
     #[arg(value_name = "FILE")]
     train: PathBuf,
     /// Dev file (with --train); without it, dev is carved from train
     #[arg(value_name = "FILE")]
     dev: PathBuf,
-    /// Test file (required with --train)
+    /// Test file (with --train); without it, test and dev are carved from train
     #[arg(value_name = "FILE")]
     test: PathBuf,
     /// Number of classes of --train/--test files with integer labels 0..N-1 [default: 2; with --labels: their number]
@@ -136,7 +136,7 @@ settings! {
     /// Fraction of train carved out as dev when there is no dev file [default: 0.1]
     #[arg(value_name = "F")]
     dev_fraction: f64,
-    /// Fraction carved out as test for datasets without a test split (uci, sanders) [default: 0.2]
+    /// Fraction carved out as test for data without a test split (uci, sanders, --train alone) [default: 0.2]
     #[arg(value_name = "F")]
     test_fraction: f64,
     /// Training epochs [default: 10]
@@ -615,16 +615,20 @@ impl TrainConfig {
             let train = s
                 .train
                 .ok_or_else(|| usage("--dev/--test given without --train"))?;
-            let test = s
-                .test
-                .ok_or_else(|| usage("--train needs --test (and optionally --dev)"))?;
+            if s.dev.is_some() && s.test.is_none() {
+                return Err(usage(
+                    "--dev needs --test (or give --train alone: test and dev are then carved \
+                     from it with --test-fraction and --dev-fraction)",
+                ));
+            }
             let dev = s.dev.map(|d| absolute(&d, "dev", true)).transpose()?;
+            let test = s.test.map(|t| absolute(&t, "test", true)).transpose()?;
             (
                 None,
                 None,
                 Some(absolute(&train, "train", true)?),
                 dev,
-                Some(absolute(&test, "test", true)?),
+                test,
             )
         } else {
             let name = s.data.unwrap_or_else(|| "uci".to_string());
@@ -927,7 +931,7 @@ impl TrainConfig {
             _ => DataSource::Files {
                 train: self.train.clone().unwrap_or_default(),
                 dev: self.dev.clone(),
-                test: self.test.clone().unwrap_or_default(),
+                test: self.test.clone(),
                 classes: self.classes,
                 labels: self.labels.clone(),
                 text_field: self.text_field.clone(),

@@ -886,7 +886,7 @@ fn the_library_trains_exactly_what_the_cli_trains() {
         source: DataSource::Files {
             train: std::fs::canonicalize(&f.train).unwrap(),
             dev: None,
-            test: std::fs::canonicalize(&f.test).unwrap(),
+            test: Some(std::fs::canonicalize(&f.test).unwrap()),
             classes: 2,
             labels: None,
             text_field: None,
@@ -1272,6 +1272,45 @@ fn csv_and_tsv_files_with_word_labels_train() {
     ]));
     let m = set_train::ModelBundle::load(d.join("model.safetensors")).unwrap();
     assert_eq!(m.class_names, ["neg", "pos"]);
+    // One file and one flag: test (20 %) and dev are carved from it, and eval finds the same
+    // test split again.
+    let one = dir.join("one-file-run");
+    let out = ok(&run(&[
+        "train",
+        "--train",
+        s(&csv_train),
+        "--out",
+        s(&one),
+        "--epochs",
+        "1",
+    ]));
+    let n = train.len();
+    let test_n = (n as f64 * 0.2).round() as usize;
+    assert!(
+        out.contains(&format!("/ {test_n} test examples"))
+            || out.contains(&format!("{test_n} test examples")),
+        "{n} rows, expected about {test_n} test examples: {out}"
+    );
+    let report = ok(&run(&["eval", s(&one), "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let support: u64 = v["classes"]
+        .as_array()
+        .map(|c| c.iter().map(|k| k["support"].as_u64().unwrap()).sum())
+        .unwrap_or_default();
+    assert_eq!(support as usize, test_n, "{report}");
+    fails(
+        &run(&[
+            "train",
+            "--train",
+            s(&csv_train),
+            "--dev",
+            s(&csv_test),
+            "--out",
+            s(&dir.join("x")),
+        ]),
+        2,
+        "--dev needs --test",
+    );
     let out = ok(&run(&["predict", "--model", s(&d), "a fine film"]));
     assert!(
         out.starts_with("neg\t") || out.starts_with("pos\t"),

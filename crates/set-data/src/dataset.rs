@@ -64,8 +64,9 @@ pub struct SplitFiles {
     pub train: PathBuf,
     /// Dev file; if `None`, dev is carved from train with [`SplitConfig::dev_fraction`].
     pub dev: Option<PathBuf>,
-    /// Test file.
-    pub test: PathBuf,
+    /// Test file; if `None`, test is carved from train with [`SplitConfig::test_fraction`]
+    /// (then dev must be `None` too, and is carved from the rest).
+    pub test: Option<PathBuf>,
 }
 
 /// Train/dev/test examples of one dataset. `T` is [`Example`], [`TokenizedExample`] or [`EncodedExample`].
@@ -180,7 +181,8 @@ pub fn load_dataset_tokenized<R: Rng + ?Sized>(
     })
 }
 
-/// Loads explicit JSONL split files with `labels`; a missing dev file is carved from train.
+/// Loads explicit split files with `labels`; a missing dev file is carved from train, and
+/// without a test file both test and dev are carved from train (stratified, with `rng`).
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -190,11 +192,17 @@ pub fn load_dataset_tokenized<R: Rng + ?Sized>(
 /// # std::fs::write(&te, line(1, "test text")).unwrap();
 /// use rand::SeedableRng;
 /// use set_data::{load_files, LabelMap, SplitConfig, SplitFiles, SplitOrigin};
-/// let files = SplitFiles { train: tr, dev: None, test: te };
+/// let files = SplitFiles { train: tr.clone(), dev: None, test: Some(te) };
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
 /// let s = load_files(&files, &LabelMap::binary(), &mut rng, &SplitConfig::default())?;
 /// assert_eq!((s.train.len(), s.dev.len(), s.test.len()), (18, 2, 1));
 /// assert_eq!(s.dev_origin, SplitOrigin::CarvedFromTrain);
+///
+/// // One file only: test and dev are both carved from it.
+/// let one = SplitFiles { train: tr, dev: None, test: None };
+/// let s = load_files(&one, &LabelMap::binary(), &mut rng, &SplitConfig::default())?;
+/// assert_eq!(s.train.len() + s.dev.len() + s.test.len(), 20);
+/// assert_eq!(s.test_origin, SplitOrigin::CarvedFromPool);
 /// # Ok::<(), set_data::DataError>(())
 /// ```
 pub fn load_files<R: Rng + ?Sized>(
@@ -294,11 +302,22 @@ fn resolve_files(dataset: DatasetName, dir: &DataDir) -> Result<Files> {
 }
 
 fn explicit(files: &SplitFiles) -> Result<Files> {
-    Ok(Files::Official {
-        train: files.train.clone(),
-        dev: files.dev.clone(),
-        test: files.test.clone(),
-    })
+    match (&files.dev, &files.test) {
+        (_, Some(test)) => Ok(Files::Official {
+            train: files.train.clone(),
+            dev: files.dev.clone(),
+            test: test.clone(),
+        }),
+        (None, None) => Ok(Files::Pooled(vec![files.train.clone()])),
+        (Some(dev), None) => Err(DataError::invalid(
+            "test",
+            format!(
+                "a dev file ({}) without a test file: give the test file too, or neither \
+                 (then both are carved from the training file)",
+                dev.display()
+            ),
+        )),
+    }
 }
 
 fn assemble<T, R, F>(
@@ -552,7 +571,7 @@ mod tests {
         let files = SplitFiles {
             train: r.join("sst/sst2_train.jsonl.gz"),
             dev: Some(r.join("sst/sst2_dev.jsonl.gz")),
-            test: r.join("sst/sst2_test.jsonl.gz"),
+            test: Some(r.join("sst/sst2_test.jsonl.gz")),
         };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let s = load_files(
@@ -588,6 +607,65 @@ mod tests {
                 .to_string()
                 .contains("sst2_train.jsonl.gz:2: unknown label 1 (expected one of 0)")
         );
+    }
+
+    #[test]
+    fn one_training_file_is_carved_into_three_splits() {
+        let (d, _dir) = mini();
+        let train = d.path().join("imdb/train.jsonl.gz");
+        let one = SplitFiles {
+            train: train.clone(),
+            dev: None,
+            test: None,
+        };
+        let cfg = SplitConfig::default();
+        let s = load_files(
+            &one,
+            &LabelMap::binary(),
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cfg,
+        )
+        .unwrap();
+        // 40 examples: 20 % test (8), then 10 % of the rest dev, the remainder train.
+        assert_eq!(s.test.len(), 8);
+        assert_eq!(s.train.len() + s.dev.len() + s.test.len(), 40);
+        assert_eq!(s.test.iter().filter(|e| e.label == 1).count(), 4);
+        assert_eq!(
+            (s.dev_origin, s.test_origin),
+            (SplitOrigin::CarvedFromTrain, SplitOrigin::CarvedFromPool)
+        );
+        assert_eq!(s.source_files, [train.clone()]);
+        // The same seed carves the same splits; no example is in two of them.
+        let again = load_files(
+            &one,
+            &LabelMap::binary(),
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(s, again);
+        let texts: std::collections::HashSet<_> = s
+            .train
+            .iter()
+            .chain(&s.dev)
+            .chain(&s.test)
+            .map(|e| &e.text)
+            .collect();
+        assert_eq!(texts.len(), 40);
+        let dev_only = SplitFiles {
+            train,
+            dev: Some(d.path().join("sst/sst2_dev.jsonl.gz")),
+            test: None,
+        };
+        let e = load_files(
+            &dev_only,
+            &LabelMap::binary(),
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &cfg,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("without a test file"), "{e}");
     }
 
     /// The one test that reads real data: the UCI copy shipped in the repository, when present.

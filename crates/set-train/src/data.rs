@@ -28,8 +28,9 @@ pub enum DataSource {
         train: PathBuf,
         /// Dev file; without it dev is carved from train.
         dev: Option<PathBuf>,
-        /// Test file.
-        test: PathBuf,
+        /// Test file; without it test (and dev) are carved from train.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test: Option<PathBuf>,
         /// Number of classes when labels are integers `0..classes`.
         classes: usize,
         /// Class names, in class order, when labels are words; `None`: the training file's
@@ -142,7 +143,7 @@ impl DataConfig {
             }
             DataSource::Files {
                 train, dev, test, ..
-            } => [Some(train), dev.as_ref(), Some(test)]
+            } => [Some(train), dev.as_ref(), test.as_ref()]
                 .into_iter()
                 .flatten()
                 .cloned()

@@ -266,7 +266,7 @@ mod tests {
             source: crate::DataSource::Files {
                 train: tr,
                 dev: None,
-                test: te,
+                test: Some(te),
                 classes: 2,
                 labels: None,
                 text_field: None,
