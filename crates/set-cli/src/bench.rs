@@ -126,6 +126,7 @@ pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Res
         dropout_embed: 0.0,
         dropout_output: 0.0,
         activation: ActivationMode::Fast,
+        rnn: Default::default(),
     };
     let mut tc = set_train::TrainerConfig::default().with_batch_size(args.batch_size);
     tc.optimizer = args.optimizer;

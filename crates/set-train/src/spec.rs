@@ -258,6 +258,7 @@ impl ModelSpec {
             dropout_embed: self.dropout_embed.get(),
             dropout_output: self.dropout_output.get(),
             activation: self.activation,
+            rnn: Default::default(),
         };
         cfg.validate()?;
         let bytes = stored_values(&cfg) * 16.0;

@@ -166,7 +166,7 @@ fn corruptions_are_typed_errors() {
     ));
     // Swap two column indices within one row: the row is then unsorted.
     let s = state();
-    let hh = s.model.lstm.w_hh.value.as_sparse().unwrap();
+    let hh = s.model.rnn[0].w_hh.value.as_sparse().unwrap();
     let row = (0..hh.rows())
         .find(|&r| hh.row_range(r).len() >= 2)
         .expect("a row with two entries");
