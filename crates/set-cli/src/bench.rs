@@ -61,13 +61,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn validate(a: &BenchArgs) -> Result<()> {
     let max = set_train::MAX_WIDTH;
-    let checks: [(&str, usize, usize, usize); 6] = [
+    let checks: [(&str, usize, usize, usize); 7] = [
         ("--vocab-size", a.vocab_size, 3, 1 << 24),
         ("--embed-dim", a.embed_dim, 1, max),
         ("--hidden", a.hidden, 1, max),
         ("--batch-size", a.batch_size, 1, 1 << 16),
         ("--seq-len", a.seq_len, 1, 1 << 16),
         ("--steps", a.steps, 1, 1 << 20),
+        ("--layers", a.layers, 1, set_train::MAX_LAYERS),
     ];
     for (flag, v, lo, hi) in checks {
         if !(lo..=hi).contains(&v) {
@@ -126,7 +127,13 @@ pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Res
         dropout_embed: 0.0,
         dropout_output: 0.0,
         activation: ActivationMode::Fast,
-        rnn: Default::default(),
+        rnn: set_nn::RnnArch {
+            cell: args.cell,
+            layers: args.layers,
+            bidirectional: args.bidirectional,
+            dropout_between: 0.0,
+            upper_ih: None,
+        },
     };
     let mut tc = set_train::TrainerConfig::default().with_batch_size(args.batch_size);
     tc.optimizer = args.optimizer;

@@ -334,6 +334,15 @@ pub struct BenchArgs {
     /// Seed of the random tokens and weights
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub seed: u64,
+    /// Recurrent cell: lstm, gru
+    #[arg(long, value_name = "CELL", default_value = "lstm", value_parser = crate::config::named::<set_nn::CellKind>(&["lstm", "gru"]))]
+    pub cell: set_nn::CellKind,
+    /// Stacked recurrent layers, in 1..=16
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub layers: usize,
+    /// Bidirectional recurrent layers
+    #[arg(long)]
+    pub bidirectional: bool,
 }
 
 /// `sweep` flags.
