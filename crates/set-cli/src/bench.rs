@@ -83,7 +83,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn validate(a: &BenchArgs) -> Result<()> {
     let max = set_train::MAX_WIDTH;
-    let checks: [(&str, usize, usize, usize); 8] = [
+    let checks: [(&str, usize, usize, usize); 9] = [
         ("--vocab-size", a.vocab_size, 3, 1 << 24),
         ("--embed-dim", a.embed_dim, 1, max),
         ("--hidden", a.hidden, 1, max),
@@ -92,6 +92,7 @@ fn validate(a: &BenchArgs) -> Result<()> {
         ("--steps", a.steps, 1, 1 << 20),
         ("--batch1-tokens", a.batch1_tokens, 1, 1 << 16),
         ("--batch1-runs", a.batch1_runs, 1, 1 << 20),
+        ("--layers", a.layers, 1, set_train::MAX_LAYERS),
     ];
     for (flag, v, lo, hi) in checks {
         if !(lo..=hi).contains(&v) {
@@ -150,6 +151,13 @@ pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Res
         dropout_embed: 0.0,
         dropout_output: 0.0,
         activation: ActivationMode::Fast,
+        rnn: set_nn::RnnArch {
+            cell: args.cell,
+            layers: args.layers,
+            bidirectional: args.bidirectional,
+            dropout_between: 0.0,
+            upper_ih: None,
+        },
     };
     let mut tc = set_train::TrainerConfig::default().with_batch_size(args.batch_size);
     tc.optimizer = args.optimizer;
@@ -210,8 +218,9 @@ pub fn run_with(args: &BenchArgs, comm: &dyn set_train::dist::Collective) -> Res
             h: args.hidden,
             b,
             t,
-            nnz_ih: model.lstm.w_ih.value.len(),
-            nnz_hh: model.lstm.w_hh.value.len(),
+            // Every layer and direction reads all b * t columns once: their stored values add.
+            nnz_ih: model.rnn.iter().map(|l| l.w_ih.value.len()).sum(),
+            nnz_hh: model.rnn.iter().map(|l| l.w_hh.value.len()).sum(),
         };
         let machine = Machine::measure(args.embed_dim, args.hidden, b, t, 9);
         let train_floor_ms = machine.floor_ms(shape.training());

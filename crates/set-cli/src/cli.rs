@@ -343,6 +343,15 @@ pub struct BenchArgs {
     /// Timed batch-1 forwards (after warm-up)
     #[arg(long, value_name = "N", default_value_t = 200)]
     pub batch1_runs: usize,
+    /// Recurrent cell: lstm, gru
+    #[arg(long, value_name = "CELL", default_value = "lstm", value_parser = crate::config::named::<set_nn::CellKind>(&["lstm", "gru"]))]
+    pub cell: set_nn::CellKind,
+    /// Stacked recurrent layers, in 1..=16
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub layers: usize,
+    /// Bidirectional recurrent layers
+    #[arg(long)]
+    pub bidirectional: bool,
 }
 
 /// `sweep` flags.

@@ -171,6 +171,18 @@ settings! {
     /// Dropout before the output layer [default: 0.2]
     #[arg(value_name = "P")]
     dropout_output: f64,
+    /// Recurrent cell: lstm, gru (PyTorch's nn.LSTM / nn.GRU equations) [default: lstm]
+    #[arg(value_parser = named::<set_nn::CellKind>(&["lstm", "gru"]), value_name = "CELL")]
+    cell: set_nn::CellKind,
+    /// Stacked recurrent layers, in 1..=16 [default: 1]
+    #[arg(value_name = "N")]
+    layers: usize,
+    /// Each recurrent layer also reads every sequence backwards; outputs concatenated [default: false]
+    #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    bidirectional: bool,
+    /// Dropout on the input of every recurrent layer after the first [default: 0]
+    #[arg(value_name = "P")]
+    dropout_between: f64,
     /// Erdős–Rényi sparsity level: density of an n_out x n_in matrix = epsilon (n_in + n_out) / (n_in n_out) [default: 5]
     #[arg(value_name = "EPS")]
     epsilon: f64,
@@ -348,6 +360,18 @@ pub struct TrainConfig {
     pub dropout_embed: f64,
     /// Output dropout.
     pub dropout_output: f64,
+    /// Recurrent cell.
+    #[serde(default, skip_serializing_if = "is_lstm")]
+    pub cell: set_nn::CellKind,
+    /// Stacked recurrent layers.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub layers: usize,
+    /// Bidirectional recurrent layers.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bidirectional: bool,
+    /// Dropout between recurrent layers.
+    #[serde(default, skip_serializing_if = "is_zero_rate")]
+    pub dropout_between: f64,
     /// ER epsilon (when sparse and no uniform density).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f64>,
@@ -406,6 +430,22 @@ pub struct TrainConfig {
     /// Worker threads, 0 = one per core (written only when given). Not compared on resume.
     #[serde(default, skip_serializing_if = "is_zero_usize")]
     pub threads: usize,
+}
+
+fn is_lstm(c: &set_nn::CellKind) -> bool {
+    *c == set_nn::CellKind::Lstm
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+fn is_zero_rate(p: &f64) -> bool {
+    *p == 0.0
 }
 
 fn is_false(b: &bool) -> bool {
@@ -749,6 +789,10 @@ impl TrainConfig {
             pooling: s.pooling.unwrap_or(PoolingName(Pooling::Mean)),
             dropout_embed: s.dropout_embed.unwrap_or(0.2),
             dropout_output: s.dropout_output.unwrap_or(0.2),
+            cell: s.cell.unwrap_or_default(),
+            layers: s.layers.unwrap_or(1),
+            bidirectional: s.bidirectional.unwrap_or(false),
+            dropout_between: s.dropout_between.unwrap_or(0.0),
             epsilon,
             density: s.density,
             erk: s.erk,
@@ -911,6 +955,12 @@ impl TrainConfig {
             .with_dropout(
                 DropoutRate::new(self.dropout_embed).map_err(|e| e.for_key("dropout_embed"))?,
                 DropoutRate::new(self.dropout_output).map_err(|e| e.for_key("dropout_output"))?,
+            )
+            .with_rnn(
+                self.cell,
+                self.layers,
+                self.bidirectional,
+                DropoutRate::new(self.dropout_between).map_err(|e| e.for_key("dropout_between"))?,
             );
         spec.validate()?;
         Ok(spec)
@@ -1110,10 +1160,16 @@ mod tests {
         assert!(
             err(Settings {
                 train: Some("/nonexistent".into()),
+                dev: Some("/nonexistent-dev".into()),
                 ..Settings::default()
             })
-            .contains("--test")
+            .contains("--dev needs --test")
         );
+        let missing = err(Settings {
+            train: Some("/nonexistent".into()),
+            ..Settings::default()
+        });
+        assert!(missing.contains("/nonexistent"), "{missing}");
         assert!(toml::from_str::<Settings>("lr = 0.1\nbogus = 1\n").is_err());
     }
 

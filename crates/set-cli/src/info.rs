@@ -39,6 +39,19 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         c.classes,
         bundle.class_names.join(", ")
     )?;
+    let rnn = c.rnn;
+    writeln!(
+        s,
+        "layers    {} x {}{} | dropout between layers {}",
+        rnn.layers,
+        rnn.cell,
+        if rnn.bidirectional {
+            " | bidirectional"
+        } else {
+            ""
+        },
+        rnn.dropout_between
+    )?;
     writeln!(s)?;
     writeln!(
         s,

@@ -422,9 +422,15 @@ pub fn write_all(run: &RunDir, model: &Classifier<f32>, title: &str) -> Result<(
     write_atomic(&dir.join("evolution.svg"), svg.as_bytes())?;
 
     let mut bars = Vec::new();
-    for (short, name) in [("ih", "lstm.weight_ih_l0"), ("hh", "lstm.weight_hh_l0")] {
-        if let Some(g) = set_train::analytics::gate_nnz(model, name) {
-            for (k, (gate, color)) in GATES.iter().enumerate() {
+    let cell = model.config.rnn.cell;
+    let names: &[&str] = match cell {
+        set_nn::CellKind::Lstm => &["i", "f", "g", "o"],
+        set_nn::CellKind::Gru => &["r", "z", "n"],
+    };
+    for (short, kind) in [("ih", "weight_ih"), ("hh", "weight_hh")] {
+        let name = set_nn::rnn_param_name(cell, kind, 0, 0);
+        if let Some(g) = set_train::analytics::gate_nnz(model, &name) {
+            for (k, (gate, (_, color))) in names.iter().zip(GATES.iter()).enumerate() {
                 bars.push((format!("{short}:{gate}"), g[k] as f64, *color));
             }
         }
@@ -435,7 +441,10 @@ pub fn write_all(run: &RunDir, model: &Classifier<f32>, title: &str) -> Result<(
         let (l, r) = body.split_horizontally(550);
         bar_panel(
             &l,
-            "LSTM non-zeros per gate",
+            match cell {
+                set_nn::CellKind::Lstm => "LSTM non-zeros per gate",
+                set_nn::CellKind::Gru => "GRU non-zeros per gate",
+            },
             ("matrix:gate", "non-zeros"),
             &bars,
         )?;

@@ -595,9 +595,17 @@ fn bad_flags_are_usage_errors_and_write_nothing() {
         "not found in data directory",
     );
     fails(
-        &run(&["train", "--train", s(&f.train), "--out", s(&out)]),
+        &run(&[
+            "train",
+            "--train",
+            s(&f.train),
+            "--dev",
+            s(&f.test),
+            "--out",
+            s(&out),
+        ]),
         2,
-        "--test",
+        "--dev needs --test",
     );
     fails(
         &run(&[
@@ -1558,4 +1566,59 @@ fn installed_binary_fetches_uci_without_the_checkout() {
         "{trained}"
     );
     fails(&away(&["data", "fetch", "sst2"]), 2, "give --from DIR");
+}
+
+/// A two-layer bidirectional GRU: trains, resumes bit-identically across an evolution step,
+/// `info` shows the architecture and `export --dense` writes PyTorch's state-dict names with the
+/// architecture in the metadata.
+#[test]
+fn stacked_bidirectional_gru_resumes_bit_identically_and_exports_torch_names() {
+    let f = fixture();
+    let arch = [
+        "--cell",
+        "gru",
+        "--layers",
+        "2",
+        "--bidirectional",
+        "--dropout-between",
+        "0.2",
+    ];
+    let reference = new_dir("gru-reference");
+    let mut args = tiny_args(f, &reference);
+    args.extend(arch);
+    ok(&run(&args));
+    let spe = steps_per_epoch(&reference);
+    let d = new_dir("gru-resumed");
+    let mut args = tiny_args(f, &d);
+    args.extend(arch);
+    let first = (spe + spe / 2).to_string();
+    args.extend(["--max-steps", &first]);
+    ok(&run(&args));
+    ok(&run(&["resume", s(&d)]));
+    assert_same_run(&reference, &d);
+
+    let info = ok(&run(&["info", "--model", s(&reference)]));
+    assert!(info.contains("layers    2 x gru | bidirectional"), "{info}");
+    assert!(info.contains("gru.weight_ih_l1_reverse"), "{info}");
+    let dense = f.root.join("gru-dense.safetensors");
+    ok(&run(&[
+        "export",
+        "--model",
+        s(&reference),
+        "--dense",
+        "--out",
+        s(&dense),
+    ]));
+    let bytes = read(&dense);
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(
+        st.tensor("gru.weight_ih_l1_reverse").unwrap().shape(),
+        &[24, 16]
+    );
+    assert_eq!(st.tensor("gru.bias_hh_l0").unwrap().shape(), &[24]);
+    assert_eq!(st.tensor("fc.weight").unwrap().shape(), &[2, 16]);
+    let model_meta: serde_json::Value = serde_json::from_str(&metadata(&bytes)["model"]).unwrap();
+    assert_eq!(model_meta["rnn"]["cell"], "gru");
+    assert_eq!(model_meta["rnn"]["layers"], 2);
+    assert_eq!(model_meta["rnn"]["bidirectional"], true);
 }

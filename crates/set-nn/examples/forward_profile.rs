@@ -23,6 +23,7 @@ fn main() {
         dropout_embed: 0.0,
         dropout_output: 0.0,
         activation: ActivationMode::Fast,
+        rnn: Default::default(),
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let (b, t) = (64, 100);

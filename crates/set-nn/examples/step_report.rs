@@ -36,6 +36,7 @@ fn time_model(storage: Storage, h: usize, t: usize, b: usize, reps: usize) -> (f
         dropout_embed: 0.0,
         dropout_output: 0.0,
         activation: ActivationMode::Fast,
+        rnn: Default::default(),
     };
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut model = Classifier::<f32>::new(cfg, &mut rng).expect("model");

@@ -1,13 +1,18 @@
-//! The sentiment classifier: sparse embedding -> dropout -> sparse LSTM -> pooling -> dropout ->
-//! output layer -> softmax cross-entropy. Forward returns an explicit cache; backward consumes it.
+//! The sentiment classifier: sparse embedding -> dropout -> sparse recurrent layers (LSTM or GRU,
+//! stacked, optionally bidirectional; [`crate::stack`]) -> pooling -> dropout -> output layer ->
+//! softmax cross-entropy. Forward returns an explicit cache; backward consumes it.
 
-pub use crate::config::{ClassifierConfig, LSTM_GATES, ParamKind, ParamSpec, Pooling, Storage};
-use crate::config::{EMBEDDING, FC_BIAS, FC_WEIGHT, LSTM_B_HH, LSTM_B_IH, LSTM_W_HH, LSTM_W_IH};
+pub use crate::config::{
+    CellKind, ClassifierConfig, GRU_GATES, LSTM_GATES, ParamKind, ParamSpec, Pooling, RnnArch,
+    Storage,
+};
+use crate::config::{EMBEDDING, FC_BIAS, FC_WEIGHT, RNN_PARAMS, rnn_param_name};
 use crate::dropout::{apply_mask, dropout_mask};
 use crate::error::NnError;
 use crate::loss::softmax_cross_entropy;
-use crate::lstm::{Lstm, LstmCache, OutputGrad};
+use crate::lstm::{Lstm, LstmCache};
 use crate::param::{Param, ParamValue};
+use crate::stack;
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Normal};
@@ -35,9 +40,10 @@ pub struct Classifier<T: Scalar> {
     pub config: ClassifierConfig,
     /// `embedding.weight` `[V, E]`.
     pub embedding: Param<T>,
-    /// The LSTM layer.
-    pub lstm: Lstm<T>,
-    /// `fc.weight` `[C, H]`.
+    /// The recurrent cells, layer by layer and, within a layer, forward then reverse direction
+    /// (PyTorch's order); one entry for the default one-layer unidirectional model.
+    pub rnn: Vec<Lstm<T>>,
+    /// `fc.weight` `[C, D H]` (`D` = 2 when bidirectional).
     pub out_weight: Param<T>,
     /// `fc.bias` `[C]`.
     pub out_bias: Param<T>,
@@ -53,9 +59,11 @@ pub struct ForwardCache<T: Scalar> {
     /// Token ids of the steps actually run, time-major `[T * B]`.
     pub tokens: Vec<u32>,
     emb_mask: Option<Array3<T>>,
-    /// The LSTM's activations and backward workspace.
-    pub lstm: LstmCache<T>,
-    /// Pooled (dropped-out) LSTM outputs `[H, B]` fed to the output layer.
+    /// Each recurrent cell's activations and backward workspace, in [`Classifier::rnn`]'s order.
+    pub rnn: Vec<LstmCache<T>>,
+    /// Dropout masks on the inputs of layers 1.. (training with `dropout_between > 0`).
+    between_masks: Vec<Option<Array3<T>>>,
+    /// Pooled (dropped-out) recurrent outputs `[D H, B]` fed to the output layer.
     pub pooled: Array2<T>,
     out_mask: Option<Array2<T>>,
     /// Logits `[C, B]`.
@@ -79,7 +87,12 @@ impl<T: Scalar> ForwardCache<T> {
         let b = T::BYTES;
         self.tokens.capacity() * 4
             + self.emb_mask.as_ref().map_or(0, |m| m.len() * b)
-            + self.lstm.memory_bytes()
+            + self.rnn.iter().map(LstmCache::memory_bytes).sum::<usize>()
+            + self
+                .between_masks
+                .iter()
+                .map(|m| m.as_ref().map_or(0, |m| m.len() * b))
+                .sum::<usize>()
             + (self.pooled.len() + self.logits.len() + self.d_logits.len()) * b
             + self.out_mask.as_ref().map_or(0, |m| m.len() * b)
             + self.d_embedded.len() * b
@@ -206,7 +219,7 @@ impl<T: Scalar> Classifier<T> {
                     }
                 }
             };
-            params.push(Param::new(spec.name, value));
+            params.push(Param::new(spec.name.clone(), value));
         }
         Self::assemble(config, &specs, params)
     }
@@ -243,30 +256,29 @@ impl<T: Scalar> Classifier<T> {
         params: Vec<Param<T>>,
     ) -> Result<Self, NnError> {
         let mut slots: Vec<Option<Param<T>>> = params.into_iter().map(Some).collect();
-        let mut take = |name: &'static str| -> Result<Param<T>, NnError> {
-            let found = slots
-                .iter_mut()
-                .find(|p| p.as_ref().is_some_and(|p| p.name == name))
-                .and_then(Option::take);
-            let spec = specs.iter().find(|s| s.name == name);
-            match (found, spec) {
-                (Some(p), Some(spec)) if p.value.shape() == spec.shape => Ok(p),
-                (found, spec) => Err(NnError::Shape {
-                    name: name.to_string(),
-                    expected: spec.map(|s| s.shape.clone()).unwrap_or_default(),
-                    got: found.map(|p| p.value.shape()).unwrap_or_default(),
-                }),
+        let embedding = take_named(&mut slots, specs, EMBEDDING.into())?;
+        let arch = config.rnn;
+        let mut rnn = Vec::with_capacity(arch.layers * arch.directions());
+        for layer in 0..arch.layers {
+            for dir in 0..arch.directions() {
+                let mut four = Vec::with_capacity(4);
+                for kind in RNN_PARAMS {
+                    four.push(take_named(
+                        &mut slots,
+                        specs,
+                        rnn_param_name(arch.cell, kind, layer, dir),
+                    )?);
+                }
+                let four: [Param<T>; 4] = four.try_into().expect("four parameters");
+                rnn.push(Lstm::with_cell(arch.cell, four, config.activation));
             }
-        };
-        let embedding = take(EMBEDDING)?;
-        let (w_ih, w_hh) = (take(LSTM_W_IH)?, take(LSTM_W_HH)?);
-        let (b_ih, b_hh) = (take(LSTM_B_IH)?, take(LSTM_B_HH)?);
-        let (out_weight, out_bias) = (take(FC_WEIGHT)?, take(FC_BIAS)?);
-        let mode = config.activation;
+        }
+        let out_weight = take_named(&mut slots, specs, FC_WEIGHT.into())?;
+        let out_bias = take_named(&mut slots, specs, FC_BIAS.into())?;
         Ok(Classifier {
             config,
             embedding,
-            lstm: Lstm::from_params(w_ih, w_hh, b_ih, b_hh, mode),
+            rnn,
             out_weight,
             out_bias,
             scratch: ForwardCache::default(),
@@ -283,7 +295,7 @@ impl<T: Scalar> Classifier<T> {
     /// #     embedding: Storage::Dense, lstm_ih: Storage::Dense, lstm_hh: Storage::Dense,
     /// #     output: Storage::Sparse { density: 0.5 },
     /// #     pooling: Pooling::Last, dropout_embed: 0.0, dropout_output: 0.0,
-    /// #     activation: ActivationMode::Fast,
+    /// #     activation: ActivationMode::Fast, rnn: Default::default(),
     /// # };
     /// # let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     /// let model = Classifier::<f32>::new(config, &mut rng).unwrap();
@@ -318,30 +330,18 @@ impl<T: Scalar> Classifier<T> {
 
     /// All parameters in table order ([`ClassifierConfig::param_specs`]; PyTorch names).
     pub fn params(&self) -> Vec<&Param<T>> {
-        let [a, b, c, d] = self.lstm.params();
-        vec![
-            &self.embedding,
-            a,
-            b,
-            c,
-            d,
-            &self.out_weight,
-            &self.out_bias,
-        ]
+        let mut all = vec![&self.embedding];
+        all.extend(self.rnn.iter().flat_map(Lstm::params));
+        all.extend([&self.out_weight, &self.out_bias]);
+        all
     }
 
     /// Mutable parameters in the same order as [`Classifier::params`].
     pub fn params_mut(&mut self) -> Vec<&mut Param<T>> {
-        let [a, b, c, d] = self.lstm.params_mut();
-        vec![
-            &mut self.embedding,
-            a,
-            b,
-            c,
-            d,
-            &mut self.out_weight,
-            &mut self.out_bias,
-        ]
+        let mut all = vec![&mut self.embedding];
+        all.extend(self.rnn.iter_mut().flat_map(Lstm::params_mut));
+        all.extend([&mut self.out_weight, &mut self.out_bias]);
+        all
     }
 
     /// Sets every gradient to zero.
@@ -432,38 +432,44 @@ impl<T: Scalar> Classifier<T> {
         tokens.clear();
         tokens.extend_from_slice(&batch.tokens[..steps * b]);
         let e = self.config.embed_dim;
-        let mut x = crate::lstm::recycle(&mut cache.lstm.x, (steps, e, b), false);
+        let mut rnn = std::mem::take(&mut cache.rnn);
+        let mut between_masks = std::mem::take(&mut cache.between_masks);
+        let slot = rnn.first_mut().map(|c| &mut c.x);
+        let mut x = match slot {
+            Some(slot) => crate::lstm::recycle(slot, (steps, e, b), false),
+            None => Array3::zeros((steps, e, b)),
+        };
         for (t, x_t) in x.axis_iter_mut(Axis(0)).enumerate() {
             self.embedding
                 .value
                 .gather_rows(&tokens[t * b..(t + 1) * b], Some(PAD_ID), x_t);
         }
-        let (emb_mask, out_mask_rng) = match train {
-            Some(rng) => {
-                let m = dropout_mask::<T, _>((steps, e, b), self.config.dropout_embed, rng);
-                (m, Some(rng))
-            }
-            None => (None, None),
+        let mut rng = train;
+        let emb_mask = match rng.as_mut() {
+            Some(r) => dropout_mask::<T, _>((steps, e, b), self.config.dropout_embed, &mut **r),
+            None => None,
         };
         apply_mask(&mut x, &emb_mask);
-        let mut lstm = std::mem::take(&mut cache.lstm);
-        self.lstm.forward_into(x, batch.lengths, steps, &mut lstm);
-        let mut pooled = match self.config.pooling {
-            Pooling::Last => lstm.final_hidden().to_owned(),
-            Pooling::Mean => {
-                let h = self.config.hidden;
-                let mut p = Array2::<T>::zeros((h, b));
-                let outs = lstm.outputs();
-                for (bi, &len) in batch.lengths.iter().enumerate() {
-                    let inv = T::of_f64(1.0 / len as f64);
-                    for t in 0..len {
-                        let mut col = p.column_mut(bi);
-                        col.scaled_add(inv, &outs.slice(s![t, .., bi]));
-                    }
-                }
-                p
-            }
-        };
+        let arch = self.config.rnn;
+        let dirs = arch.directions();
+        stack::forward(
+            &self.rnn,
+            dirs,
+            arch.dropout_between,
+            x,
+            batch.lengths,
+            steps,
+            rng.as_deref_mut(),
+            &mut rnn,
+            &mut between_masks,
+        );
+        let top = &rnn[rnn.len() - dirs..];
+        let mut pooled = stack::pool(
+            top,
+            self.config.hidden,
+            self.config.pooling == Pooling::Last,
+        );
+        let out_mask_rng = rng;
         let out_mask = match out_mask_rng {
             Some(rng) => dropout_mask::<T, _>(pooled.dim(), self.config.dropout_output, rng),
             None => None,
@@ -480,7 +486,8 @@ impl<T: Scalar> Classifier<T> {
         *cache = ForwardCache {
             tokens,
             emb_mask,
-            lstm,
+            rnn,
+            between_masks,
             pooled,
             out_mask,
             logits,
@@ -516,25 +523,18 @@ impl<T: Scalar> Classifier<T> {
             .value
             .matmul_t(d_logits, d_pooled.view_mut(), false);
         apply_mask(&mut d_pooled, &cache.out_mask);
-        let mut dx = match self.config.pooling {
-            Pooling::Last => self
-                .lstm
-                .backward(&mut cache.lstm, OutputGrad::Final(d_pooled.view())),
-            Pooling::Mean => {
-                let steps = cache.lstm.steps;
-                let mut d_all = Array3::<T>::zeros((steps, self.config.hidden, b));
-                for (bi, &len) in cache.lstm.lengths.iter().enumerate() {
-                    let inv = T::of_f64(1.0 / len as f64);
-                    for t in 0..len {
-                        d_all
-                            .slice_mut(s![t, .., bi])
-                            .scaled_add(inv, &d_pooled.column(bi));
-                    }
-                }
-                self.lstm
-                    .backward(&mut cache.lstm, OutputGrad::All(d_all.view()))
-            }
+        let top = match self.config.pooling {
+            Pooling::Last => stack::TopGrad::Last(d_pooled.view()),
+            Pooling::Mean => stack::TopGrad::Mean(d_pooled.view()),
         };
+        let dirs = self.config.rnn.directions();
+        let mut dx = stack::backward(
+            &mut self.rnn,
+            dirs,
+            &mut cache.rnn,
+            &cache.between_masks,
+            top,
+        );
         apply_mask(&mut dx, &cache.emb_mask);
         for (t, dx_t) in dx.axis_iter(Axis(0)).enumerate() {
             self.embedding.value.scatter_add_rows(
@@ -656,6 +656,27 @@ pub fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> usize {
         }
     }
     best.0
+}
+
+/// Takes the parameter named `name` out of `slots`, checking its shape against the table.
+fn take_named<T: Scalar>(
+    slots: &mut [Option<Param<T>>],
+    specs: &[ParamSpec],
+    name: String,
+) -> Result<Param<T>, NnError> {
+    let found = slots
+        .iter_mut()
+        .find(|p| p.as_ref().is_some_and(|p| p.name == name))
+        .and_then(Option::take);
+    let spec = specs.iter().find(|s| s.name == name);
+    match (found, spec) {
+        (Some(p), Some(spec)) if p.value.shape() == spec.shape => Ok(p),
+        (found, spec) => Err(NnError::Shape {
+            name,
+            expected: spec.map(|s| s.shape.clone()).unwrap_or_default(),
+            got: found.map(|p| p.value.shape()).unwrap_or_default(),
+        }),
+    }
 }
 
 fn zero_row<T: Scalar>(m: &mut ParamValue<T>, row: usize) {

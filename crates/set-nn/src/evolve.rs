@@ -6,11 +6,11 @@
 //! their row gradients and their optimizer state.
 
 use crate::classifier::{Classifier, ForwardCache, PAD_ID};
-use crate::config::{ParamKind, ParamSpec};
+use crate::config::{ClassifierConfig, ParamKind, ParamSpec, RNN_PARAMS, rnn_param_name};
 use crate::error::NnError;
 use crate::optim::Optimizer;
 use crate::param::{Param, ParamValue};
-use ndarray::Axis;
+use ndarray::{Array3, ArrayView3, Axis};
 use rand::Rng;
 use set_evolve::{
     EvolutionPolicy, EvolutionReport, EvolveContext, GradientRowFn, MatrixView, TopologyTracker,
@@ -26,8 +26,8 @@ type RowFn<'a> = Box<dyn Fn(usize, &mut [f32]) + Sync + 'a>;
 /// Empty (every lookup `None`) before the first training step.
 pub struct RowGradients<'a> {
     embedding: Option<RowFn<'a>>,
-    lstm_ih: Option<RowFn<'a>>,
-    lstm_hh: Option<RowFn<'a>>,
+    /// Per recurrent matrix, by parameter name.
+    recurrent: Vec<(String, RowFn<'a>)>,
     output: Option<RowFn<'a>>,
 }
 
@@ -39,42 +39,50 @@ impl std::fmt::Debug for RowGradients<'_> {
     }
 }
 
+/// `out[j] = sum_t dg[t, r, :] . x[t, j, :]` for the first `steps` steps.
+fn step_sum_row(dg: &Array3<f32>, x: ArrayView3<'_, f32>, steps: usize, r: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    for t in 0..steps {
+        let d = dg.slice(ndarray::s![t, r, ..]);
+        for (j, o) in out.iter_mut().enumerate() {
+            *o += d.dot(&x.slice(ndarray::s![t, j, ..]));
+        }
+    }
+}
+
 impl<'a> RowGradients<'a> {
     /// Row gradients from a training step's cache (none if it holds no backward pass).
-    pub(crate) fn new(cache: &'a ForwardCache<f32>) -> Self {
-        let has_cache =
-            cache.lstm.steps > 0 && cache.lstm.d_gates.len_of(Axis(0)) == cache.lstm.steps;
+    pub(crate) fn new(cache: &'a ForwardCache<f32>, config: &ClassifierConfig) -> Self {
+        let has_cache = cache.rnn.len() == config.rnn.layers * config.rnn.directions()
+            && cache
+                .rnn
+                .iter()
+                .all(|c| c.steps > 0 && c.d_gates.len_of(Axis(0)) == c.steps);
         if !has_cache {
             return RowGradients {
                 embedding: None,
-                lstm_ih: None,
-                lstm_hh: None,
+                recurrent: Vec::new(),
                 output: None,
             };
         }
-        // dW_ih[r, :] = sum_t dG[t, r, :] X[t]^T, dW_hh with h_{t-1},
-        // dEmb[v, :] = sum over the positions of token v of dX, dW_out[c, :] = dlogits[c] pooled^T.
-        let grad_ih = move |r: usize, out: &mut [f32]| {
-            out.fill(0.0);
-            let (dg, x) = (&cache.lstm.d_gates, &cache.lstm.x);
-            for t in 0..cache.lstm.steps {
-                let d = dg.slice(ndarray::s![t, r, ..]);
-                for (j, o) in out.iter_mut().enumerate() {
-                    *o += d.dot(&x.slice(ndarray::s![t, j, ..]));
-                }
-            }
-        };
-        let grad_hh = move |r: usize, out: &mut [f32]| {
-            out.fill(0.0);
-            let (dg, h) = (&cache.lstm.d_gates, &cache.lstm.h);
-            for t in 0..cache.lstm.steps {
-                let d = dg.slice(ndarray::s![t, r, ..]);
-                for (j, o) in out.iter_mut().enumerate() {
-                    *o += d.dot(&h.slice(ndarray::s![t, j, ..]));
-                }
-            }
-        };
-        let batch = cache.lstm.batch;
+        // dW_ih[r, :] = sum_t dG[t, r, :] X[t]^T, dW_hh with h_{t-1} (and, for a GRU, the
+        // recurrent gate gradients), dEmb[v, :] = sum over the positions of token v of dX,
+        // dW_out[c, :] = dlogits[c] pooled^T.
+        let arch = config.rnn;
+        let mut recurrent: Vec<(String, RowFn<'a>)> = Vec::new();
+        for (i, c) in cache.rnn.iter().enumerate() {
+            let (layer, dir) = (i / arch.directions(), i % arch.directions());
+            let name = |k: usize| rnn_param_name(arch.cell, RNN_PARAMS[k], layer, dir);
+            let grad_ih = move |r: usize, out: &mut [f32]| {
+                step_sum_row(&c.d_gates, c.x.view(), c.steps, r, out)
+            };
+            let grad_hh = move |r: usize, out: &mut [f32]| {
+                step_sum_row(c.d_recurrent_gates(), c.h.view(), c.steps, r, out)
+            };
+            recurrent.push((name(0), Box::new(grad_ih)));
+            recurrent.push((name(1), Box::new(grad_hh)));
+        }
+        let batch = cache.rnn[0].batch;
         let mut positions: HashMap<u32, Vec<(usize, usize)>> = HashMap::new();
         for (k, &id) in cache.tokens.iter().enumerate() {
             if id != PAD_ID {
@@ -102,23 +110,25 @@ impl<'a> RowGradients<'a> {
         };
         RowGradients {
             embedding: Some(Box::new(grad_emb)),
-            lstm_ih: Some(Box::new(grad_ih)),
-            lstm_hh: Some(Box::new(grad_hh)),
+            recurrent,
             output: Some(Box::new(grad_out)),
         }
     }
 
-    /// The row-gradient function of a matrix of the given kind, if a training step has run
+    /// The row-gradient function of the matrix `spec` of the table, if a training step has run
     /// (`None` for bias vectors).
-    pub fn get(&self, kind: ParamKind) -> Option<GradientRowFn<'_>> {
-        let f = match kind {
-            ParamKind::Embedding => &self.embedding,
-            ParamKind::LstmInputGates => &self.lstm_ih,
-            ParamKind::LstmRecurrentGates => &self.lstm_hh,
-            ParamKind::Output => &self.output,
+    pub fn get(&self, spec: &ParamSpec) -> Option<GradientRowFn<'_>> {
+        let f = match spec.kind {
+            ParamKind::Embedding => self.embedding.as_ref(),
+            ParamKind::LstmInputGates | ParamKind::LstmRecurrentGates => self
+                .recurrent
+                .iter()
+                .find(|(n, _)| *n == spec.name)
+                .map(|(_, f)| f),
+            ParamKind::Output => self.output.as_ref(),
             ParamKind::Bias => return None,
         };
-        f.as_deref().map(|f| f as GradientRowFn<'_>)
+        f.map(|f| f.as_ref() as GradientRowFn<'_>)
     }
 }
 
@@ -169,7 +179,7 @@ pub fn evolve_model(
     // Every matrix of the table (sparse or not, for the gradient reset), with its state.
     let mut matrices: Vec<LentMatrix<'_>> = Vec::new();
     for spec in specs.iter().filter(|s| s.is_matrix()) {
-        let param = take_by_name(&mut params, spec.name).ok_or_else(|| NnError::Shape {
+        let param = take_by_name(&mut params, &spec.name).ok_or_else(|| NnError::Shape {
             name: format!("{} (missing from the model)", spec.name),
             expected: spec.shape.clone(),
             got: Vec::new(),
@@ -193,7 +203,7 @@ pub fn evolve_model(
                     view = view.with_state(b);
                 }
             }
-            if let Some(grad_fn) = row_gradients.get(spec.kind) {
+            if let Some(grad_fn) = row_gradients.get(spec) {
                 view = view.with_gradient_row(grad_fn);
             }
             if spec.kind == ParamKind::Embedding {
@@ -262,19 +272,18 @@ impl Classifier<f32> {
     pub fn evolution_inputs(&mut self) -> Result<EvolutionInputs<'_>, NnError> {
         let specs = self.config.param_specs()?;
         let Classifier {
+            config,
             embedding,
-            lstm,
+            rnn,
             out_weight,
             out_bias,
             scratch,
-            ..
         } = self;
-        let [w_ih, w_hh, b_ih, b_hh] = lstm.params_mut();
-        let mut all: Vec<Option<&mut Param<f32>>> =
-            [embedding, w_ih, w_hh, b_ih, b_hh, out_weight, out_bias]
-                .into_iter()
-                .map(Some)
-                .collect();
+        let mut all: Vec<Option<&mut Param<f32>>> = std::iter::once(embedding)
+            .chain(rnn.iter_mut().flat_map(crate::lstm::Lstm::params_mut))
+            .chain([out_weight, out_bias])
+            .map(Some)
+            .collect();
         let mut params = Vec::with_capacity(specs.len());
         for spec in &specs {
             let p = all
@@ -291,7 +300,7 @@ impl Classifier<f32> {
         Ok(EvolutionInputs {
             specs,
             params,
-            row_gradients: RowGradients::new(scratch),
+            row_gradients: RowGradients::new(scratch, config),
         })
     }
 }
@@ -314,6 +323,10 @@ mod tests {
     );
 
     fn setup(seed: u64) -> Setup {
+        setup_arch(seed, Default::default())
+    }
+
+    fn setup_arch(seed: u64, rnn: crate::RnnArch) -> Setup {
         let cfg = ClassifierConfig {
             vocab_size: 40,
             embed_dim: 6,
@@ -327,6 +340,7 @@ mod tests {
             dropout_embed: 0.0,
             dropout_output: 0.0,
             activation: ActivationMode::Fast,
+            rnn,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = Classifier::<f32>::new(cfg, &mut rng).unwrap();
@@ -453,7 +467,25 @@ mod tests {
 
     #[test]
     fn lent_row_gradients_match_the_sparse_gradients() {
-        let (mut model, mut opt, tokens, lengths, labels) = setup(1);
+        check_row_gradients(Default::default(), 50);
+    }
+
+    /// Every matrix of every layer and direction of a stacked bidirectional GRU gets its own
+    /// row gradient (the recurrent one from the GRU's recurrent gate gradients).
+    #[test]
+    fn lent_row_gradients_match_for_a_stacked_bidirectional_gru() {
+        let arch = crate::RnnArch {
+            cell: crate::CellKind::Gru,
+            layers: 2,
+            bidirectional: true,
+            dropout_between: 0.2,
+            upper_ih: None,
+        };
+        check_row_gradients(arch, 300);
+    }
+
+    fn check_row_gradients(arch: crate::RnnArch, min_checked: usize) {
+        let (mut model, mut opt, tokens, lengths, labels) = setup_arch(1, arch);
         let batch = BatchRef {
             tokens: &tokens,
             lengths: &lengths,
@@ -461,9 +493,11 @@ mod tests {
         };
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         model.train_step(&batch, &labels, &mut rng, 0).unwrap();
-        let grads = [0usize, 1, 2, 5]
+        let grads = model
+            .params()
             .iter()
-            .map(|&i| model.params()[i].grad.clone())
+            .filter(|p| p.is_matrix())
+            .map(|p| p.grad.clone())
             .collect();
         let mut probe = Probe {
             grads,
@@ -481,7 +515,7 @@ mod tests {
         )
         .unwrap();
         let checked = probe.checked.into_inner();
-        assert!(checked > 50, "checked {}", checked);
+        assert!(checked > min_checked, "checked {}", checked);
     }
 
     #[test]
@@ -558,6 +592,7 @@ mod tests {
             dropout_embed: 0.0,
             dropout_output: 0.0,
             activation: ActivationMode::Fast,
+            rnn: Default::default(),
         };
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let mut model = Classifier::<f32>::new(cfg, &mut rng).unwrap();
@@ -671,6 +706,7 @@ mod tests {
                 dropout_embed: 0.0,
                 dropout_output: 0.0,
                 activation: ActivationMode::Fast,
+                rnn: Default::default(),
             };
             let model =
                 Classifier::<f32>::new(cfg.clone(), &mut ChaCha8Rng::seed_from_u64(3)).unwrap();

@@ -11,9 +11,15 @@
 //! step, the same [`crate::lstm::unit_step`]), so the logits are bit-identical to
 //! [`Classifier::forward`] without dropout (tested on random shapes with padding and on real
 //! models).
+//!
+//! The fused path covers the default architecture, one unidirectional LSTM layer. Stacked,
+//! bidirectional and GRU models run the training forward without dropout into a cache kept in
+//! the scratch (reused from batch to batch): the same logits, without the memory saving.
 
 use crate::activation::ActivationMode;
-use crate::classifier::{BatchRef, Classifier, PAD_ID, Pooling, StepStats, count_correct};
+use crate::classifier::{
+    BatchRef, CellKind, Classifier, ForwardCache, PAD_ID, Pooling, StepStats, count_correct,
+};
 use crate::error::NnError;
 use crate::loss::softmax_cross_entropy;
 use crate::lstm::{LstmShape, recycle, unit_step};
@@ -51,6 +57,8 @@ pub struct InferScratch<T: Scalar> {
     pooled: Array2<T>,
     /// Logits `[C, B]`.
     logits: Array2<T>,
+    /// The training forward's cache, for architectures the fused path does not cover.
+    cache: ForwardCache<T>,
 }
 
 impl<T: Scalar> InferScratch<T> {
@@ -84,7 +92,7 @@ impl<T: Scalar> Classifier<T> {
     /// #     embedding: Storage::Dense, lstm_ih: Storage::Sparse { density: 0.5 },
     /// #     lstm_hh: Storage::Sparse { density: 0.5 }, output: Storage::Dense,
     /// #     pooling: Pooling::Last, dropout_embed: 0.0, dropout_output: 0.0,
-    /// #     activation: ActivationMode::Fast,
+    /// #     activation: ActivationMode::Fast, rnn: Default::default(),
     /// # };
     /// # let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     /// let model = Classifier::<f32>::new(config, &mut rng).unwrap();
@@ -114,6 +122,11 @@ impl<T: Scalar> Classifier<T> {
         chunk_bytes: usize,
     ) -> Result<ArrayView2<'s, T>, NnError> {
         self.validate_batch(batch)?;
+        if !self.fused_inference() {
+            self.forward_into::<rand_chacha::ChaCha8Rng>(batch, None, &mut scratch.cache)?;
+            scratch.logits.clone_from(&scratch.cache.logits);
+            return Ok(scratch.logits.view());
+        }
         let b = batch.lengths.len();
         let mean = self.config.pooling == Pooling::Mean;
         self.infer_lstm(batch, mean, scratch, chunk_bytes);
@@ -171,6 +184,11 @@ impl<T: Scalar> Classifier<T> {
 }
 
 impl<T: Scalar> Classifier<T> {
+    /// Whether [`Classifier::infer`] takes the fused path: one unidirectional LSTM layer.
+    fn fused_inference(&self) -> bool {
+        matches!(self.rnn.as_slice(), [layer] if layer.cell == CellKind::Lstm)
+    }
+
     /// Runs the embedding and the LSTM over `batch` (already validated), leaving the final
     /// state in `scratch.h[0]` and, with `mean`, the mean of each sequence's outputs in
     /// `scratch.pooled`.
@@ -181,7 +199,7 @@ impl<T: Scalar> Classifier<T> {
         scratch: &mut InferScratch<T>,
         chunk_bytes: usize,
     ) {
-        let lstm = &self.lstm;
+        let lstm = &self.rnn[0];
         let LstmShape {
             d_input: e,
             d_hidden: h,
@@ -444,7 +462,7 @@ set_sparse::multiversion!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClassifierConfig, Storage};
+    use crate::{ClassifierConfig, RnnArch, Storage};
     use proptest::prelude::*;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -459,6 +477,7 @@ mod tests {
         storages: [Storage; 3],
         pooling: Pooling,
         activation: ActivationMode,
+        rnn: RnnArch,
     ) -> (Classifier<T>, Vec<u32>, Vec<usize>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let config = ClassifierConfig {
@@ -474,6 +493,7 @@ mod tests {
             dropout_embed: 0.5,
             dropout_output: 0.5,
             activation,
+            rnn,
         };
         let model = Classifier::<T>::new(config, &mut rng).unwrap();
         let lengths: Vec<usize> = (0..b).map(|_| rng.random_range(1..=t)).collect();
@@ -489,6 +509,23 @@ mod tests {
 
     fn bits<T: Scalar>(a: ArrayView2<'_, T>) -> Vec<u64> {
         a.iter().map(|v| v.as_f64().to_bits()).collect()
+    }
+
+    /// The default architecture (fused path) and three the fallback runs.
+    fn arch(k: usize) -> RnnArch {
+        let (cell, layers, bidirectional) = match k {
+            0 => (CellKind::Lstm, 1, false),
+            1 => (CellKind::Lstm, 2, false),
+            2 => (CellKind::Lstm, 1, true),
+            _ => (CellKind::Gru, 2, true),
+        };
+        RnnArch {
+            cell,
+            layers,
+            bidirectional,
+            dropout_between: 0.5,
+            ..RnnArch::default()
+        }
     }
 
     fn storage(sparse: bool, density: f64) -> Storage {
@@ -514,6 +551,7 @@ mod tests {
             density in 0.05f64..1.0,
             mean in any::<bool>(), exact in any::<bool>(),
             threads in 1usize..3, chunk_bytes in prop::sample::select(vec![1usize, 4096, CHUNK_BYTES]),
+            kind in prop_oneof![3 => Just(0usize), 1 => 1usize..4],
         ) {
             let pooling = if mean { Pooling::Mean } else { Pooling::Last };
             let activation = if exact { ActivationMode::Exact } else { ActivationMode::Fast };
@@ -521,7 +559,7 @@ mod tests {
             let pool = set_sparse::denormal::build_thread_pool(threads, true).unwrap();
             pool.install(|| {
                 let (model, tokens, lengths) = model_and_batch::<f32>(
-                    seed, (30, e, h, c), (b, t, extra), storages, pooling, activation,
+                    seed, (30, e, h, c), (b, t, extra), storages, pooling, activation, arch(kind),
                 );
                 let batch = BatchRef { tokens: &tokens, lengths: &lengths, seq_len: t + extra };
                 let reference = model.forward::<ChaCha8Rng>(&batch, None).unwrap().logits;
@@ -529,6 +567,7 @@ mod tests {
                 let mut scratch = InferScratch::default();
                 let (other, other_tokens, other_lengths) = model_and_batch::<f32>(
                     seed + 1, (30, e, h, c), (b + 3, t + 2, 0), storages, pooling, activation,
+                    arch(kind),
                 );
                 let _ = other.infer_chunked(
                     &BatchRef { tokens: &other_tokens, lengths: &other_lengths, seq_len: t + 2 },
@@ -558,6 +597,7 @@ mod tests {
             storages,
             Pooling::Last,
             ActivationMode::Fast,
+            RnnArch::default(),
         );
         let batch = BatchRef {
             tokens: &tokens,

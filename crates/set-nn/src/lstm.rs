@@ -1,4 +1,6 @@
-//! Sparse LSTM layer: stacked gates (i, f, g, o, as PyTorch), CSR or dense weights, full BPTT.
+//! Sparse recurrent layer (one direction of one layer): an LSTM cell with stacked gates
+//! (i, f, g, o, as PyTorch) or a GRU cell (r, z, n; see [`crate::gru`]), CSR or dense weights,
+//! full BPTT.
 //!
 //! Layout: activations are time-major, `[T, features, B]`: step `t` is one contiguous
 //! `[features, B]` block whose rows are contiguous over the batch. The input projection of all
@@ -7,7 +9,7 @@
 //! through unchanged), so the state after the last step is each sequence's state at its length.
 
 use crate::activation::{ActivationMode, sigmoid_exact, sigmoid_fast, tanh_fast};
-use crate::config::{LSTM_B_HH, LSTM_B_IH, LSTM_W_HH, LSTM_W_IH};
+use crate::config::{CellKind, RNN_PARAMS, rnn_param_name};
 use crate::param::{Param, ParamValue};
 use crate::rows::{RawRows, for_each_unit};
 use ndarray::{Array, Array1, Array3, ArrayView2, ArrayView3, Axis, Dimension, s};
@@ -22,9 +24,12 @@ pub struct LstmShape {
     pub d_hidden: usize,
 }
 
-/// One LSTM layer: `w_ih` `[4H, E]`, `w_hh` `[4H, H]`, biases `b_ih`, `b_hh` `[4H]`.
+/// One direction of one recurrent layer: `w_ih` `[G H, E]`, `w_hh` `[G H, H]`, biases `b_ih`,
+/// `b_hh` `[G H]`, with `G` = 4 gates for an LSTM cell and 3 for a GRU cell.
 #[derive(Debug, Clone)]
 pub struct Lstm<T: Scalar> {
+    /// The cell (LSTM or GRU).
+    pub cell: CellKind,
     /// Input-to-hidden weights, gates stacked i, f, g, o.
     pub w_ih: Param<T>,
     /// Hidden-to-hidden weights, gates stacked i, f, g, o.
@@ -60,6 +65,13 @@ pub struct LstmCache<T: Scalar> {
     pub steps: usize,
     /// Batch size.
     pub batch: usize,
+    /// GRU only: `W_hn h_{t-1} + b_hn` per step `[T, H, B]` (the reset gate multiplies it).
+    pub hn: Array3<T>,
+    /// GRU only: per-step recurrent product workspace `[G H, B]`.
+    pub gh: ndarray::Array2<T>,
+    /// GRU only: gradients of the recurrent pre-activations `[T, G H, B]` (they differ from
+    /// `d_gates` in the `n` block, which the reset gate scales).
+    pub d_gates_hh: Array3<T>,
 }
 
 impl<T: Scalar> LstmCache<T> {
@@ -72,14 +84,28 @@ impl<T: Scalar> LstmCache<T> {
             &self.h,
             &self.tanh_c,
             &self.d_gates,
+            &self.hn,
+            &self.d_gates_hh,
         ];
         arrays.iter().map(|a| a.len() * T::BYTES).sum::<usize>()
+            + self.gh.len() * T::BYTES
             + self.lengths.capacity() * std::mem::size_of::<usize>()
     }
 
     /// Hidden states `[T, H, B]` (`h_1 .. h_T`).
     pub fn outputs(&self) -> ArrayView3<'_, T> {
         self.h.slice(s![1.., .., ..])
+    }
+
+    /// Gradients of the recurrent pre-activations `[T, G H, B]` from the last backward pass
+    /// (`W_hh`'s gradient is `sum_t d[t] h_{t-1}^T`): `d_gates` for an LSTM, `d_gates_hh` for a
+    /// GRU.
+    pub fn d_recurrent_gates(&self) -> &Array3<T> {
+        if self.d_gates_hh.is_empty() {
+            &self.d_gates
+        } else {
+            &self.d_gates_hh
+        }
     }
 
     /// The final hidden state `[H, B]`: each sequence's state at its own length.
@@ -97,7 +123,7 @@ pub enum OutputGrad<'a, T> {
 }
 
 impl<T: Scalar> Lstm<T> {
-    /// Wraps the four parameters, checking their shapes against each other.
+    /// Wraps the four parameters of an LSTM cell, checking their shapes against each other.
     ///
     /// # Panics
     /// If the shapes are inconsistent (a caller bug; loaders check shapes first).
@@ -109,13 +135,25 @@ impl<T: Scalar> Lstm<T> {
         b_hh: Param<T>,
         mode: ActivationMode,
     ) -> Self {
+        Self::with_cell(CellKind::Lstm, [w_ih, w_hh, b_ih, b_hh], mode)
+    }
+
+    /// Wraps the four parameters (PyTorch order) of a `cell`, checking their shapes.
+    ///
+    /// # Panics
+    /// If the shapes are inconsistent (a caller bug; loaders check shapes first).
+    #[track_caller]
+    pub fn with_cell(cell: CellKind, params: [Param<T>; 4], mode: ActivationMode) -> Self {
+        let [w_ih, w_hh, b_ih, b_hh] = params;
+        let g = cell.gates();
         let (si, sh) = (w_ih.value.shape(), w_hh.value.shape());
-        assert_eq!(si[0] % 4, 0, "w_ih rows must be 4H");
-        let h = si[0] / 4;
-        assert_eq!(sh, vec![4 * h, h], "w_hh must be [4H, H]");
-        assert_eq!(b_ih.value.shape(), vec![4 * h], "b_ih must be [4H]");
-        assert_eq!(b_hh.value.shape(), vec![4 * h], "b_hh must be [4H]");
+        assert_eq!(si[0] % g, 0, "w_ih rows must be G H");
+        let h = si[0] / g;
+        assert_eq!(sh, vec![g * h, h], "w_hh must be [G H, H]");
+        assert_eq!(b_ih.value.shape(), vec![g * h], "b_ih must be [G H]");
+        assert_eq!(b_hh.value.shape(), vec![g * h], "b_hh must be [G H]");
         Lstm {
+            cell,
             w_ih,
             w_hh,
             b_ih,
@@ -129,7 +167,7 @@ impl<T: Scalar> Lstm<T> {
         let s = self.w_ih.value.shape();
         LstmShape {
             d_input: s[1],
-            d_hidden: s[0] / 4,
+            d_hidden: s[0] / self.cell.gates(),
         }
     }
 
@@ -177,6 +215,9 @@ impl<T: Scalar> Lstm<T> {
         steps: usize,
         cache: &mut LstmCache<T>,
     ) {
+        if self.cell == CellKind::Gru {
+            return self.gru_forward_into(x, lengths, steps, cache);
+        }
         let LstmShape {
             d_input,
             d_hidden: h,
@@ -265,6 +306,9 @@ impl<T: Scalar> Lstm<T> {
     /// If `d_out` has the wrong shape (caller bug).
     #[track_caller]
     pub fn backward(&mut self, cache: &mut LstmCache<T>, d_out: OutputGrad<'_, T>) -> Array3<T> {
+        if self.cell == CellKind::Gru {
+            return self.gru_backward(cache, d_out);
+        }
         let LstmShape {
             d_input,
             d_hidden: h,
@@ -393,7 +437,7 @@ where
 
 /// Row `i` of a view with contiguous rows.
 #[inline(always)]
-fn row<'a, T>(a: ArrayView2<'a, T>, i: usize) -> &'a [T] {
+pub(crate) fn row<'a, T>(a: ArrayView2<'a, T>, i: usize) -> &'a [T] {
     a.index_axis_move(Axis(0), i)
         .to_slice()
         .expect("contiguous rows")
@@ -543,17 +587,19 @@ set_sparse::multiversion!(
     fn cell_backward<T>(ai: &[T], af: &[T], ag: &[T], ao: &[T], c_prev: &[T], tanh_c: &[T], dh: &[T], dc_next: &[T], di: &mut [T], df: &mut [T], dg: &mut [T], d_o: &mut [T], dc_prev: &mut [T]) => cell_backward_body
 );
 
-/// Builds an LSTM's parameters from storage values (used by constructors and loaders).
+/// Builds the parameters of a one-layer unidirectional LSTM from storage values, named as
+/// PyTorch names them (`lstm.weight_ih_l0`, ...).
 pub fn lstm_params<T: Scalar>(
     w_ih: ParamValue<T>,
     w_hh: ParamValue<T>,
     b_ih: Array1<T>,
     b_hh: Array1<T>,
 ) -> [Param<T>; 4] {
+    let name = |k: usize| rnn_param_name(CellKind::Lstm, RNN_PARAMS[k], 0, 0);
     [
-        Param::new(LSTM_W_IH, w_ih),
-        Param::new(LSTM_W_HH, w_hh),
-        Param::new(LSTM_B_IH, ParamValue::Vector(b_ih)),
-        Param::new(LSTM_B_HH, ParamValue::Vector(b_hh)),
+        Param::new(name(0), w_ih),
+        Param::new(name(1), w_hh),
+        Param::new(name(2), ParamValue::Vector(b_ih)),
+        Param::new(name(3), ParamValue::Vector(b_hh)),
     ]
 }

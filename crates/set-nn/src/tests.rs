@@ -9,13 +9,18 @@ use ndarray::{Array2, Array3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const EPS: f64 = 1e-6;
+pub(crate) const EPS: f64 = 1e-6;
 
-fn close(analytic: f64, numeric: f64) -> bool {
+pub(crate) fn close(analytic: f64, numeric: f64) -> bool {
     (analytic - numeric).abs() <= 1e-5 + 1e-3 * numeric.abs()
 }
 
-fn config(storage: Storage, output: Storage, pooling: Pooling, dropout: f64) -> ClassifierConfig {
+pub(crate) fn config(
+    storage: Storage,
+    output: Storage,
+    pooling: Pooling,
+    dropout: f64,
+) -> ClassifierConfig {
     ClassifierConfig {
         vocab_size: 9,
         embed_dim: 4,
@@ -29,11 +34,12 @@ fn config(storage: Storage, output: Storage, pooling: Pooling, dropout: f64) -> 
         dropout_embed: dropout,
         dropout_output: dropout,
         activation: ActivationMode::Exact,
+        rnn: Default::default(),
     }
 }
 
 /// Variable lengths and padding: time-major tokens for 3 sequences of lengths 4, 2, 1 (T = 5).
-fn small_batch() -> (Vec<u32>, Vec<usize>, usize, Vec<usize>) {
+pub(crate) fn small_batch() -> (Vec<u32>, Vec<usize>, usize, Vec<usize>) {
     let seqs: [&[u32]; 3] = [&[3, 5, 1, 8], &[2, 7], &[4]];
     let t = 5;
     let mut tokens = vec![0u32; t * 3];
@@ -51,13 +57,18 @@ fn small_batch() -> (Vec<u32>, Vec<usize>, usize, Vec<usize>) {
 }
 
 /// Loss of the classifier with dropout masks drawn from a fixed seed (the same masks each call).
-fn loss(model: &Classifier<f64>, batch: &BatchRef<'_>, labels: &[usize], seed: u64) -> f64 {
+pub(crate) fn loss(
+    model: &Classifier<f64>,
+    batch: &BatchRef<'_>,
+    labels: &[usize],
+    seed: u64,
+) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let cache = model.forward(batch, Some(&mut rng)).unwrap();
     softmax_cross_entropy(cache.logits.view(), labels).0
 }
 
-fn check_classifier(cfg: ClassifierConfig, seed: u64) {
+pub(crate) fn check_classifier(cfg: ClassifierConfig, seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut model = Classifier::<f64>::new(cfg, &mut rng).unwrap();
     // Perturb biases and the padding row away from trivial values.
@@ -137,7 +148,7 @@ fn gradcheck_lstm_alone_including_input_gradient() {
     );
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let model = Classifier::<f64>::new(cfg, &mut rng).unwrap();
-    let mut lstm = model.lstm.clone();
+    let mut lstm = model.rnn[0].clone();
     let (e, h, b, t) = (4, 3, 3, 5);
     let lengths = [5, 3, 1];
     let x = Array3::from_shape_fn((t, e, b), |_| rng.random_range(-1.0..1.0));
@@ -196,6 +207,7 @@ fn directional_gradcheck_at_realistic_size() {
         dropout_embed: 0.1,
         dropout_output: 0.1,
         activation: ActivationMode::Exact,
+        rnn: Default::default(),
     };
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut model = Classifier::<f64>::new(cfg, &mut rng).unwrap();
@@ -249,6 +261,15 @@ fn directional_gradcheck_at_realistic_size() {
 }
 
 fn f32_model(h: usize, seed: u64) -> (Classifier<f32>, Vec<u32>, Vec<usize>, usize, Vec<usize>) {
+    f32_model_arch(h, seed, Default::default())
+}
+
+/// A random f32 model of width `h` with the recurrent architecture `rnn`, and a batch.
+pub(crate) fn f32_model_arch(
+    h: usize,
+    seed: u64,
+    rnn: crate::RnnArch,
+) -> (Classifier<f32>, Vec<u32>, Vec<usize>, usize, Vec<usize>) {
     let cfg = ClassifierConfig {
         vocab_size: 500,
         embed_dim: h,
@@ -262,6 +283,7 @@ fn f32_model(h: usize, seed: u64) -> (Classifier<f32>, Vec<u32>, Vec<usize>, usi
         dropout_embed: 0.2,
         dropout_output: 0.3,
         activation: ActivationMode::Fast,
+        rnn,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let model = Classifier::<f32>::new(cfg, &mut rng).unwrap();

@@ -25,6 +25,10 @@ pub const NAMES: &[&str] = &[
     "pooling",
     "dropout_embed",
     "dropout_output",
+    "cell",
+    "layers",
+    "bidirectional",
+    "dropout_between",
     "epsilon",
     "density",
     "erk",
@@ -200,7 +204,15 @@ impl Settings {
         .with_sparsity(sparsity)
         .with_sparse_output(r.get("sparse_output")?.unwrap_or(false))
         .with_pooling(pooling)
-        .with_dropout(dropout("dropout_embed")?, dropout("dropout_output")?);
+        .with_dropout(dropout("dropout_embed")?, dropout("dropout_output")?)
+        .with_rnn(
+            r.named::<set_train::set_nn::CellKind>("cell")?
+                .unwrap_or_default(),
+            r.get("layers")?.unwrap_or(base.layers),
+            r.get("bidirectional")?.unwrap_or(base.bidirectional),
+            DropoutRate::new(r.get::<f64>("dropout_between")?.unwrap_or(0.0))
+                .map_err(|e| setting(e.for_key("dropout_between")))?,
+        );
         spec.validate().map_err(setting)?;
         let trainer = TrainerConfig {
             epochs: r.get("epochs")?.unwrap_or(defaults.epochs),
@@ -272,6 +284,10 @@ pub fn default_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("pooling", "mean")?;
     d.set_item("dropout_embed", s.dropout_embed.get())?;
     d.set_item("dropout_output", s.dropout_output.get())?;
+    d.set_item("cell", s.cell.to_string())?;
+    d.set_item("layers", s.layers)?;
+    d.set_item("bidirectional", s.bidirectional)?;
+    d.set_item("dropout_between", s.dropout_between.get())?;
     d.set_item("epsilon", py.None())?;
     d.set_item("density", py.None())?;
     d.set_item("erk", py.None())?;

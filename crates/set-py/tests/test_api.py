@@ -169,3 +169,20 @@ def test_fit_tokens_padded_and_flat_agree_with_texts(small):
     c = set_lstm.SETLSTMClassifier(**TINY).fit_tokens(ids, lengths, y)
     assert len(c.vocabulary_) == int(ids.max()) + 1
     assert c.predict_tokens(hid, hlen).shape == (200,)
+
+
+def test_stacked_bidirectional_gru_keywords(small):
+    (x, y), (hx, _) = small
+    clf = set_lstm.SETLSTMClassifier(**{**TINY, "cell": "gru", "layers": 2, "bidirectional": True, "dropout_between": 0.2})
+    assert clf.get_params()["cell"] == "gru"
+    clf.fit(x, y)
+    w = clf.sparse_weights()
+    for layer in (0, 1):
+        for suffix in ("", "_reverse"):
+            assert f"gru.weight_ih_l{layer}{suffix}" in w and f"gru.weight_hh_l{layer}{suffix}" in w
+    assert clf.dense_weights()["gru.bias_hh_l1_reverse"].shape == (3 * TINY["hidden"],)
+    assert clf.predict_proba(hx).shape == (200, 2)
+    with pytest.raises(ValueError, match="layers"):
+        set_lstm.SETLSTMClassifier(layers=0).fit(x, y)
+    with pytest.raises(ValueError, match="cell"):
+        set_lstm.SETLSTMClassifier(cell="rnn").fit(x, y)

@@ -61,19 +61,23 @@ pub fn row_degrees(model: &Classifier<f32>, name: &str) -> Option<Vec<usize>> {
     Some(m.indptr().windows(2).map(|w| w[1] - w[0]).collect())
 }
 
-/// Non-zeros per LSTM gate (i, f, g, o) of a `[4H, *]` parameter; dense ones count every entry.
-pub fn gate_nnz(model: &Classifier<f32>, name: &str) -> Option<[usize; 4]> {
+/// Non-zeros per gate of a stacked-gate parameter `[G H, *]` (LSTM: i, f, g, o; GRU: r, z, n);
+/// dense ones count every entry.
+pub fn gate_nnz(model: &Classifier<f32>, name: &str) -> Option<Vec<usize>> {
     let p = model.params().into_iter().find(|p| p.name == name)?;
     let shape = p.value.shape();
-    let h = shape[0] / 4;
+    let gates = model.config.rnn.cell.gates();
+    let h = shape[0] / gates;
     Some(match &p.value {
-        ParamValue::Sparse(m) => [0, 1, 2, 3].map(|g| m.nnz_in_rows(g * h..(g + 1) * h)),
-        _ => [h * shape[1]; 4],
+        ParamValue::Sparse(m) => (0..gates)
+            .map(|g| m.nnz_in_rows(g * h..(g + 1) * h))
+            .collect(),
+        _ => vec![h * shape[1]; gates],
     })
 }
 
 /// The same model with every matrix stored dense (zeros where no connection exists): the
-/// layout PyTorch's `nn.Embedding`, `nn.LSTM` and `nn.Linear` load.
+/// layout PyTorch's `nn.Embedding`, `nn.LSTM` / `nn.GRU` and `nn.Linear` load.
 ///
 /// # Errors
 /// Never for a valid model (shapes are unchanged).
@@ -84,6 +88,9 @@ pub fn densify(model: &Classifier<f32>) -> Result<Classifier<f32>, crate::TrainE
     cfg.lstm_ih = Storage::Dense;
     cfg.lstm_hh = Storage::Dense;
     cfg.output = Storage::Dense;
+    if cfg.rnn.upper_ih.is_some() {
+        cfg.rnn.upper_ih = Some(Storage::Dense);
+    }
     let params = model
         .params()
         .into_iter()

@@ -35,7 +35,9 @@ pub use in_memory::InMemoryData;
 pub use settings::{
     Density, DropoutRate, Epsilon, LrScheduleName, OptimizerName, PolicyName, ScheduleName, Zeta,
 };
-pub use spec::{MAX_CLASSES, MAX_LEN, MAX_MODEL_BYTES, MAX_VOCAB, MAX_WIDTH, ModelSpec, Sparsity};
+pub use spec::{
+    MAX_CLASSES, MAX_LAYERS, MAX_LEN, MAX_MODEL_BYTES, MAX_VOCAB, MAX_WIDTH, ModelSpec, Sparsity,
+};
 pub use state::{Counters, Progress, TrainingState};
 pub use trainer::{
     EpochEvent, Observer, ObserverError, Outcome, RunControl, RunSummary, StepEvent, StopFlag,

@@ -39,9 +39,9 @@ pub struct MemoryEstimate {
     pub gradients: u64,
     /// Optimizer buffers (SGD: one, Adam: two per stored weight).
     pub optimizer: u64,
-    /// The activation cache of one training step: inputs `[T, E, B]`, gates and their
-    /// gradients `[T, 4H, B]`, cell and hidden states `[T + 1, H, B]`, `tanh(c)`, masks and
-    /// the embedding gradient.
+    /// The activation cache of one training step: per layer and direction, inputs
+    /// `[T, E, B]` (later layers `[T, D H, B]`), gates and their gradients `[T, G H, B]`, cell
+    /// and hidden states `[T + 1, H, B]`, `tanh(c)`; masks and the embedding gradient.
     pub activations: u64,
     /// One evaluation (inference) batch's forward cache.
     pub evaluation: u64,
@@ -51,23 +51,41 @@ fn mul(xs: &[u64]) -> u64 {
     xs.iter().fold(1u64, |a, &x| a.saturating_mul(x))
 }
 
-/// Stored values of each matrix and their structure bytes.
-fn weight_bytes(cfg: &ClassifierConfig) -> (u64, u64) {
+/// Every matrix of `cfg` as `(rows, cols, storage)`, in table order (sizes saturate), and the
+/// number of bias values.
+fn matrices(cfg: &ClassifierConfig) -> (Vec<(u64, u64, Storage)>, u64) {
     let (v, e, h, c) = (
         cfg.vocab_size as u64,
         cfg.embed_dim as u64,
         cfg.hidden as u64,
         cfg.classes as u64,
     );
-    let h4 = h.saturating_mul(4);
+    let arch = cfg.rnn;
+    let dirs = arch.directions() as u64;
+    let gh = h.saturating_mul(arch.cell.gates() as u64);
+    let mut list = vec![(v, e, cfg.embedding)];
+    for layer in 0..arch.layers {
+        for _ in 0..dirs {
+            if layer == 0 {
+                list.push((gh, e, cfg.lstm_ih));
+            } else {
+                let upper = arch.upper_ih.unwrap_or(cfg.lstm_ih);
+                list.push((gh, dirs.saturating_mul(h), upper));
+            }
+            list.push((gh, h, cfg.lstm_hh));
+        }
+    }
+    list.push((c, dirs.saturating_mul(h), cfg.output));
+    let cells = (arch.layers as u64).saturating_mul(dirs);
+    (list, mul(&[cells, 2, gh]).saturating_add(c))
+}
+
+/// Stored values of each matrix and their structure bytes.
+fn weight_bytes(cfg: &ClassifierConfig) -> (u64, u64) {
     let mut values = 0u64;
     let mut bytes = 0u64;
-    for (rows, cols, s) in [
-        (v, e, cfg.embedding),
-        (h4, e, cfg.lstm_ih),
-        (h4, h, cfg.lstm_hh),
-        (c, h, cfg.output),
-    ] {
+    let (list, bias) = matrices(cfg);
+    for (rows, cols, s) in list {
         let dense = mul(&[rows, cols]);
         let (n, structure) = match s {
             Storage::Dense => (dense, 0),
@@ -83,8 +101,6 @@ fn weight_bytes(cfg: &ClassifierConfig) -> (u64, u64) {
         values = values.saturating_add(n);
         bytes = bytes.saturating_add(mul(&[n, 4])).saturating_add(structure);
     }
-    // Biases: 2 x 4H and C.
-    let bias = h4.saturating_mul(2).saturating_add(c);
     (
         values.saturating_add(bias),
         bytes.saturating_add(mul(&[bias, 4])),
@@ -95,14 +111,35 @@ fn weight_bytes(cfg: &ClassifierConfig) -> (u64, u64) {
 fn cache_bytes(cfg: &ClassifierConfig, batch: usize, len: usize, train: bool) -> u64 {
     let (e, h) = (cfg.embed_dim as u64, cfg.hidden as u64);
     let (b, t) = (batch as u64, len as u64);
-    // Forward: x [T,E,B], gates [T,4H,B], c and h [T+1,H,B], tanh(c) [T,H,B], embedding mask.
-    let mut per_step = e
-        .saturating_mul(2)
-        .saturating_add(h.saturating_mul(4 + 2 + 1));
+    let arch = cfg.rnn;
+    let dirs = arch.directions() as u64;
+    let gh = h.saturating_mul(arch.cell.gates() as u64);
+    let gru = u64::from(arch.cell == set_nn::CellKind::Gru);
+    // Per step: the embedding mask [E], and per cell (layer and direction): its input [in],
+    // gates [G H], c and h [H each] and tanh(c) (GRU: W_hn h + b_hn) [H]; the dropout mask on
+    // each later layer's input [D H].
+    let mut per_step = e;
+    for layer in 0..arch.layers as u64 {
+        let input = if layer == 0 {
+            e
+        } else {
+            dirs.saturating_mul(h)
+        };
+        let cell = input.saturating_add(gh).saturating_add(h.saturating_mul(3));
+        per_step = per_step.saturating_add(mul(&[dirs, cell]));
+        if layer > 0 {
+            per_step = per_step.saturating_add(dirs.saturating_mul(h));
+        }
+    }
     if train {
-        // Backward: gate gradients [T,4H,B], embedding gradient [T,E,B], workspaces.
+        // Backward: gate gradients [G H] (a GRU keeps a second set for its recurrent
+        // products) and workspaces [2 H] per cell, the embedding gradient [E].
+        let cell = gh
+            .saturating_mul(1 + gru)
+            .saturating_add(h.saturating_mul(2));
+        let cells = (arch.layers as u64).saturating_mul(dirs);
         per_step = per_step
-            .saturating_add(h.saturating_mul(4 + 2))
+            .saturating_add(mul(&[cells, cell]))
             .saturating_add(e);
     }
     mul(&[t.saturating_add(1), b, per_step, 4]).saturating_add(mul(&[t, b, 4]))
@@ -281,5 +318,37 @@ mod tests {
         let ok = MemoryEstimate::training(&small, &TrainerConfig::default(), 64);
         ok.check(Some(1 << 30)).unwrap();
         assert!(available_memory().is_none_or(|a| a > 0));
+    }
+
+    /// Stacked and bidirectional layers are counted: weights and activations grow with every
+    /// layer and direction, and the weight estimate equals the model's actual stored values.
+    #[test]
+    fn estimates_count_every_layer_and_direction() {
+        use rand::SeedableRng;
+        let rate = crate::DropoutRate::new(0.2).unwrap();
+        let one = ModelSpec::new(300, 16, 24, 2);
+        let two_bi = one.clone().with_rnn(set_nn::CellKind::Gru, 2, true, rate);
+        let t = TrainerConfig::default();
+        let (a, b) = (
+            MemoryEstimate::training(&one.classifier_config().unwrap(), &t, 32),
+            MemoryEstimate::training(&two_bi.classifier_config().unwrap(), &t, 32),
+        );
+        assert!(
+            b.weights > a.weights && b.activations > 2 * a.activations,
+            "{a} vs {b}"
+        );
+        let cfg = two_bi.classifier_config().unwrap();
+        let model = set_nn::Classifier::<f32>::new(
+            cfg.clone(),
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
+        )
+        .unwrap();
+        let stored: usize = model.params().iter().map(|p| p.values().len()).sum();
+        // Sparse matrices round their nnz, the estimate rounds up: within one value per matrix.
+        let (values, _) = weight_bytes(&cfg);
+        assert!(
+            values >= stored as u64 && values <= stored as u64 + 20,
+            "{values} vs {stored}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use crate::error::{SettingError, TrainError};
 use crate::settings::{Density, DropoutRate, Epsilon};
 use serde::{Deserialize, Serialize};
-use set_nn::{ActivationMode, ClassifierConfig, Pooling, Storage};
+use set_nn::{ActivationMode, CellKind, ClassifierConfig, Pooling, RnnArch, Storage};
 
 /// Largest accepted width (embedding, hidden): keeps every index and size computation far from
 /// overflow.
@@ -13,6 +13,8 @@ pub const MAX_WIDTH: usize = 1 << 16;
 pub const MAX_VOCAB: usize = 1 << 24;
 /// Most classes.
 pub const MAX_CLASSES: usize = 1_000;
+/// Most stacked recurrent layers.
+pub const MAX_LAYERS: usize = 16;
 /// Longest input sequence in tokens.
 pub const MAX_LEN: usize = 1 << 20;
 /// Largest memory a model may plan for (weights, gradients, two optimizer buffers): a guard
@@ -89,12 +91,44 @@ pub struct ModelSpec {
     pub dropout_output: DropoutRate,
     /// `tanh` / `sigmoid` implementation.
     pub activation: ActivationMode,
+    /// The recurrent cell (absent in files written before it existed: LSTM).
+    #[serde(default, skip_serializing_if = "is_lstm")]
+    pub cell: CellKind,
+    /// Stacked recurrent layers, in `1..=16` (absent in older files: 1).
+    #[serde(default = "one_layer", skip_serializing_if = "is_one_layer")]
+    pub layers: usize,
+    /// Whether every layer also reads each sequence backwards (absent in older files: no).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bidirectional: bool,
+    /// Dropout on the input of every layer after the first (absent in older files: 0).
+    #[serde(default = "no_dropout", skip_serializing_if = "is_no_dropout")]
+    pub dropout_between: DropoutRate,
+}
+
+fn is_lstm(c: &CellKind) -> bool {
+    *c == CellKind::Lstm
+}
+
+fn one_layer() -> usize {
+    1
+}
+
+fn is_one_layer(n: &usize) -> bool {
+    *n == 1
+}
+
+fn no_dropout() -> DropoutRate {
+    DropoutRate::new(0.0).expect("0 is a valid rate")
+}
+
+fn is_no_dropout(p: &DropoutRate) -> bool {
+    p.get() == 0.0
 }
 
 impl ModelSpec {
     /// A spec with the given sizes and every other setting at its default: Erdős–Rényi sparsity
     /// with epsilon 5, dense output layer, mean pooling, dropout 0.2 on both, inputs of up to 64
-    /// tokens, fast activations.
+    /// tokens, fast activations, one unidirectional LSTM layer.
     pub fn new(vocab_size: usize, embed_dim: usize, hidden: usize, classes: usize) -> Self {
         ModelSpec {
             vocab_size,
@@ -108,7 +142,40 @@ impl ModelSpec {
             dropout_embed: DropoutRate::DEFAULT,
             dropout_output: DropoutRate::DEFAULT,
             activation: ActivationMode::Fast,
+            cell: CellKind::Lstm,
+            layers: 1,
+            bidirectional: false,
+            dropout_between: no_dropout(),
         }
+    }
+
+    /// Sets the recurrent architecture: cell, stacked layers, directions and the dropout
+    /// between layers.
+    ///
+    /// ```
+    /// use set_train::{DropoutRate, ModelSpec};
+    /// let spec = ModelSpec::new(1000, 16, 16, 2)
+    ///     .with_rnn(set_nn::CellKind::Gru, 2, true, DropoutRate::new(0.3).unwrap());
+    /// let cfg = spec.classifier_config().unwrap();
+    /// assert_eq!((cfg.rnn.layers, cfg.rnn.directions()), (2, 2));
+    /// assert!(ModelSpec::new(1000, 16, 16, 2)
+    ///     .with_rnn(set_nn::CellKind::Lstm, 0, false, DropoutRate::new(0.0).unwrap())
+    ///     .classifier_config()
+    ///     .is_err());
+    /// ```
+    #[must_use]
+    pub fn with_rnn(
+        mut self,
+        cell: CellKind,
+        layers: usize,
+        bidirectional: bool,
+        dropout_between: DropoutRate,
+    ) -> Self {
+        self.cell = cell;
+        self.layers = layers;
+        self.bidirectional = bidirectional;
+        self.dropout_between = dropout_between;
+        self
     }
 
     /// Sets the sparsity.
@@ -197,6 +264,9 @@ impl ModelSpec {
         if !(2..=MAX_CLASSES).contains(&self.classes) {
             return Err(bad("classes", self.classes, "an integer in 2..=1000"));
         }
+        if !(1..=MAX_LAYERS).contains(&self.layers) {
+            return Err(bad("layers", self.layers, "an integer in 1..=16"));
+        }
         if !(1..=MAX_LEN).contains(&self.max_len) {
             return Err(bad("max_len", self.max_len, "an integer in 1..=1048576"));
         }
@@ -212,9 +282,18 @@ impl ModelSpec {
     pub fn classifier_config(&self) -> Result<ClassifierConfig, TrainError> {
         self.validate()?;
         let (v, e, h, c) = (self.vocab_size, self.embed_dim, self.hidden, self.classes);
-        let mut shapes = vec![(v, e), (4 * h, e), (4 * h, h)];
+        let (g, dirs) = (self.cell.gates(), if self.bidirectional { 2 } else { 1 });
+        // Every matrix of every layer and direction gets its own density (the table's order):
+        // the first layer reads E inputs, later layers the D H concatenated outputs.
+        let mut shapes = vec![(v, e)];
+        for layer in 0..self.layers {
+            for _ in 0..dirs {
+                shapes.push((g * h, if layer == 0 { e } else { dirs * h }));
+                shapes.push((g * h, h));
+            }
+        }
         if self.sparse_output {
-            shapes.push((c, h));
+            shapes.push((c, dirs * h));
         }
         let scheme = match self.sparsity {
             Sparsity::Dense => None,
@@ -245,6 +324,10 @@ impl ModelSpec {
         if !self.sparse_output {
             storages.push(Storage::Dense);
         }
+        // Matrices of the same shape get the same density under every scheme; the first
+        // layer's, a later layer's input matrix and the output layer's are what differ.
+        let upper_ih = (self.layers > 1).then(|| storages[1 + 2 * dirs]);
+        let output = storages[storages.len() - 1];
         let cfg = ClassifierConfig {
             vocab_size: v,
             embed_dim: e,
@@ -253,11 +336,18 @@ impl ModelSpec {
             embedding: storages[0],
             lstm_ih: storages[1],
             lstm_hh: storages[2],
-            output: storages[3],
+            output,
             pooling: self.pooling,
             dropout_embed: self.dropout_embed.get(),
             dropout_output: self.dropout_output.get(),
             activation: self.activation,
+            rnn: RnnArch {
+                cell: self.cell,
+                layers: self.layers,
+                bidirectional: self.bidirectional,
+                dropout_between: self.dropout_between.get(),
+                upper_ih,
+            },
         };
         cfg.validate()?;
         let bytes = stored_values(&cfg) * 16.0;
@@ -272,24 +362,23 @@ impl ModelSpec {
     }
 }
 
-/// Stored values of a model configuration (dense matrices count every entry).
+/// Stored values of a model configuration (dense matrices count every entry), from its
+/// parameter table.
 fn stored_values(cfg: &ClassifierConfig) -> f64 {
-    let (v, e, h, c) = (cfg.vocab_size, cfg.embed_dim, cfg.hidden, cfg.classes);
-    [
-        (v, e, cfg.embedding),
-        (4 * h, e, cfg.lstm_ih),
-        (4 * h, h, cfg.lstm_hh),
-        (c, h, cfg.output),
-    ]
-    .iter()
-    .map(|&(r, c, s)| {
-        let n = r as f64 * c as f64;
-        match s {
-            Storage::Dense => n,
-            Storage::Sparse { density } => (density * n).round(),
-        }
-    })
-    .sum()
+    cfg.param_specs()
+        .map(|specs| {
+            specs
+                .iter()
+                .map(|s| {
+                    let n = s.shape.iter().map(|&d| d as f64).product::<f64>();
+                    match s.storage {
+                        Some(Storage::Sparse { density }) => (density * n).round(),
+                        _ => n,
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(f64::INFINITY)
 }
 
 #[cfg(test)]

@@ -51,6 +51,10 @@ _SETTING_TYPES: Dict[str, str] = {
     "pooling": _STR,
     "dropout_embed": _FLOAT,
     "dropout_output": _FLOAT,
+    "cell": _STR,
+    "layers": _INT,
+    "bidirectional": _BOOL,
+    "dropout_between": _FLOAT,
     "epsilon": _FLOAT,
     "density": _FLOAT,
     "erk": _FLOAT,
@@ -253,6 +257,14 @@ class SETLSTMClassifier:
         Pooling of the LSTM outputs.
     dropout_embed, dropout_output : float, default 0.2
         Dropout on the embeddings and before the output layer.
+    cell : {"lstm", "gru"}, default "lstm"
+        Recurrent cell (PyTorch's ``nn.LSTM`` / ``nn.GRU`` equations).
+    layers : int, default 1
+        Stacked recurrent layers, in 1..=16.
+    bidirectional : bool, default False
+        Each recurrent layer also reads every sequence backwards; outputs concatenated.
+    dropout_between : float, default 0.0
+        Dropout on the input of every recurrent layer after the first.
     epsilon : float, optional
         Erdős–Rényi sparsity level (5 when none of ``density``, ``erk``, ``dense`` is given).
     density : float, optional
@@ -328,6 +340,10 @@ class SETLSTMClassifier:
         pooling: str = "mean",
         dropout_embed: float = 0.2,
         dropout_output: float = 0.2,
+        cell: str = "lstm",
+        layers: int = 1,
+        bidirectional: bool = False,
+        dropout_between: float = 0.0,
         epsilon: Optional[float] = None,
         density: Optional[float] = None,
         erk: Optional[float] = None,
@@ -364,6 +380,10 @@ class SETLSTMClassifier:
         self.pooling = pooling
         self.dropout_embed = dropout_embed
         self.dropout_output = dropout_output
+        self.cell = cell
+        self.layers = layers
+        self.bidirectional = bidirectional
+        self.dropout_between = dropout_between
         self.epsilon = epsilon
         self.density = density
         self.erk = erk

@@ -267,6 +267,10 @@ fn spec_from_v1(config: &serde_json::Value, mcfg: &ClassifierConfig) -> CResult<
         dropout_embed: rate(mcfg.dropout_embed, "dropout_embed")?,
         dropout_output: rate(mcfg.dropout_output, "dropout_output")?,
         activation: mcfg.activation,
+        cell: set_nn::CellKind::Lstm,
+        layers: 1,
+        bidirectional: false,
+        dropout_between: crate::DropoutRate::new(0.0).expect("0 is a valid rate"),
     };
     spec.validate().map_err(|e| bad(&e.to_string()))?;
     Ok(spec)

@@ -43,43 +43,23 @@ pub(crate) fn param_tensors(
     }
 }
 
-/// Names, shapes and storage of a model's parameters, from its configuration (checked sizes).
-/// A parameter's name, shape and matrix storage (`None` for a vector).
-type Expected = (&'static str, Vec<usize>, Option<Storage>);
+/// Names, shapes and storage of a model's parameters, from its configuration's parameter table
+/// (checked sizes). A parameter's name, shape and matrix storage (`None` for a vector).
+type Expected = (String, Vec<usize>, Option<Storage>);
 
 pub(crate) fn expected_params(cfg: &ClassifierConfig) -> CResult<Vec<Expected>> {
     let over = || CheckpointError::BadMetadata {
         key: "model".into(),
         message: "dimensions overflow".into(),
     };
-    let h4 = cfg.hidden.checked_mul(4).ok_or_else(over)?;
-    for (a, b) in [
-        (cfg.vocab_size, cfg.embed_dim),
-        (h4, cfg.embed_dim),
-        (h4, cfg.hidden),
-        (cfg.classes, cfg.hidden),
-    ] {
-        a.checked_mul(b)
-            .and_then(|n| n.checked_mul(4))
-            .ok_or_else(over)?;
+    let specs = cfg.param_specs().map_err(|_| over())?;
+    for spec in &specs {
+        spec.dense_len().checked_mul(4).ok_or_else(over)?;
     }
-    Ok(vec![
-        (
-            "embedding.weight",
-            vec![cfg.vocab_size, cfg.embed_dim],
-            Some(cfg.embedding),
-        ),
-        (
-            "lstm.weight_ih_l0",
-            vec![h4, cfg.embed_dim],
-            Some(cfg.lstm_ih),
-        ),
-        ("lstm.weight_hh_l0", vec![h4, cfg.hidden], Some(cfg.lstm_hh)),
-        ("lstm.bias_ih_l0", vec![h4], None),
-        ("lstm.bias_hh_l0", vec![h4], None),
-        ("fc.weight", vec![cfg.classes, cfg.hidden], Some(cfg.output)),
-        ("fc.bias", vec![cfg.classes], None),
-    ])
+    Ok(specs
+        .into_iter()
+        .map(|s| (s.name, s.shape, s.storage))
+        .collect())
 }
 
 /// Validates a model configuration read from a file, with the limits training itself enforces.
@@ -95,6 +75,7 @@ pub(crate) fn check_model_config(mcfg: &ClassifierConfig) -> CResult<()> {
         ("embed_dim", mcfg.embed_dim, crate::spec::MAX_WIDTH),
         ("hidden", mcfg.hidden, crate::spec::MAX_WIDTH),
         ("classes", mcfg.classes, crate::spec::MAX_CLASSES),
+        ("layers", mcfg.rnn.layers, crate::spec::MAX_LAYERS),
     ] {
         if value > max {
             return Err(CheckpointError::BadMetadata {
@@ -177,7 +158,7 @@ pub(crate) fn read_params(f: &TensorFile<'_>, cfg: &ClassifierConfig) -> CResult
         let value = match storage {
             Some(Storage::Sparse { .. }) => {
                 let (r, c) = (shape[0], shape[1]);
-                match shapes.get(name) {
+                match shapes.get(&name) {
                     Some(&[sr, sc]) if (sr, sc) == (r, c) => {}
                     other => {
                         return Err(CheckpointError::BadMetadata {
@@ -186,15 +167,15 @@ pub(crate) fn read_params(f: &TensorFile<'_>, cfg: &ClassifierConfig) -> CResult
                         });
                     }
                 }
-                ParamValue::Sparse(read_sparse(f, name, r, c)?)
+                ParamValue::Sparse(read_sparse(f, &name, r, c)?)
             }
             Some(Storage::Dense) => {
-                let v = f.f32(name, &shape)?;
+                let v = f.f32(&name, &shape)?;
                 ParamValue::Dense(
                     Array2::from_shape_vec((shape[0], shape[1]), v).expect("length checked"),
                 )
             }
-            None => ParamValue::Vector(Array1::from_vec(f.f32(name, &shape)?)),
+            None => ParamValue::Vector(Array1::from_vec(f.f32(&name, &shape)?)),
         };
         params.push(Param::new(name, value));
     }

@@ -15,8 +15,11 @@ fn spec() -> ModelSpec {
 }
 
 pub(crate) fn state() -> TrainingState {
+    state_of(spec())
+}
+
+fn state_of(spec: ModelSpec) -> TrainingState {
     let config = TrainerConfig::default();
-    let spec = spec();
     let mcfg = spec.classifier_config().unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     let model = Classifier::<f32>::new(mcfg, &mut rng).unwrap();
@@ -81,6 +84,41 @@ fn checkpoint_round_trips_exactly() {
     );
     assert_eq!(st.tensor("fc.weight").unwrap().shape(), &[2, 3]);
     assert!(st.tensor("optim.fc.bias.exp_avg_sq").is_ok());
+}
+
+/// A two-layer bidirectional GRU round-trips bit for bit, with its architecture in the metadata
+/// (`spec` and `model`) and PyTorch's parameter names; the default architecture writes no such
+/// field, so files written before it existed read as one-layer unidirectional LSTMs.
+#[test]
+fn stacked_bidirectional_gru_checkpoint_round_trips_exactly() {
+    let rate = crate::DropoutRate::new(0.25).unwrap();
+    let s = state_of(spec().with_rnn(set_nn::CellKind::Gru, 2, true, rate));
+    let bytes = encode_checkpoint(&s).unwrap();
+    let back = decode_checkpoint(&bytes).unwrap();
+    assert_eq!(encode_checkpoint(&back).unwrap(), bytes);
+    assert_eq!(back.spec, s.spec);
+    assert_eq!(back.model.config.rnn.layers, 2);
+    assert_eq!(back.optimizer.state, s.optimizer.state);
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    assert!(st.tensor("gru.weight_ih_l1_reverse.indptr").is_ok());
+    assert_eq!(st.tensor("gru.bias_hh_l0").unwrap().shape(), &[9]);
+    assert_eq!(st.tensor("fc.weight").unwrap().shape(), &[2, 6]);
+    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert!(
+        meta["spec"].contains("\"cell\":\"gru\""),
+        "{}",
+        meta["spec"]
+    );
+    assert!(
+        meta["model"].contains("\"bidirectional\":true"),
+        "{}",
+        meta["model"]
+    );
+    let plain = encode_checkpoint(&state()).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(&plain).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert!(!meta["spec"].contains("cell") && !meta["model"].contains("rnn"));
 }
 
 #[test]
@@ -173,7 +211,7 @@ fn corruptions_are_typed_errors() {
     ));
     // Swap two column indices within one row: the row is then unsorted.
     let s = state();
-    let hh = s.model.lstm.w_hh.value.as_sparse().unwrap();
+    let hh = s.model.rnn[0].w_hh.value.as_sparse().unwrap();
     let row = (0..hh.rows())
         .find(|&r| hh.row_range(r).len() >= 2)
         .expect("a row with two entries");

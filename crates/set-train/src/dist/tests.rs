@@ -108,6 +108,7 @@ fn model(seed: u64) -> Classifier<f32> {
         dropout_embed: 0.0,
         dropout_output: 0.0,
         activation: ActivationMode::Exact,
+        rnn: Default::default(),
     };
     Classifier::new(cfg, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed)).unwrap()
 }
