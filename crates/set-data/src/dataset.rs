@@ -634,7 +634,7 @@ mod tests {
             (s.dev_origin, s.test_origin),
             (SplitOrigin::CarvedFromTrain, SplitOrigin::CarvedFromPool)
         );
-        assert_eq!(s.source_files, [train.clone()]);
+        assert_eq!(s.source_files, std::slice::from_ref(&train));
         // The same seed carves the same splits; no example is in two of them.
         let again = load_files(
             &one,
