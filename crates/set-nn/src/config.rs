@@ -328,10 +328,11 @@ impl ClassifierConfig {
     /// let gru = ClassifierConfig { rnn: set_nn::RnnArch { cell: set_nn::CellKind::Gru,
     ///     layers: 2, bidirectional: true, ..Default::default() }, ..config };
     /// let specs = gru.param_specs().unwrap();
-    /// assert_eq!(specs.len(), 2 + 16 + 2);
+    /// // The embedding, 4 tensors per layer and direction, the output weight and bias.
+    /// assert_eq!(specs.len(), 1 + 16 + 2);
     /// assert_eq!(specs[5].name, "gru.weight_ih_l0_reverse");
     /// assert_eq!((specs[9].shape.clone(), specs[9].row_groups), (vec![18, 12], 3));
-    /// assert_eq!(specs[18].shape, vec![3, 12]);
+    /// assert_eq!((specs[17].name.as_str(), specs[17].shape.clone()), ("fc.weight", vec![3, 12]));
     /// ```
     ///
     /// # Errors
