@@ -14,7 +14,7 @@
 
 use crate::activation::{ActivationMode, sigmoid_exact, sigmoid_fast, tanh_fast};
 use crate::lstm::{Lstm, LstmCache, LstmShape, OutputGrad, recycle, row};
-use crate::rows::{RawRows, for_each_unit};
+use crate::rows::{RawRows, carry_finished, for_each_unit};
 use ndarray::{Array1, Array2, Array3, Axis, s};
 use set_sparse::Scalar;
 
@@ -84,13 +84,7 @@ impl<T: Scalar> Lstm<T> {
                     );
                 }
             });
-            for (b, &len) in lengths.iter().enumerate() {
-                if t >= len {
-                    for r in 0..h {
-                        h_next[[r, b]] = h_prev[[r, b]];
-                    }
-                }
-            }
+            carry_finished(lengths, t, h_prev.view(), h_next.view_mut());
         }
         cache.x = x;
         cache.gates = gates;
@@ -173,13 +167,7 @@ impl<T: Scalar> Lstm<T> {
             self.w_hh
                 .value
                 .matmul_t(dgh_t.view(), dh_prev.view_mut(), true);
-            for (b, &len) in cache.lengths.iter().enumerate() {
-                if t >= len {
-                    for r in 0..h {
-                        dh_prev[[r, b]] = dh[[r, b]];
-                    }
-                }
-            }
+            carry_finished(&cache.lengths, t, dh.view(), dh_prev.view_mut());
             std::mem::swap(&mut dh, &mut dh_prev);
         }
         self.w_ih

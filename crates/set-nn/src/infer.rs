@@ -24,7 +24,7 @@ use crate::error::NnError;
 use crate::loss::softmax_cross_entropy;
 use crate::lstm::{LstmShape, recycle, unit_step};
 use crate::param::ParamValue;
-use crate::rows::{RawRows, for_each_unit};
+use crate::rows::{RawRows, carry_finished, for_each_unit};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use set_sparse::Scalar;
 
@@ -293,15 +293,14 @@ impl<T: Scalar> Classifier<T> {
                     cell_infer_rows(fast, bias, &mut g_t, &mut c_cur, &mut c_nxt, &mut h_nxt);
                 }
                 // Finished sequences keep their state.
-                for (bi, &len) in lengths.iter().enumerate() {
-                    if t >= len {
-                        for r in 0..h {
-                            c_nxt[[r, bi]] = c_cur[[r, bi]];
-                            h_nxt[[r, bi]] = h_cur[[r, bi]];
+                carry_finished(lengths, t, c_cur.view(), c_nxt.view_mut());
+                carry_finished(lengths, t, h_cur.view(), h_nxt.view_mut());
+                if mean {
+                    for (bi, &len) in lengths.iter().enumerate() {
+                        if t < len {
+                            let inv = T::of_f64(1.0 / len as f64);
+                            pooled.column_mut(bi).scaled_add(inv, &h_nxt.column(bi));
                         }
-                    } else if mean {
-                        let inv = T::of_f64(1.0 / len as f64);
-                        pooled.column_mut(bi).scaled_add(inv, &h_nxt.column(bi));
                     }
                 }
                 std::mem::swap(&mut c_cur, &mut c_nxt);

@@ -11,7 +11,7 @@
 use crate::activation::{ActivationMode, sigmoid_exact, sigmoid_fast, tanh_fast};
 use crate::config::{CellKind, RNN_PARAMS, rnn_param_name};
 use crate::param::{Param, ParamValue};
-use crate::rows::{RawRows, for_each_unit};
+use crate::rows::{RawRows, carry_finished, for_each_unit};
 use ndarray::{Array, Array1, Array3, ArrayView2, ArrayView3, Axis, Dimension, s};
 use set_sparse::Scalar;
 
@@ -278,14 +278,8 @@ impl<T: Scalar> Lstm<T> {
                 }
             });
             // Finished sequences keep their state.
-            for (b, &len) in lengths.iter().enumerate() {
-                if t >= len {
-                    for r in 0..h {
-                        c_next[[r, b]] = c_prev[[r, b]];
-                        h_next[[r, b]] = h_prev[[r, b]];
-                    }
-                }
-            }
+            carry_finished(lengths, t, c_prev.view(), c_next.view_mut());
+            carry_finished(lengths, t, h_prev.view(), h_next.view_mut());
         }
         cache.x = x;
         cache.gates = gates;
@@ -371,21 +365,13 @@ impl<T: Scalar> Lstm<T> {
             for (b, &len) in cache.lengths.iter().enumerate() {
                 if t >= len {
                     dg_t.column_mut(b).fill(T::zero());
-                    for r in 0..h {
-                        dc_prev[[r, b]] = dc[[r, b]];
-                    }
                 }
             }
+            carry_finished(&cache.lengths, t, dc.view(), dc_prev.view_mut());
             self.w_hh
                 .value
                 .matmul_t(dg_t.view(), dh_prev.view_mut(), false);
-            for (b, &len) in cache.lengths.iter().enumerate() {
-                if t >= len {
-                    for r in 0..h {
-                        dh_prev[[r, b]] = dh[[r, b]];
-                    }
-                }
-            }
+            carry_finished(&cache.lengths, t, dh.view(), dh_prev.view_mut());
             std::mem::swap(&mut dh, &mut dh_prev);
             std::mem::swap(&mut dc, &mut dc_prev);
         }

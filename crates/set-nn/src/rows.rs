@@ -1,7 +1,23 @@
 //! Raw row access for the per-time-step gate math, split across rayon workers by hidden unit.
 
-use ndarray::ArrayViewMut2;
+use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
+
+/// Copies column `b` of `from` into `to` for every sequence `b` that has finished by step `t`
+/// (`t >= lengths[b]`): finished sequences keep their state, and state gradients pass through
+/// their padding steps unchanged.
+pub(crate) fn carry_finished<T: Copy>(
+    lengths: &[usize],
+    t: usize,
+    from: ArrayView2<'_, T>,
+    mut to: ArrayViewMut2<'_, T>,
+) {
+    for (b, &len) in lengths.iter().enumerate() {
+        if t >= len {
+            to.column_mut(b).assign(&from.column(b));
+        }
+    }
+}
 
 /// Mutable rows of a 2-D view with contiguous rows, shareable across threads.
 ///
