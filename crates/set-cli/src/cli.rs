@@ -394,7 +394,12 @@ pub struct SweepArgs {
 
 /// The boolean settings of `train` that were once written `--flag BOOL`; they are switches now
 /// (`--flag` / `--no-flag`), as every other boolean flag of every subcommand.
-const SWITCHES: &[&str] = &["dense", "sparse-output", "regrow-into-removed"];
+const SWITCHES: &[&str] = &[
+    "dense",
+    "sparse-output",
+    "regrow-into-removed",
+    "bidirectional",
+];
 
 /// A clear message for the old spelling `--dense true`, `--regrow-into-removed=false`, ...:
 /// `None` when `args` do not use it.

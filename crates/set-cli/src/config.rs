@@ -177,9 +177,6 @@ settings! {
     /// Stacked recurrent layers, in 1..=16 [default: 1]
     #[arg(value_name = "N")]
     layers: usize,
-    /// Each recurrent layer also reads every sequence backwards; outputs concatenated [default: false]
-    #[arg(num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    bidirectional: bool,
     /// Dropout on the input of every recurrent layer after the first [default: 0]
     #[arg(value_name = "P")]
     dropout_between: f64,
@@ -252,6 +249,8 @@ settings! {
     sparse_output / no_sparse_output = "no-sparse-output": "Dense output layer (the default)",
     /// SET: positions pruned in a step may regrow in the same step [default: on]
     regrow_into_removed / no_regrow_into_removed = "no-regrow-into-removed": "SET: positions pruned in a step stay empty until the next step",
+    /// Each recurrent layer also reads every sequence backwards; outputs concatenated [default: off]
+    bidirectional / no_bidirectional = "no-bidirectional": "One direction per recurrent layer (the default)",
 }
 
 /// Replaces `--match-params-of RUN` in `s` by `--dense --embed-dim K --hidden K`

@@ -104,7 +104,8 @@ fn train(
     stop: StopFlag,
     tx: &Sender<Event>,
 ) -> Result<Option<ModelBundle>, TrainError> {
-    let seed = settings.trainer.seed;
+    // The dev split's seed: `split_seed` when given, else the model seed.
+    let seed = settings.split_seed.unwrap_or(settings.trainer.seed);
     let data = match source {
         Source::Texts(d) => RunData::from_texts(d, seed, None)?,
         Source::Tokens {

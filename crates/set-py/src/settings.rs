@@ -39,6 +39,7 @@ pub const NAMES: &[&str] = &[
     "prune_schedule",
     "regrow_into_removed",
     "new_weight_std",
+    "new_weight_matched",
     "optimizer",
     "lr",
     "lr_schedule",
@@ -48,6 +49,7 @@ pub const NAMES: &[&str] = &[
     "clip",
     "early_stopping",
     "seed",
+    "split_seed",
     "threads",
 ];
 
@@ -66,6 +68,8 @@ pub struct Settings {
     pub trainer: TrainerConfig,
     /// Worker threads (0 = one per core).
     pub threads: usize,
+    /// Seed of the dev split carved from train; `None`: the model seed.
+    pub split_seed: Option<u64>,
 }
 
 fn bad(key: &'static str, value: impl ToString, expected: &'static str) -> PyErr {
@@ -229,7 +233,7 @@ impl Settings {
                 .named::<ScheduleName>("prune_schedule")?
                 .unwrap_or_default(),
             new_weight_std: r.get("new_weight_std")?,
-            new_weight_matched: None,
+            new_weight_matched: r.get("new_weight_matched")?,
             regrow_into_removed: r.get("regrow_into_removed")?.unwrap_or(true),
             lr_schedule: r
                 .named::<LrScheduleName>("lr_schedule")?
@@ -245,6 +249,7 @@ impl Settings {
             spec,
             trainer,
             threads,
+            split_seed: r.get("split_seed")?,
         })
     }
 
@@ -298,6 +303,7 @@ pub fn default_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("prune_schedule", t.prune_schedule.as_str())?;
     d.set_item("regrow_into_removed", t.regrow_into_removed)?;
     d.set_item("new_weight_std", py.None())?;
+    d.set_item("new_weight_matched", py.None())?;
     d.set_item("optimizer", t.optimizer.as_str())?;
     d.set_item("lr", t.lr)?;
     d.set_item("lr_schedule", t.lr_schedule.as_str())?;
@@ -307,6 +313,7 @@ pub fn default_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("clip", t.clip)?;
     d.set_item("early_stopping", py.None())?;
     d.set_item("seed", t.seed)?;
+    d.set_item("split_seed", py.None())?;
     d.set_item("threads", 0)?;
     Ok(d)
 }

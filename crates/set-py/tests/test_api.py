@@ -114,7 +114,8 @@ def test_defaults_match_rust_and_the_command_line(cli):
             continue
         text = cli_defaults[name]
         if isinstance(value, bool):
-            assert text == str(value).lower(), name
+            # Switches print their default as on/off (`--dense` / `--no-dense`).
+            assert text == ("on" if value else "off"), (name, text, value)
         elif isinstance(value, (int, float)):
             assert float(text) == float(value), (name, text, value)
         else:
@@ -131,8 +132,12 @@ def test_defaults_match_rust_and_the_command_line(cli):
     front_end_only = {
         "config", "log", "out", "max_steps", "checkpoint_every", "help", "version",
         "quiet", "verbose", "show_test",
+        # Reads a run directory on disk: the CLI's way to size a small-dense baseline.
+        "match_params_of",
     }
-    missing = flags - set(py) - data_source - front_end_only
+    # `--no-X` only overrides a config file's `X = true`; the keyword `X=False` does that.
+    negations = {f for f in flags if f.startswith("no_") and f[3:] in py}
+    missing = flags - set(py) - data_source - front_end_only - negations
     assert not missing, f"CLI settings with no keyword: {sorted(missing)}"
 
 
@@ -186,3 +191,29 @@ def test_stacked_bidirectional_gru_keywords(small):
         set_lstm.SETLSTMClassifier(layers=0).fit(x, y)
     with pytest.raises(ValueError, match="cell"):
         set_lstm.SETLSTMClassifier(cell="rnn").fit(x, y)
+
+
+def test_split_seed_and_matched_regrowth_keywords(small):
+    """`split_seed` moves only the dev split (None: the model seed, as before); `new_weight_matched`
+    reaches the trainer, and combining it with `new_weight_std` is refused."""
+    (x, y), _ = small
+
+    def weights(**kw):
+        clf = set_lstm.SETLSTMClassifier(**{**TINY, **kw}).fit(x, y)
+        return clf.sparse_weights(), clf.dense_weights()
+
+    def same(a, b):
+        (sa, da), (sb, db) = a, b
+        return (
+            sa.keys() == sb.keys()
+            and all(all(np.array_equal(p, q) for p, q in zip(sa[k], sb[k])) for k in sa)
+            and all(np.array_equal(da[k], db[k]) for k in da)
+        )
+
+    base = weights()
+    assert same(base, weights(split_seed=TINY["seed"]))
+    assert not same(base, weights(split_seed=TINY["seed"] + 1))
+    assert not same(base, weights(new_weight_matched=1.0))
+    assert set_lstm.SETLSTMClassifier(new_weight_matched=1.0).get_params()["new_weight_matched"] == 1.0
+    with pytest.raises(ValueError, match="new_weight_matched"):
+        set_lstm.SETLSTMClassifier(new_weight_std=0.1, new_weight_matched=1.0).fit(x, y)

@@ -65,6 +65,7 @@ _SETTING_TYPES: Dict[str, str] = {
     "prune_schedule": _STR,
     "regrow_into_removed": _BOOL,
     "new_weight_std": _FLOAT,
+    "new_weight_matched": _FLOAT,
     "optimizer": _STR,
     "lr": _FLOAT,
     "lr_schedule": _STR,
@@ -74,6 +75,7 @@ _SETTING_TYPES: Dict[str, str] = {
     "clip": _FLOAT,
     "early_stopping": _INT,
     "seed": _INT,
+    "split_seed": _INT,
     "threads": _INT,
 }
 _OTHER_PARAMS = ("verbose",)
@@ -81,7 +83,10 @@ _FRONT_END_KEY = "set_lstm_python"
 
 
 def _check_type(name: str, value: Any, kind: str) -> None:
-    if value is None and name in ("epsilon", "density", "erk", "new_weight_std", "early_stopping"):
+    if value is None and name in (
+        "epsilon", "density", "erk", "new_weight_std", "new_weight_matched", "early_stopping",
+        "split_seed",
+    ):
         return
     is_bool = isinstance(value, (bool, np.bool_))
     is_int = isinstance(value, (int, np.integer)) and not is_bool
@@ -286,6 +291,9 @@ class SETLSTMClassifier:
         SET: whether positions pruned in a step may regrow in the same step.
     new_weight_std : float, optional
         Standard deviation of regrown weights (0 = start at zero); the policy's own by default.
+    new_weight_matched : float, optional
+        Regrown weights drawn at this multiple of each matrix's own initial standard deviation
+        (instead of ``new_weight_std``).
     optimizer : {"adam", "sgd"}, default "adam"
     lr : float, default 0.01
     lr_schedule : {"constant", "cosine", "linear"}, default "constant"
@@ -302,6 +310,9 @@ class SETLSTMClassifier:
         End training once the dev accuracy has not improved for this many epochs.
     seed : int, default 42
         Seed of every random choice (dev split, init, batch order, dropout, evolution).
+    split_seed : int, optional
+        Seed of the dev split carved from the training data, apart from ``seed``, so that fits
+        of different seeds share one split; by default the dev split follows ``seed``.
     threads : int, default 0
         Rust worker threads for training and prediction (0 = one per core); results do not
         depend on it.
@@ -354,6 +365,7 @@ class SETLSTMClassifier:
         prune_schedule: str = "constant",
         regrow_into_removed: bool = True,
         new_weight_std: Optional[float] = None,
+        new_weight_matched: Optional[float] = None,
         optimizer: str = "adam",
         lr: float = 0.01,
         lr_schedule: str = "constant",
@@ -363,6 +375,7 @@ class SETLSTMClassifier:
         clip: float = 5.0,
         early_stopping: Optional[int] = None,
         seed: int = 42,
+        split_seed: Optional[int] = None,
         threads: int = 0,
         verbose: int = 0,
         **unknown: Any,
@@ -394,6 +407,7 @@ class SETLSTMClassifier:
         self.prune_schedule = prune_schedule
         self.regrow_into_removed = regrow_into_removed
         self.new_weight_std = new_weight_std
+        self.new_weight_matched = new_weight_matched
         self.optimizer = optimizer
         self.lr = lr
         self.lr_schedule = lr_schedule
@@ -403,6 +417,7 @@ class SETLSTMClassifier:
         self.clip = clip
         self.early_stopping = early_stopping
         self.seed = seed
+        self.split_seed = split_seed
         self.threads = threads
         self.verbose = verbose
         self._settings()
