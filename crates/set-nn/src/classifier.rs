@@ -1,5 +1,5 @@
 //! The sentiment classifier: sparse embedding -> dropout -> sparse recurrent layers (LSTM or GRU,
-//! stacked, optionally bidirectional; [`crate::stack`]) -> pooling -> dropout -> output layer ->
+//! stacked, optionally bidirectional; `stack.rs`) -> pooling -> dropout -> output layer ->
 //! softmax cross-entropy. Forward returns an explicit cache; backward consumes it.
 
 pub use crate::config::{
