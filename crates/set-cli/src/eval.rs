@@ -202,7 +202,7 @@ fn check_run_data(run: &RunDir, now: &[set_data::FileDigest], allow: bool) -> Re
         datasets: Vec<set_data::FileDigest>,
     }
     let path = run.file(names::MANIFEST);
-    let recorded = set_data::bounded::read_text_bounded(&path, 64 << 20)
+    let recorded = set_data::bounded::read_text_bounded(&path, crate::rundir::MAX_MANIFEST_BYTES)
         .map_err(anyhow::Error::new)
         .and_then(|t| Ok(serde_json::from_str::<Recorded>(&t)?));
     let recorded = match recorded {

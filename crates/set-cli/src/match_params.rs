@@ -29,8 +29,8 @@ impl ParamTarget {
     /// A missing or unreadable manifest, or one without those keys.
     pub fn of_run(run: &Path) -> Result<Self> {
         let path = run.join(crate::rundir::names::MANIFEST);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| usage(format!("--match-params-of: {}: {e}", path.display())))?;
+        let text = set_data::read_text_bounded(&path, crate::rundir::MAX_MANIFEST_BYTES)
+            .map_err(|e| usage(format!("--match-params-of: {e}")))?;
         let v: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("--match-params-of: parsing {}", path.display()))?;
         let get = |k: &str| {

@@ -39,6 +39,10 @@ pub mod names {
     pub const LOCK: &str = "lock";
 }
 
+/// Largest `manifest.json` read back from a run directory (the file is a few KiB; this bounds a
+/// hostile or corrupted one).
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
 /// Header of `metrics.csv`.
 pub const METRICS_HEADER: &str = "epoch,split,loss,accuracy,nnz,density,seconds\n";
 
