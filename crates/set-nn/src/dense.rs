@@ -46,7 +46,7 @@ pub fn gemm<T: Scalar>(
     let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
     let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
     let (c_rs, c_cs) = (c.strides()[0], c.strides()[1]);
-    let threads = rayon::current_num_threads();
+    let threads = set_sparse::workers::workers();
     let parallelism = if threads > 1 && m * n * k >= 1 << 15 {
         gemm::Parallelism::Rayon(threads)
     } else {

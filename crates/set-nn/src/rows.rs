@@ -74,10 +74,10 @@ impl<T> RawRows<T> {
 /// touched) is large enough to pay for it. Each `r` runs exactly once, on one thread.
 pub(crate) fn for_each_unit(units: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
     const MIN_WORK: usize = 1 << 14;
-    if work < MIN_WORK || rayon::current_num_threads() == 1 {
+    if work < MIN_WORK || set_sparse::workers::workers() == 1 {
         (0..units).for_each(f);
     } else {
-        let block = units.div_ceil(rayon::current_num_threads() * 4).max(1);
+        let block = units.div_ceil(set_sparse::workers::workers() * 4).max(1);
         (0..units.div_ceil(block)).into_par_iter().for_each(|k| {
             (k * block..((k + 1) * block).min(units)).for_each(&f);
         });

@@ -11,6 +11,7 @@ mod topology;
 pub mod denormal;
 pub mod reduce;
 pub mod simd;
+pub mod workers;
 
 pub use error::SparseError;
 pub use init::{er_density, nnz_for_density, sample_sorted_distinct};

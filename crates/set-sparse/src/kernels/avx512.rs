@@ -105,7 +105,7 @@ pub(crate) fn with_aligned_rows<R>(
         }
     };
     let chunk_rows = (PACK_PARALLEL_CHUNK / stride).max(1);
-    if parallel && n > chunk_rows && rayon::current_num_threads() > 1 {
+    if parallel && n > chunk_rows && crate::workers::workers() > 1 {
         use rayon::prelude::*;
         dst.par_chunks_mut(chunk_rows * stride)
             .enumerate()

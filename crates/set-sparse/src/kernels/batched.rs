@@ -33,7 +33,7 @@ const SDDMM_PARTS_PER_THREAD: usize = 1;
 
 /// Whether to hand out whole steps to workers.
 fn by_steps(steps: usize, work: usize) -> bool {
-    let threads = rayon::current_num_threads();
+    let threads = crate::workers::workers();
     threads > 1 && steps >= MIN_STEPS_PER_THREAD * threads && work >= PARALLEL_MIN_WORK
 }
 
@@ -274,7 +274,7 @@ impl<T: Scalar> SparseMatrix<T> {
     ) -> Result<(), SparseError> {
         self.check_sddmm_batched(&dy, &x, grad)?;
         let (steps, rows, batch) = dy.dim();
-        let threads = rayon::current_num_threads();
+        let threads = crate::workers::workers();
         if threads > 1 && steps > 1 && self.nnz() * batch * steps >= PARALLEL_MIN_WORK {
             let bounds = balanced_bounds(self.indptr(), threads * SDDMM_PARTS_PER_THREAD);
             split_grad(self, &bounds, grad)

@@ -164,7 +164,7 @@ pub(crate) fn balanced_bounds(ptr: &[usize], parts: usize) -> Vec<usize> {
 
 /// [`balanced_bounds`] for the current rayon pool: [`TASKS_PER_THREAD`] ranges per thread.
 pub(crate) fn parallel_bounds(ptr: &[usize]) -> Vec<usize> {
-    balanced_bounds(ptr, rayon::current_num_threads().max(1) * TASKS_PER_THREAD)
+    balanced_bounds(ptr, crate::workers::workers().max(1) * TASKS_PER_THREAD)
 }
 
 /// Runs `block_fn(rows, part)` over contiguous row ranges of `out` (`part` is rows `rows`),
@@ -177,7 +177,7 @@ pub(crate) fn for_row_blocks<T: Send>(
     block_fn: impl Fn(Range<usize>, &mut ArrayViewMut2<'_, T>) + Sync,
 ) {
     assert_eq!(ptr.len(), out.nrows() + 1);
-    if !parallel || rayon::current_num_threads() <= 1 {
+    if !parallel || crate::workers::workers() <= 1 {
         block_fn(0..out.nrows(), out);
         return;
     }

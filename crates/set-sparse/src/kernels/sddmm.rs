@@ -126,7 +126,7 @@ fn sddmm_driver<T: Scalar>(
     parallel: bool,
 ) {
     let parallel =
-        parallel && w.nnz() * dy.ncols() >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1;
+        parallel && w.nnz() * dy.ncols() >= PARALLEL_MIN_WORK && crate::workers::workers() > 1;
     with_aligned_x(x, w.nnz(), parallel, |x| {
         if !parallel {
             sddmm_rows_dispatch(w, 0..w.rows(), &dy, x, grad);
