@@ -20,8 +20,9 @@
 //! models).
 //!
 //! The fused path covers the default architecture, one unidirectional LSTM layer. Stacked,
-//! bidirectional and GRU models run the training forward without dropout into a cache kept in
-//! the scratch (reused from batch to batch): the same logits, without the memory saving.
+//! bidirectional and GRU models run the training forward without dropout (per shard, as
+//! above) into a cache kept in the scratch (reused from batch to batch): the same logits,
+//! without the memory saving.
 
 use crate::activation::ActivationMode;
 use crate::classifier::{
@@ -70,6 +71,8 @@ pub struct InferScratch<T: Scalar> {
 struct Shard<T: Scalar> {
     tokens: Vec<u32>,
     rec: RecurrentScratch<T>,
+    /// The training forward's cache, for architectures the fused path does not cover.
+    cache: ForwardCache<T>,
 }
 
 /// The buffers of the fused recurrence over one batch (or shard).
@@ -171,27 +174,26 @@ impl<T: Scalar> Classifier<T> {
         chunk_bytes: usize,
     ) -> Result<ArrayView2<'s, T>, NnError> {
         self.validate_batch(batch)?;
-        if !self.fused_inference() {
-            self.forward_into::<rand_chacha::ChaCha8Rng>(batch, None, &mut scratch.cache)?;
-            scratch.logits.clone_from(&scratch.cache.logits);
-            return Ok(scratch.logits.view());
-        }
         let b = batch.lengths.len();
         let mean = self.config.pooling == Pooling::Mean;
+        let fused = self.fused_inference();
         let shards = (b / MIN_SHARD).min(set_sparse::workers::workers()).max(1);
         let InferScratch {
             whole,
             shards: parts,
             joined,
             logits,
-            ..
+            cache,
         } = scratch;
-        let pooled = if shards == 1 {
+        let pooled = if shards > 1 {
+            self.infer_sharded(batch, mean, fused, shards, parts, joined, chunk_bytes)?;
+            joined.view()
+        } else if fused {
             self.infer_lstm(batch, mean, whole, chunk_bytes);
             whole.pooled(mean)
         } else {
-            self.infer_sharded(batch, mean, shards, parts, joined, chunk_bytes);
-            joined.view()
+            self.forward_into::<rand_chacha::ChaCha8Rng>(batch, None, cache)?;
+            cache.pooled.view()
         };
         let mut out = recycle(logits, (self.config.classes, b), false);
         self.out_weight.value.matmul(pooled, out.view_mut(), false);
@@ -207,21 +209,24 @@ impl<T: Scalar> Classifier<T> {
     /// worker, each running every time step on its own thread ([`set_sparse::workers::serial`]):
     /// no fork-join per step and no state crossing cores. Each sequence's arithmetic does not
     /// depend on the other sequences in its batch, so the pooled vectors (written side by side
-    /// into `joined`) are the bits of the unsplit recurrence.
+    /// into `joined`) are the bits of the unsplit recurrence. Without `fused`, each shard runs
+    /// the training forward without dropout.
+    #[allow(clippy::too_many_arguments)]
     fn infer_sharded(
         &self,
         batch: &BatchRef<'_>,
         mean: bool,
+        fused: bool,
         count: usize,
         parts: &mut Vec<Shard<T>>,
         joined: &mut Array2<T>,
         chunk_bytes: usize,
-    ) {
+    ) -> Result<(), NnError> {
         let b = batch.lengths.len();
-        let h = self.rnn[0].shape().d_hidden;
+        let width = self.config.rnn.directions() * self.config.hidden;
         parts.resize_with(count, Shard::default);
         let range = |k: usize| k * b / count..(k + 1) * b / count;
-        parts.par_iter_mut().enumerate().for_each(|(k, part)| {
+        parts.par_iter_mut().enumerate().try_for_each(|(k, part)| {
             let cols = range(k);
             let lengths = &batch.lengths[cols.clone()];
             let steps = *lengths.iter().max().expect("a shard has sequences");
@@ -236,15 +241,25 @@ impl<T: Scalar> Classifier<T> {
                 seq_len: steps,
             };
             set_sparse::workers::serial(|| {
-                self.infer_lstm(&shard, mean, &mut part.rec, chunk_bytes)
-            });
-        });
-        let mut out = recycle(joined, (h, b), false);
+                if fused {
+                    self.infer_lstm(&shard, mean, &mut part.rec, chunk_bytes);
+                    Ok(())
+                } else {
+                    self.forward_into::<rand_chacha::ChaCha8Rng>(&shard, None, &mut part.cache)
+                }
+            })
+        })?;
+        let mut out = recycle(joined, (width, b), false);
         for (k, part) in parts.iter().enumerate() {
-            out.slice_mut(s![.., range(k)])
-                .assign(&part.rec.pooled(mean));
+            let pooled = if fused {
+                part.rec.pooled(mean)
+            } else {
+                part.cache.pooled.view()
+            };
+            out.slice_mut(s![.., range(k)]).assign(&pooled);
         }
         *joined = out;
+        Ok(())
     }
 
     /// Loss and accuracy without dropout or gradients ([`Classifier::evaluate_in`] with fresh

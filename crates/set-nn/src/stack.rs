@@ -79,8 +79,11 @@ pub(crate) fn forward<T: Scalar, R: Rng>(
         if dirs == 2 {
             let mut rev = recycle(&mut caches[i + 1].x, input.dim(), false);
             reverse_time(input.view(), lengths, rev.view_mut());
-            cells[i].forward_into(input, lengths, steps, &mut caches[i]);
-            cells[i + 1].forward_into(rev, lengths, steps, &mut caches[i + 1]);
+            let [fwd, bwd] = caches.get_disjoint_mut([i, i + 1]).expect("two directions");
+            both(
+                || cells[i].forward_into(input, lengths, steps, fwd),
+                || cells[i + 1].forward_into(rev, lengths, steps, bwd),
+            );
         } else {
             cells[i].forward_into(input, lengths, steps, &mut caches[i]);
         }
@@ -98,6 +101,44 @@ pub(crate) fn forward<T: Scalar, R: Rng>(
             }
             next_input = Some(next);
         }
+    }
+}
+
+/// The gradient of one direction's outputs, borrowed or computed.
+enum DirGrad<'a, T> {
+    /// Of its final state only.
+    Final(ArrayView2<'a, T>),
+    /// Of every step's output, a view of the layer above's input gradient.
+    All(ArrayView3<'a, T>),
+    /// Of every step's output, computed for this direction.
+    Owned(Array3<T>),
+}
+
+impl<T: Scalar> DirGrad<'_, T> {
+    fn view(&self) -> OutputGrad<'_, T> {
+        match self {
+            DirGrad::Final(v) => OutputGrad::Final(v.view()),
+            DirGrad::All(v) => OutputGrad::All(v.view()),
+            DirGrad::Owned(a) => OutputGrad::All(a.view()),
+        }
+    }
+}
+
+/// Runs the two directions of a layer: concurrently, one rayon worker each (kernels
+/// single-threaded inside, so no fork-join per step), when there are two workers; with more,
+/// each direction's kernels share the rest; with one, one after the other. The results do not
+/// depend on which, since every kernel gives the same bits for any number of workers.
+fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    let workers = set_sparse::workers::workers();
+    if workers <= 1 {
+        (a(), b())
+    } else if workers == 2 {
+        rayon::join(
+            || set_sparse::workers::serial(a),
+            || set_sparse::workers::serial(b),
+        )
+    } else {
+        rayon::join(a, b)
     }
 }
 
@@ -140,35 +181,44 @@ pub(crate) fn backward<T: Scalar>(
     let h = cells[0].shape().d_hidden;
     let mut grad_in: Option<Array3<T>> = None;
     for l in (0..layers).rev() {
-        let mut dx_layer: Option<Array3<T>> = None;
-        for d in 0..dirs {
-            let i = l * dirs + d;
-            let rows = s![d * h..(d + 1) * h, ..];
-            let dx = match (&grad_in, &top) {
-                (None, TopGrad::Last(dp)) => {
-                    cells[i].backward(&mut caches[i], OutputGrad::Final(dp.slice(rows)))
-                }
-                (None, TopGrad::Mean(dp)) => {
-                    let d_all = mean_grad(dp.slice(rows), &lengths, steps);
-                    cells[i].backward(&mut caches[i], OutputGrad::All(d_all.view()))
-                }
-                (Some(g), _) => {
-                    let gd = g.slice(s![.., d * h..(d + 1) * h, ..]);
-                    if d == 0 {
-                        cells[i].backward(&mut caches[i], OutputGrad::All(gd))
-                    } else {
-                        let mut rg = Array3::<T>::zeros((steps, h, batch));
-                        reverse_time(gd, &lengths, rg.view_mut());
-                        cells[i].backward(&mut caches[i], OutputGrad::All(rg.view()))
+        // Each direction's gradient of its outputs, in its own time order.
+        let grads: Vec<DirGrad<'_, T>> = (0..dirs)
+            .map(|d| {
+                let rows = s![d * h..(d + 1) * h, ..];
+                match (&grad_in, &top) {
+                    (None, TopGrad::Last(dp)) => DirGrad::Final(dp.slice(rows)),
+                    (None, TopGrad::Mean(dp)) => {
+                        DirGrad::Owned(mean_grad(dp.slice(rows), &lengths, steps))
+                    }
+                    (Some(g), _) => {
+                        let gd = g.slice(s![.., d * h..(d + 1) * h, ..]);
+                        if d == 0 {
+                            DirGrad::All(gd)
+                        } else {
+                            let mut rg = Array3::<T>::zeros((steps, h, batch));
+                            reverse_time(gd, &lengths, rg.view_mut());
+                            DirGrad::Owned(rg)
+                        }
                     }
                 }
-            };
-            match dx_layer.as_mut() {
-                None => dx_layer = Some(dx),
-                Some(acc) => add_reversed(acc, dx.view(), &lengths),
-            }
-        }
-        let mut dx = dx_layer.expect("at least one direction");
+            })
+            .collect();
+        let i = l * dirs;
+        let dx_layer = if dirs == 2 {
+            let (first, second) = cells[i..i + 2].split_at_mut(1);
+            let (c0, c1) = caches[i..i + 2].split_at_mut(1);
+            let (g0, g1) = (&grads[0], &grads[1]);
+            let (mut dx, dx_rev) = both(
+                || first[0].backward(&mut c0[0], g0.view()),
+                || second[0].backward(&mut c1[0], g1.view()),
+            );
+            add_reversed(&mut dx, dx_rev.view(), &lengths);
+            dx
+        } else {
+            cells[i].backward(&mut caches[i], grads[0].view())
+        };
+        drop(grads);
+        let mut dx = dx_layer;
         if l > 0 {
             apply_mask(&mut dx, &masks[l - 1]);
         }
