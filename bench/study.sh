@@ -4,6 +4,8 @@
 # seed; then the record results/runs.jsonl and the regenerated section.
 # Usage: bash bench/study.sh [DATASET...]   (default: uci sanders). Resumable: `set-lstm sweep`
 # skips finished runs. Runs at nice 19 on one thread per run.
+# PARTS="lstm2 bilstm gru" runs the architecture study instead (issue 19: a two-layer, a
+# bidirectional and a GRU model, SET and dense, 10 seeds, grids study-DATASET-PART.toml).
 # Measured on this shared 2-core Xeon (lscpu: Intel Xeon Processor): with the machine idle, the
 # four models of 5 Sanders seeds (20 runs) took 2 minutes; under a load of 11 (other builds)
 # one UCI dense run took 75-196 s, and the whole UCI study about 50 minutes.
@@ -15,7 +17,7 @@ nice -n 19 cargo build --release -p set-cli
 BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
-  for part in sparse dense small-dense matched; do
+  for part in ${PARTS:-sparse dense small-dense matched}; do
     nice -n 19 "$BIN" sweep -q --grid "bench/grids/study-$d-$part.toml" --out "runs/study-$d/$part"
   done
   echo "$d: $(( $(date +%s) - start )) s"

@@ -2,11 +2,12 @@
 //! (`cargo xtask report --record results/runs.jsonl`), so that every number in it traces to a
 //! committed line.
 //!
-//! Runs are grouped per dataset by model (`dense` or the evolution policy) and size `E/H`.
-//! Every run of a dataset must share one configuration apart from the model keys (`dense`,
-//! `policy`, `embed_dim`, `hidden`, the sparsity keys) and the model seed; otherwise the
-//! section refuses to render, since the comparison would not be at the same settings. Each
-//! group is compared with the SET group of its dataset, paired by seed: the mean and sample
+//! Runs are grouped per dataset by model (`dense` or the evolution policy), size `E/H` and
+//! recurrent architecture (cell, layers, directions). Every run of a dataset must share one
+//! configuration apart from the model keys (`dense`, `policy`, `embed_dim`, `hidden`, the
+//! sparsity and architecture keys) and the model seed; otherwise the section refuses to
+//! render, since the comparison would not be at the same settings. Each group is compared
+//! with the SET group of its dataset and architecture, paired by seed: the mean and sample
 //! standard deviation of the per-seed differences (SET − other) and their 95 % Student-t
 //! interval, at the final epoch and at the best-dev epoch (the model early stopping keeps,
 //! chosen on dev accuracy only).
@@ -37,6 +38,10 @@ const MODEL_KEYS: &[&str] = &[
     "data_dir",
     "new_weight_std",
     "new_weight_matched",
+    "cell",
+    "layers",
+    "bidirectional",
+    "dropout_between",
 ];
 
 /// The reference model every other group is compared with.
@@ -57,14 +62,65 @@ fn init_override(r: &RunRecord) -> Option<String> {
     }
 }
 
-fn group_label(r: &RunRecord) -> String {
-    match init_override(r) {
-        Some(i) => format!("{} {} ({i})", r.model, r.size),
-        None => format!("{} {}", r.model, r.size),
+/// The recurrent architecture of a run when it is not the default one-layer unidirectional LSTM
+/// (records written before these settings existed are of the default).
+fn arch(r: &RunRecord) -> Option<String> {
+    let c = &r.config;
+    let cell = c
+        .get("cell")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("lstm");
+    let layers = c
+        .get("layers")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(1);
+    let bidirectional = c
+        .get("bidirectional")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if cell == "lstm" && layers == 1 && !bidirectional {
+        return None;
     }
+    let mut label = format!("{}-layer {}", layers, cell.to_uppercase());
+    if bidirectional {
+        label.push_str(", bidirectional");
+    }
+    if let Some(p) = c
+        .get("dropout_between")
+        .and_then(serde_json::Value::as_f64)
+        .filter(|&p| layers > 1 && p > 0.0)
+    {
+        label.push_str(&format!(", dropout {p} between"));
+    }
+    Some(label)
 }
 
-/// Whether a run is of the reference model: SET with its own regrowth initialisation.
+/// The model column: the model (dense or the policy), its architecture when not the default,
+/// and its regrowth initialisation when overridden.
+fn model_label(r: &RunRecord) -> String {
+    let mut label = r.model.clone();
+    if let Some(a) = arch(r) {
+        label.push_str(&format!(" [{a}]"));
+    }
+    if let Some(i) = init_override(r) {
+        label.push_str(&format!(" ({i})"));
+    }
+    label
+}
+
+fn group_label(r: &RunRecord) -> String {
+    let mut label = format!("{} {}", r.model, r.size);
+    if let Some(a) = arch(r) {
+        label.push_str(&format!(" [{a}]"));
+    }
+    if let Some(i) = init_override(r) {
+        label.push_str(&format!(" ({i})"));
+    }
+    label
+}
+
+/// Whether a run is of a reference model: SET with its own regrowth initialisation (one per
+/// architecture).
 fn is_reference(r: &RunRecord) -> bool {
     r.model == REFERENCE && init_override(r).is_none()
 }
@@ -250,10 +306,7 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
             writeln!(
                 md,
                 "| {} | {} | {} | {:.2} % | {} | {} | {} | {} | {} | {} |",
-                match init_override(r0) {
-                    Some(i) => format!("{} ({i})", r0.model),
-                    None => r0.model.clone(),
-                },
+                model_label(r0),
                 r0.size,
                 r0.params,
                 100.0 * r0.params as f64 / r0.dense_params.max(1) as f64,
@@ -269,15 +322,17 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
                 pm(&survival),
             )?;
         }
-        let reference = groups
-            .iter()
-            .find(|(_, rs)| is_reference(rs[0]))
-            .map(|(_, rs)| rs);
-        let Some(set) = reference else {
+        // Each group is compared with the SET group of its own architecture.
+        let references: BTreeMap<Option<String>, &Vec<&RunRecord>> = groups
+            .values()
+            .filter(|rs| is_reference(rs[0]))
+            .map(|rs| (arch(rs[0]), rs))
+            .collect();
+        if references.is_empty() {
             writeln!(md)?;
             writeln!(md, "No SET runs: no paired comparison.")?;
             continue;
-        };
+        }
         writeln!(md)?;
         writeln!(
             md,
@@ -288,6 +343,9 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
             if is_reference(rs[0]) {
                 continue;
             }
+            let Some(set) = references.get(&arch(rs[0])) else {
+                continue;
+            };
             let fin = paired(set, rs, |r| r.final_test_accuracy);
             let best = paired(set, rs, |r| r.best_dev_test_accuracy);
             let dev = paired(set, rs, |r| r.best_dev_accuracy);
@@ -437,6 +495,54 @@ mod tests {
         assert_eq!(spliced, format!("# R\n\n{other}\n## After\n"));
         assert_eq!(extract(&spliced), Some(other.as_str()));
         assert_eq!(splice("# R\n", &md).unwrap(), format!("# R\n\n{md}"));
+    }
+
+    /// A GRU's dense model is compared with the GRU's SET model, not the default LSTM's; an
+    /// architecture without its own SET group gets no comparison row.
+    #[test]
+    fn architectures_pair_with_their_own_set_group() {
+        let gru = |mut r: RunRecord| {
+            r.config["cell"] = serde_json::json!("gru");
+            r.run.push_str("-gru");
+            r
+        };
+        let bi = |mut r: RunRecord| {
+            r.config["bidirectional"] = serde_json::json!(true);
+            r.run.push_str("-bi");
+            r
+        };
+        let mut rs = Vec::new();
+        for seed in 1..=3 {
+            rs.push(rec("set", "8/8", seed, 0.80, 0.80));
+            rs.push(rec("dense", "8/8", seed, 0.80, 0.80));
+            rs.push(gru(rec(
+                "set",
+                "8/8",
+                seed,
+                0.70 + 0.01 * seed as f64,
+                0.70,
+            )));
+            rs.push(gru(rec("dense", "8/8", seed, 0.70, 0.70)));
+            rs.push(bi(rec("dense", "8/8", seed, 0.60, 0.60)));
+        }
+        let md = render(&rs, "").unwrap();
+        assert!(
+            md.contains("| dense 8/8 | 3 | +0.00 ± 0.00 | +0.00 ± 0.00 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| dense 8/8 [1-layer GRU] | 3 | +0.00 ± 0.00 | +2.00 ± 1.00 |"),
+            "{md}"
+        );
+        assert!(md.contains("| set [1-layer GRU] | 8/8 | 50 |"), "{md}");
+        assert!(
+            md.contains("| dense [1-layer LSTM, bidirectional] | 8/8 |"),
+            "{md}"
+        );
+        assert!(
+            !md.contains("| dense 8/8 [1-layer LSTM, bidirectional] |"),
+            "{md}"
+        );
     }
 
     #[test]
