@@ -17,8 +17,10 @@ nice -n 19 cargo build --release -p set-cli
 BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
-  for part in ${PARTS:-sparse dense small-dense matched}; do
-    nice -n 19 "$BIN" sweep -q --grid "bench/grids/study-$d-$part.toml" --out "runs/study-$d/$part"
+  for part in ${PARTS:-sparse dense small-dense matched perweight}; do
+    grid="bench/grids/study-$d-$part.toml"
+    [ -f "$grid" ] || continue # not every dataset has every part (IMDB: SET and dense only)
+    nice -n 19 "$BIN" sweep -q --grid "$grid" --out "runs/study-$d/$part"
   done
   echo "$d: $(( $(date +%s) - start )) s"
   cargo xtask collect-results "runs/study-$d" --out results/runs.jsonl

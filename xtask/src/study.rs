@@ -42,15 +42,17 @@ const MODEL_KEYS: &[&str] = &[
     "layers",
     "bidirectional",
     "dropout_between",
+    "adam_per_weight_steps",
 ];
 
 /// The reference model every other group is compared with.
 const REFERENCE: &str = "set";
 
-/// The regrowth initialisation a run overrides (`None`: the policy's own).
+/// How a run's training departs from its model's defaults: the regrowth initialisation it
+/// overrides and per-weight Adam bias correction (`None`: neither).
 fn init_override(r: &RunRecord) -> Option<String> {
     let c = &r.config;
-    if let Some(f) = c
+    let init = if let Some(f) = c
         .get("new_weight_matched")
         .and_then(serde_json::Value::as_f64)
     {
@@ -59,6 +61,15 @@ fn init_override(r: &RunRecord) -> Option<String> {
         c.get("new_weight_std")
             .and_then(serde_json::Value::as_f64)
             .map(|s| format!("new weights std {s}"))
+    };
+    let per_weight = c
+        .get("adam_per_weight_steps")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+        .then(|| "Adam per-weight steps".to_string());
+    match (init, per_weight) {
+        (Some(a), Some(b)) => Some(format!("{a}, {b}")),
+        (a, b) => a.or(b),
     }
 }
 

@@ -251,6 +251,8 @@ settings! {
     regrow_into_removed / no_regrow_into_removed = "no-regrow-into-removed": "SET: positions pruned in a step stay empty until the next step",
     /// Each recurrent layer also reads every sequence backwards; outputs concatenated [default: off]
     bidirectional / no_bidirectional = "no-bidirectional": "One direction per recurrent layer (the default)",
+    /// Adam: bias correction from each weight's own step count, so a regrown weight starts like a weight at step 1 [default: off]
+    adam_per_weight_steps / no_adam_per_weight_steps = "no-adam-per-weight-steps": "Adam: bias correction from the global step count (the default)",
 }
 
 /// Replaces `--match-params-of RUN` in `s` by `--dense --embed-dim K --hidden K`
@@ -395,6 +397,9 @@ pub struct TrainConfig {
     /// SET: regrowth into positions pruned in the same step.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub regrow_into_removed: bool,
+    /// Adam: per-weight bias correction.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adam_per_weight_steps: bool,
     /// Regrown weight std; absent = the policy's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_weight_std: Option<f64>,
@@ -801,6 +806,7 @@ impl TrainConfig {
             zeta: s.zeta.unwrap_or(Zeta::DEFAULT.get()),
             prune_schedule: s.prune_schedule.unwrap_or_default(),
             regrow_into_removed: s.regrow_into_removed.unwrap_or(true),
+            adam_per_weight_steps: s.adam_per_weight_steps.unwrap_or(false),
             new_weight_std: s.new_weight_std,
             new_weight_matched: s.new_weight_matched,
             optimizer: s.optimizer.unwrap_or_default(),
@@ -921,6 +927,7 @@ impl TrainConfig {
             new_weight_std: self.new_weight_std,
             new_weight_matched: self.new_weight_matched,
             regrow_into_removed: self.regrow_into_removed,
+            adam_per_weight_steps: self.adam_per_weight_steps,
             lr_schedule: self.lr_schedule,
             warmup_steps: self.warmup_steps,
             early_stopping: self.early_stopping,

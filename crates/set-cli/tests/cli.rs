@@ -1622,3 +1622,35 @@ fn stacked_bidirectional_gru_resumes_bit_identically_and_exports_torch_names() {
     assert_eq!(model_meta["rnn"]["layers"], 2);
     assert_eq!(model_meta["rnn"]["bidirectional"], true);
 }
+
+/// Per-weight Adam bias correction: its two extra state buffers go into checkpoints and move
+/// with their weights at each evolution step, so a run resumed across an evolution step ends
+/// bit-identical; the setting changes the trained weights; with SGD it is a usage error.
+#[test]
+fn per_weight_adam_resumes_bit_identically_and_changes_the_weights() {
+    let f = fixture();
+    let flag = ["--adam-per-weight-steps"];
+    let reference = new_dir("pw-reference");
+    let mut args = tiny_args(f, &reference);
+    args.extend(flag);
+    ok(&run(&args));
+    let spe = steps_per_epoch(&reference);
+    let d = new_dir("pw-resumed");
+    let mut args = tiny_args(f, &d);
+    args.extend(flag);
+    let first = (spe + spe / 2).to_string();
+    args.extend(["--max-steps", &first]);
+    ok(&run(&args));
+    ok(&run(&["resume", s(&d)]));
+    assert_same_run(&reference, &d);
+    let global = new_dir("pw-global");
+    ok(&run(&tiny_args(f, &global)));
+    assert_ne!(
+        read(&global.join("model.safetensors")),
+        read(&reference.join("model.safetensors"))
+    );
+    let sgd = new_dir("pw-sgd");
+    let mut args = tiny_args(f, &sgd);
+    args.extend(["--adam-per-weight-steps", "--optimizer", "sgd"]);
+    fails(&run(&args), 2, "adam_per_weight_steps");
+}

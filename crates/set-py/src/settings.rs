@@ -41,6 +41,7 @@ pub const NAMES: &[&str] = &[
     "new_weight_std",
     "new_weight_matched",
     "optimizer",
+    "adam_per_weight_steps",
     "lr",
     "lr_schedule",
     "warmup_steps",
@@ -240,6 +241,7 @@ impl Settings {
                 .unwrap_or_default(),
             warmup_steps: r.get("warmup_steps")?.unwrap_or(0),
             early_stopping: r.get("early_stopping")?,
+            adam_per_weight_steps: r.get("adam_per_weight_steps")?.unwrap_or(false),
         };
         trainer.validate().map_err(setting)?;
         Ok(Settings {
@@ -305,6 +307,7 @@ pub fn default_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("new_weight_std", py.None())?;
     d.set_item("new_weight_matched", py.None())?;
     d.set_item("optimizer", t.optimizer.as_str())?;
+    d.set_item("adam_per_weight_steps", t.adam_per_weight_steps)?;
     d.set_item("lr", t.lr)?;
     d.set_item("lr_schedule", t.lr_schedule.as_str())?;
     d.set_item("warmup_steps", t.warmup_steps)?;

@@ -65,6 +65,10 @@ pub struct TrainerConfig {
     /// to `lr` (0 = none; written only when not 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub warmup_steps: u64,
+    /// Adam only: bias correction from each weight's own step count, so that a regrown weight
+    /// starts like a weight at step 1 (see `set_nn::OptimizerConfig::Adam`); written only when on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adam_per_weight_steps: bool,
 }
 
 fn yes() -> bool {
@@ -99,6 +103,7 @@ impl Default for TrainerConfig {
             lr_schedule: LrScheduleName::Constant,
             warmup_steps: 0,
             early_stopping: None,
+            adam_per_weight_steps: false,
         }
     }
 }
@@ -240,6 +245,12 @@ impl TrainerConfig {
                 "not both new_weight_matched and new_weight_std",
             )?;
         }
+        check(
+            !self.adam_per_weight_steps || self.optimizer == OptimizerName::Adam,
+            "adam_per_weight_steps",
+            self.adam_per_weight_steps,
+            "off with optimizer sgd (it changes Adam's bias correction)",
+        )?;
         Ok(())
     }
 
@@ -282,6 +293,7 @@ impl TrainerConfig {
                 beta2: 0.999,
                 eps: 1e-8,
                 weight_decay: self.weight_decay,
+                per_weight_steps: self.adam_per_weight_steps,
             },
         }
     }

@@ -67,6 +67,7 @@ _SETTING_TYPES: Dict[str, str] = {
     "new_weight_std": _FLOAT,
     "new_weight_matched": _FLOAT,
     "optimizer": _STR,
+    "adam_per_weight_steps": _BOOL,
     "lr": _FLOAT,
     "lr_schedule": _STR,
     "warmup_steps": _INT,
@@ -295,6 +296,9 @@ class SETLSTMClassifier:
         Regrown weights drawn at this multiple of each matrix's own initial standard deviation
         (instead of ``new_weight_std``).
     optimizer : {"adam", "sgd"}, default "adam"
+    adam_per_weight_steps : bool, default False
+        Adam: bias correction from each weight's own step count, so that a regrown weight
+        starts like a weight at its first step.
     lr : float, default 0.01
     lr_schedule : {"constant", "cosine", "linear"}, default "constant"
         How the learning rate changes after the warm-up (cosine and linear decay to 0 at the
@@ -367,6 +371,7 @@ class SETLSTMClassifier:
         new_weight_std: Optional[float] = None,
         new_weight_matched: Optional[float] = None,
         optimizer: str = "adam",
+        adam_per_weight_steps: bool = False,
         lr: float = 0.01,
         lr_schedule: str = "constant",
         warmup_steps: int = 0,
@@ -409,6 +414,7 @@ class SETLSTMClassifier:
         self.new_weight_std = new_weight_std
         self.new_weight_matched = new_weight_matched
         self.optimizer = optimizer
+        self.adam_per_weight_steps = adam_per_weight_steps
         self.lr = lr
         self.lr_schedule = lr_schedule
         self.warmup_steps = warmup_steps
