@@ -2,6 +2,8 @@
 # Runs the experiments behind docs/RESULTS.md, one after another, then regenerates the report.
 # Usage: bash bench/results.sh [DATA_DIR] [OUT_DIR]   (defaults: ../shared/datasets, runs/results)
 # Each run is skipped if its directory already has a summary.json, so the script can resume.
+# The paired study at the end (bench/study.sh) took about 3 hours of one core on a 2-core Xeon
+# (two sweeps side by side: about 1.5 hours); it prints its own time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-../shared/datasets}
@@ -42,3 +44,8 @@ done
 cargo run -q -p xtask --release -- report "$OUT" runs/select-uci runs/select-sanders runs/select-sst2 \
   --bench bench/speed-t100-t200-2026-11-28.jsonl --bench bench/scaling-2026-11-28.jsonl \
   --out docs/RESULTS.md
+# The paired study (issues 18 and 19: every model, sweep and architecture, 10 seeds; IMDB 5),
+# recorded in results/runs.jsonl and rendered into its own section of docs/RESULTS.md.
+start=$(date +%s)
+bash bench/study.sh uci sanders sst2 imdb
+echo "paired study: $(( $(date +%s) - start )) s"

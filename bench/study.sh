@@ -2,10 +2,12 @@
 # The paired study behind docs/RESULTS.md ("Paired study"): on each dataset, SET-LSTM, static
 # sparse, the dense LSTM and the small-dense LSTM at the same settings, 10 seeds each, one split
 # seed; then the record results/runs.jsonl and the regenerated section.
-# Usage: bash bench/study.sh [DATASET...]   (default: uci sanders). Resumable: `set-lstm sweep`
-# skips finished runs. Runs at nice 19 on one thread per run.
-# PARTS="lstm2 bilstm gru" runs the architecture study instead (issue 19: a two-layer, a
-# bidirectional and a GRU model, SET and dense, 10 seeds, grids study-DATASET-PART.toml).
+# Usage: bash bench/study.sh [DATASET...]   (default: uci sanders; the record also has sst2 and
+# imdb). Resumable: `set-lstm sweep` skips finished runs. Runs at nice 19 on one thread per run.
+# Each dataset runs every grid bench/grids/study-DATASET-PART.toml that exists, PART in: sparse
+# (SET and static), dense, small-dense, matched (regrowth at each matrix's own scale),
+# perweight (Adam per-weight steps), epsilon and zeta, zeta-cosine (issue 18's sweeps), gru,
+# bilstm, lstm2 (issue 19's architectures); PARTS="..." picks some.
 # Measured on this shared 2-core Xeon (lscpu: Intel Xeon Processor): with the machine idle, the
 # four models of 5 Sanders seeds (20 runs) took 2 minutes; under a load of 11 (other builds)
 # one UCI dense run took 75-196 s, and the whole UCI study about 50 minutes.
@@ -17,7 +19,7 @@ nice -n 19 cargo build --release -p set-cli
 BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
-  for part in ${PARTS:-sparse dense small-dense matched perweight}; do
+  for part in ${PARTS:-sparse dense small-dense matched perweight epsilon zeta zeta-cosine gru bilstm lstm2}; do
     grid="bench/grids/study-$d-$part.toml"
     [ -f "$grid" ] || continue # not every dataset has every part (IMDB: SET and dense only)
     nice -n 19 "$BIN" sweep -q --grid "$grid" --out "runs/study-$d/$part"

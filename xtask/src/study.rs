@@ -43,34 +43,54 @@ const MODEL_KEYS: &[&str] = &[
     "bidirectional",
     "dropout_between",
     "adam_per_weight_steps",
+    "zeta",
+    "prune_schedule",
 ];
 
 /// The reference model every other group is compared with.
 const REFERENCE: &str = "set";
 
-/// How a run's training departs from its model's defaults: the regrowth initialisation it
-/// overrides and per-weight Adam bias correction (`None`: neither).
-fn init_override(r: &RunRecord) -> Option<String> {
+/// `set-lstm train`'s default Erdős–Rényi ε (written into every sparse run's `config.toml`).
+const DEFAULT_EPSILON: f64 = 5.0;
+
+/// How a run departs from its model's defaults, in words (`None`: it does not): an explicit
+/// sparsity (ε other than the default, density, ERK), the prune fraction ζ when not 0.3 and its schedule when not
+/// constant, the regrowth initialisation it overrides, per-weight Adam bias correction.
+fn variant(r: &RunRecord) -> Option<String> {
     let c = &r.config;
-    let init = if let Some(f) = c
-        .get("new_weight_matched")
-        .and_then(serde_json::Value::as_f64)
+    let num = |k: &str| c.get(k).and_then(serde_json::Value::as_f64);
+    let mut parts = Vec::new();
+    if let Some(e) = num("epsilon").filter(|&e| (e - DEFAULT_EPSILON).abs() > 1e-12) {
+        parts.push(format!("ε = {e}"));
+    }
+    if let Some(d) = num("density") {
+        parts.push(format!("density {d}"));
+    }
+    if let Some(d) = num("erk") {
+        parts.push(format!("ERK {d}"));
+    }
+    if let Some(z) = num("zeta").filter(|&z| (z - 0.3).abs() > 1e-12) {
+        parts.push(format!("ζ = {z}"));
+    }
+    if let Some(s) = c
+        .get("prune_schedule")
+        .and_then(serde_json::Value::as_str)
+        .filter(|&s| s != "constant")
     {
-        Some(format!("new weights matched ×{f}"))
-    } else {
-        c.get("new_weight_std")
-            .and_then(serde_json::Value::as_f64)
-            .map(|s| format!("new weights std {s}"))
-    };
-    let per_weight = c
-        .get("adam_per_weight_steps")
+        parts.push(format!("{s} ζ schedule"));
+    }
+    if let Some(f) = num("new_weight_matched") {
+        parts.push(format!("new weights matched ×{f}"));
+    } else if let Some(s) = num("new_weight_std") {
+        parts.push(format!("new weights std {s}"));
+    }
+    if c.get("adam_per_weight_steps")
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false)
-        .then(|| "Adam per-weight steps".to_string());
-    match (init, per_weight) {
-        (Some(a), Some(b)) => Some(format!("{a}, {b}")),
-        (a, b) => a.or(b),
+    {
+        parts.push("Adam per-weight steps".into());
     }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The recurrent architecture of a run when it is not the default one-layer unidirectional LSTM
@@ -113,7 +133,7 @@ fn model_label(r: &RunRecord) -> String {
     if let Some(a) = arch(r) {
         label.push_str(&format!(" [{a}]"));
     }
-    if let Some(i) = init_override(r) {
+    if let Some(i) = variant(r) {
         label.push_str(&format!(" ({i})"));
     }
     label
@@ -124,16 +144,16 @@ fn group_label(r: &RunRecord) -> String {
     if let Some(a) = arch(r) {
         label.push_str(&format!(" [{a}]"));
     }
-    if let Some(i) = init_override(r) {
+    if let Some(i) = variant(r) {
         label.push_str(&format!(" ({i})"));
     }
     label
 }
 
-/// Whether a run is of a reference model: SET with its own regrowth initialisation (one per
+/// Whether a run is of a reference model: SET at its defaults ([`variant`] is `None`; one per
 /// architecture).
 fn is_reference(r: &RunRecord) -> bool {
-    r.model == REFERENCE && init_override(r).is_none()
+    r.model == REFERENCE && variant(r).is_none()
 }
 
 fn shared_config(r: &RunRecord) -> BTreeMap<String, String> {
@@ -554,6 +574,48 @@ mod tests {
             !md.contains("| dense 8/8 [1-layer LSTM, bidirectional] |"),
             "{md}"
         );
+    }
+
+    /// Sweeps: a run at another ε, ζ or prune schedule is its own group, compared with SET at
+    /// the defaults (ε = 5 written explicitly is the default).
+    #[test]
+    fn sweep_runs_are_variants_of_the_default_set_group() {
+        let with = |mut r: RunRecord, k: &str, v: serde_json::Value| {
+            r.config[k] = v;
+            r.run.push_str(&format!("-{k}"));
+            r
+        };
+        let mut rs = Vec::new();
+        for seed in 1..=2 {
+            rs.push(with(
+                rec("set", "8/8", seed, 0.8, 0.8),
+                "epsilon",
+                5.0.into(),
+            ));
+            rs.push(with(
+                rec("set", "8/8", seed, 0.7, 0.7),
+                "epsilon",
+                1.0.into(),
+            ));
+            rs.push(with(rec("set", "8/8", seed, 0.9, 0.9), "zeta", 0.5.into()));
+            let cos = with(
+                rec("set", "8/8", seed, 0.8, 0.8),
+                "prune_schedule",
+                "cosine".into(),
+            );
+            rs.push(cos);
+        }
+        let md = render(&rs, "").unwrap();
+        assert!(
+            md.contains("| set 8/8 (ε = 1) | 2 | +0.00 ± 0.00 | +10.00 ± 0.00 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| set 8/8 (ζ = 0.5) | 2 | +0.00 ± 0.00 | -10.00 ± 0.00 |"),
+            "{md}"
+        );
+        assert!(md.contains("| set 8/8 (cosine ζ schedule) | 2 |"), "{md}");
+        assert!(!md.contains("ε = 5"), "{md}");
     }
 
     #[test]
