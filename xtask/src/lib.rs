@@ -15,4 +15,5 @@ pub mod report;
 pub mod stats;
 pub mod study;
 pub mod tidy;
+pub mod topology;
 pub mod verify;

@@ -28,6 +28,9 @@ enum Command {
     /// Add finished run directories to the committed record results/runs.jsonl (a run
     /// collected again replaces its line).
     CollectResults(CollectArgs),
+    /// Compare the final topologies of sparse runs (Jaccard index of stored positions between
+    /// seeds of a group, and against the initial topology) into results/topology.jsonl.
+    Topology(TopologyArgs),
     /// Check the workspace's structural rules: crate arrows, no import cycles between files, no
     /// front-end crate in set-train's run-time dependencies.
     Tidy,
@@ -56,6 +59,16 @@ struct CollectArgs {
     paths: Vec<std::path::PathBuf>,
     /// The record to update.
     #[arg(long, default_value = "results/runs.jsonl")]
+    out: std::path::PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct TopologyArgs {
+    /// Run directories, or folders holding them (searched recursively).
+    #[arg(required = true)]
+    paths: Vec<std::path::PathBuf>,
+    /// The record to update (the groups of the given runs are replaced).
+    #[arg(long, default_value = "results/topology.jsonl")]
     out: std::path::PathBuf,
 }
 
@@ -107,6 +120,9 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::CollectResults(args) => xtask::record::collect(&args.paths, &args.out).map(|n| {
             println!("{n} runs collected into {}", args.out.display());
+        }),
+        Command::Topology(args) => xtask::topology::collect(&args.paths, &args.out).map(|n| {
+            println!("{n} comparisons written into {}", args.out.display());
         }),
         Command::Tidy => tidy(),
     };

@@ -95,7 +95,7 @@ fn variant(r: &RunRecord) -> Option<String> {
 
 /// The recurrent architecture of a run when it is not the default one-layer unidirectional LSTM
 /// (records written before these settings existed are of the default).
-fn arch(r: &RunRecord) -> Option<String> {
+pub(crate) fn arch(r: &RunRecord) -> Option<String> {
     let c = &r.config;
     let cell = c
         .get("cell")
@@ -139,7 +139,8 @@ fn model_label(r: &RunRecord) -> String {
     label
 }
 
-fn group_label(r: &RunRecord) -> String {
+/// A run's group: model, size, architecture and variant (everything but the seed).
+pub(crate) fn group_label(r: &RunRecord) -> String {
     let mut label = format!("{} {}", r.model, r.size);
     if let Some(a) = arch(r) {
         label.push_str(&format!(" [{a}]"));
@@ -430,8 +431,17 @@ pub fn regenerate(record: &std::path::Path, doc: &std::path::Path) -> Result<()>
     let records = crate::record::read_records(record)?;
     let section = render(&records, &read_scope(record)?)?;
     let old = std::fs::read_to_string(doc).with_context(|| format!("reading {}", doc.display()))?;
-    std::fs::write(doc, splice(&old, &section)?)
-        .with_context(|| format!("writing {}", doc.display()))
+    let mut new = splice(&old, &section)?;
+    let overlaps = crate::topology::read(&topology_record(record))?;
+    if !overlaps.is_empty() {
+        new = crate::topology::splice(&new, &crate::topology::render(&overlaps, &records)?)?;
+    }
+    std::fs::write(doc, new).with_context(|| format!("writing {}", doc.display()))
+}
+
+/// The topology record beside a run record (`topology.jsonl` in its folder).
+pub fn topology_record(record: &std::path::Path) -> std::path::PathBuf {
+    record.with_file_name("topology.jsonl")
 }
 
 /// The scope notes beside a record file (`scope.md` in its folder; empty when absent).
@@ -643,5 +653,13 @@ mod tests {
             section == want,
             "docs/RESULTS.md is stale: run `cargo xtask report --record results/runs.jsonl`"
         );
+        let overlaps = crate::topology::read(&topology_record(&record)).unwrap();
+        if !overlaps.is_empty() {
+            let want = crate::topology::render(&overlaps, &records).unwrap();
+            assert!(
+                crate::topology::extract(&doc) == Some(want.as_str()),
+                "docs/RESULTS.md's topology section is stale: run `cargo xtask report --record results/runs.jsonl`"
+            );
+        }
     }
 }
