@@ -192,6 +192,14 @@ pub fn read_record(dir: &Path, key: &str) -> Result<RunRecord> {
 /// # Errors
 /// A line that does not parse, naming it.
 pub fn read_records(path: &Path) -> Result<Vec<RunRecord>> {
+    read_json_lines(path)
+}
+
+/// Reads a file of one JSON object per line (blank lines skipped); an absent file is empty.
+///
+/// # Errors
+/// An unreadable file, or a line that does not parse, naming it (`path:line`).
+pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     if !path.exists() {
         return Ok(Vec::new());
     }

@@ -402,9 +402,18 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
 /// # Errors
 /// A [`BEGIN`] without an [`END`] after it.
 pub fn splice(doc: &str, section: &str) -> Result<String> {
-    match (doc.find(BEGIN), doc.find(END)) {
+    splice_between(doc, BEGIN, END, section)
+}
+
+/// `doc` with the generated section from the line `begin` to the line `end` replaced by
+/// `section` (appended after a blank line when `doc` has neither marker).
+///
+/// # Errors
+/// One marker without the other, or `end` before `begin`.
+pub fn splice_between(doc: &str, begin: &str, end: &str, section: &str) -> Result<String> {
+    match (doc.find(begin), doc.find(end)) {
         (Some(b), Some(e)) if e > b => {
-            let after = &doc[e + END.len()..];
+            let after = &doc[e + end.len()..];
             let after = after.strip_prefix('\n').unwrap_or(after);
             Ok(format!("{}{section}{after}", &doc[..b]))
         }
@@ -418,7 +427,7 @@ pub fn splice(doc: &str, section: &str) -> Result<String> {
             };
             Ok(format!("{doc}{sep}{section}"))
         }
-        _ => bail!("the study section's markers are not in order (BEGIN before END)"),
+        _ => bail!("a generated section's markers are not in order (`{begin}` before `{end}`)"),
     }
 }
 
@@ -458,10 +467,15 @@ pub fn read_scope(record: &std::path::Path) -> Result<String> {
 
 /// The study section of `doc`, if it has one.
 pub fn extract(doc: &str) -> Option<&str> {
-    let b = doc.find(BEGIN)?;
-    let e = doc[b..].find(END)? + b;
-    let end = e + END.len();
-    Some(&doc[b..(end + usize::from(doc[end..].starts_with('\n')))])
+    extract_between(doc, BEGIN, END)
+}
+
+/// The generated section of `doc` from the line `begin` to the line `end`, if it has one.
+pub fn extract_between<'a>(doc: &'a str, begin: &str, end: &str) -> Option<&'a str> {
+    let b = doc.find(begin)?;
+    let e = doc[b..].find(end)? + b;
+    let stop = e + end.len();
+    Some(&doc[b..(stop + usize::from(doc[stop..].starts_with('\n')))])
 }
 
 #[cfg(test)]

@@ -232,18 +232,7 @@ pub fn collect(paths: &[PathBuf], out: &Path) -> Result<usize> {
 /// # Errors
 /// An unreadable file or a malformed line (named by its number).
 pub fn read(path: &Path) -> Result<Vec<Overlap>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1))
-        })
-        .collect()
+    crate::record::read_json_lines(path)
 }
 
 fn mean(xs: &[f64]) -> f64 {
@@ -355,32 +344,12 @@ pub fn render(overlaps: &[Overlap], records: &[RunRecord]) -> Result<String> {
 /// # Errors
 /// A [`BEGIN`] without an [`END`] after it.
 pub fn splice(doc: &str, section: &str) -> Result<String> {
-    match (doc.find(BEGIN), doc.find(END)) {
-        (Some(b), Some(e)) if e > b => {
-            let after = &doc[e + END.len()..];
-            let after = after.strip_prefix('\n').unwrap_or(after);
-            Ok(format!("{}{section}{after}", &doc[..b]))
-        }
-        (None, None) => {
-            let sep = if doc.ends_with("\n\n") || doc.is_empty() {
-                ""
-            } else if doc.ends_with('\n') {
-                "\n"
-            } else {
-                "\n\n"
-            };
-            Ok(format!("{doc}{sep}{section}"))
-        }
-        _ => bail!("docs/RESULTS.md: a topology section marker without its pair"),
-    }
+    crate::study::splice_between(doc, BEGIN, END, section)
 }
 
 /// The topology section of `doc`, if it has one.
 pub fn extract(doc: &str) -> Option<&str> {
-    let b = doc.find(BEGIN)?;
-    let e = doc[b..].find(END)? + b;
-    let end = e + END.len();
-    Some(&doc[b..(end + usize::from(doc[end..].starts_with('\n')))])
+    crate::study::extract_between(doc, BEGIN, END)
 }
 
 #[cfg(test)]

@@ -1568,6 +1568,26 @@ fn installed_binary_fetches_uci_without_the_checkout() {
     fails(&away(&["data", "fetch", "sst2"]), 2, "give --from DIR");
 }
 
+/// Trains the tiny run with `extra` arguments, then the same run stopped half-way through its
+/// second epoch (after an evolution step) and resumed, and checks that both end identical;
+/// returns the uninterrupted run's directory.
+fn resumes_bit_identically(f: &Fixture, name: &str, extra: &[&str]) -> PathBuf {
+    let reference = new_dir(&format!("{name}-reference"));
+    let mut args = tiny_args(f, &reference);
+    args.extend(extra);
+    ok(&run(&args));
+    let spe = steps_per_epoch(&reference);
+    let d = new_dir(&format!("{name}-resumed"));
+    let mut args = tiny_args(f, &d);
+    args.extend(extra);
+    let first = (spe + spe / 2).to_string();
+    args.extend(["--max-steps", &first]);
+    ok(&run(&args));
+    ok(&run(&["resume", s(&d)]));
+    assert_same_run(&reference, &d);
+    reference
+}
+
 /// A two-layer bidirectional GRU: trains, resumes bit-identically across an evolution step,
 /// `info` shows the architecture and `export --dense` writes PyTorch's state-dict names with the
 /// architecture in the metadata.
@@ -1583,19 +1603,7 @@ fn stacked_bidirectional_gru_resumes_bit_identically_and_exports_torch_names() {
         "--dropout-between",
         "0.2",
     ];
-    let reference = new_dir("gru-reference");
-    let mut args = tiny_args(f, &reference);
-    args.extend(arch);
-    ok(&run(&args));
-    let spe = steps_per_epoch(&reference);
-    let d = new_dir("gru-resumed");
-    let mut args = tiny_args(f, &d);
-    args.extend(arch);
-    let first = (spe + spe / 2).to_string();
-    args.extend(["--max-steps", &first]);
-    ok(&run(&args));
-    ok(&run(&["resume", s(&d)]));
-    assert_same_run(&reference, &d);
+    let reference = resumes_bit_identically(f, "gru", &arch);
 
     let info = ok(&run(&["info", "--model", s(&reference)]));
     assert!(info.contains("layers    2 x gru | bidirectional"), "{info}");
@@ -1629,20 +1637,7 @@ fn stacked_bidirectional_gru_resumes_bit_identically_and_exports_torch_names() {
 #[test]
 fn per_weight_adam_resumes_bit_identically_and_changes_the_weights() {
     let f = fixture();
-    let flag = ["--adam-per-weight-steps"];
-    let reference = new_dir("pw-reference");
-    let mut args = tiny_args(f, &reference);
-    args.extend(flag);
-    ok(&run(&args));
-    let spe = steps_per_epoch(&reference);
-    let d = new_dir("pw-resumed");
-    let mut args = tiny_args(f, &d);
-    args.extend(flag);
-    let first = (spe + spe / 2).to_string();
-    args.extend(["--max-steps", &first]);
-    ok(&run(&args));
-    ok(&run(&["resume", s(&d)]));
-    assert_same_run(&reference, &d);
+    let reference = resumes_bit_identically(f, "pw", &["--adam-per-weight-steps"]);
     let global = new_dir("pw-global");
     ok(&run(&tiny_args(f, &global)));
     assert_ne!(
