@@ -1,6 +1,7 @@
 //! Forward + backward time per batch of the classifier, sparse (density d) vs dense (GEMM path).
 //!
-//! `cargo run --release -p set-nn --example step_report -- [--threads N] [--seq-len T] [--hidden H] [--density D] [--quick] [--sparse-only]`
+//! `cargo run --release -p set-nn --example step_report -- [--threads N] [--seq-len T] [--hidden H] [--density D] [--quick | --reps N] [--sparse-only]`
+//! (`--reps 100` for a profile dominated by training steps rather than model building)
 //!
 //! Shapes: V = 20,000, E = H = 256, B = 64, T = 200 by default; random tokens, full lengths.
 //! Prints the median of timed batches after one warm-up, and the sparse / dense ratio.
@@ -78,7 +79,7 @@ fn main() {
     let reps = if args.iter().any(|a| a == "--quick") {
         2
     } else {
-        5
+        arg(&args, "--reps", 5)
     };
     let b = 64;
     let pool = set_nn::runtime::training_pool(threads).expect("pool");
