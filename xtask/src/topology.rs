@@ -65,6 +65,12 @@ fn positions(model: &Path) -> Result<BTreeMap<String, (u64, Vec<u64>)>> {
         .unwrap_or_default();
     let mut out = BTreeMap::new();
     for (name, [rows, cols]) in shapes {
+        let Some(cells) = rows.checked_mul(cols).filter(|_| rows < u64::MAX) else {
+            bail!(
+                "{}: {name}: shape [{rows}, {cols}] is too large",
+                model.display()
+            );
+        };
         let ptr = st
             .tensor(&format!("{name}.indptr"))
             .with_context(|| format!("{}: {name}.indptr", model.display()))?;
@@ -100,10 +106,13 @@ fn positions(model: &Path) -> Result<BTreeMap<String, (u64, Vec<u64>)>> {
             let row = idx
                 .get(a..b)
                 .with_context(|| format!("{}: {name}: row {r} out of range", model.display()))?;
+            if let Some(&c) = row.iter().find(|&&c| c < 0 || c as u64 >= cols) {
+                bail!("{}: {name}: column {c} outside 0..{cols}", model.display());
+            }
             pos.extend(row.iter().map(|&c| r as u64 * cols + c as u64));
         }
         pos.sort_unstable();
-        out.insert(name, (rows * cols, pos));
+        out.insert(name, (cells, pos));
     }
     Ok(out)
 }
