@@ -192,7 +192,7 @@ settings! {
     /// Small-dense baseline of the finished sparse run RUN: a dense model with embedding = hidden width chosen so that it stores about as many parameters as RUN (the nearest width, from RUN's manifest.json); replaces --dense, --embed-dim and --hidden
     #[arg(value_name = "RUN")]
     match_params_of: PathBuf,
-    /// Topology evolution policy: set, rigl, snfs, static [default: set]
+    /// Topology evolution policy: set, rigl, snfs, static, or gmp (gradual magnitude pruning: every sparse matrix starts full and is pruned on Zhu & Gupta's cubic schedule to the density of --epsilon/--density/--erk) [default: set]
     #[arg(value_parser = named::<PolicyName>(PolicyName::NAMES), value_name = "POLICY")]
     policy: PolicyName,
     /// Fraction of each sparse matrix's connections pruned and regrown after every epoch but the last [default: 0.3]
@@ -201,6 +201,9 @@ settings! {
     /// How the prune fraction changes over the run: constant, or cosine decay from --zeta to 0 [default: constant]
     #[arg(value_parser = named::<ScheduleName>(ScheduleName::NAMES), value_name = "KIND")]
     prune_schedule: ScheduleName,
+    /// Evolve the topology every N optimizer steps until 75 % of the run's steps (RigL's schedule) instead of after every epoch but the last; with gmp, prune every N steps [default: 0 = after every epoch]
+    #[arg(value_name = "N")]
+    evolve_every: u64,
     /// Standard deviation of regrown weights (0 = start at zero) [default: the policy's own: set 0.1, rigl/snfs 0]
     #[arg(value_name = "STD")]
     new_weight_std: f64,
@@ -394,6 +397,9 @@ pub struct TrainConfig {
     /// Prune schedule.
     #[serde(default, skip_serializing_if = "is_constant")]
     pub prune_schedule: ScheduleName,
+    /// Evolution every this many optimizer steps (0 = after every epoch but the last).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub evolve_every: u64,
     /// SET: regrowth into positions pruned in the same step.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub regrow_into_removed: bool,
@@ -805,6 +811,7 @@ impl TrainConfig {
             policy: s.policy.unwrap_or_default(),
             zeta: s.zeta.unwrap_or(Zeta::DEFAULT.get()),
             prune_schedule: s.prune_schedule.unwrap_or_default(),
+            evolve_every: s.evolve_every.unwrap_or(0),
             regrow_into_removed: s.regrow_into_removed.unwrap_or(true),
             adam_per_weight_steps: s.adam_per_weight_steps.unwrap_or(false),
             new_weight_std: s.new_weight_std,
@@ -924,6 +931,7 @@ impl TrainConfig {
             policy: self.policy,
             zeta: Zeta::new(self.zeta)?,
             prune_schedule: self.prune_schedule,
+            evolve_every: self.evolve_every,
             new_weight_std: self.new_weight_std,
             new_weight_matched: self.new_weight_matched,
             regrow_into_removed: self.regrow_into_removed,

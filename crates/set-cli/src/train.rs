@@ -138,12 +138,6 @@ impl<'a> RunObserver<'a> {
             }
         }
         append_synced(&self.run.file(names::METRICS), &rows)?;
-        if let Some(report) = &e.evolution {
-            append_synced(
-                &self.run.file(names::EVENTS),
-                &format!("{}\n", serde_json::to_string(report)?),
-            )?;
-        }
         let mut line = format!(
             "epoch {}/{} | train loss {:.4} acc {:.4}",
             e.epoch + 1,
@@ -249,6 +243,13 @@ impl Observer for RunObserver<'_> {
         }
         self.hooks.after_step();
         Ok(())
+    }
+
+    fn on_evolution(&mut self, report: &set_evolve::EvolutionReport) -> Result<(), ObserverError> {
+        let r = serde_json::to_string(report)
+            .map_err(anyhow::Error::from)
+            .and_then(|line| append_synced(&self.run.file(names::EVENTS), &format!("{line}\n")));
+        self.keep(r)
     }
 
     fn on_epoch(&mut self, e: &EpochEvent) -> Result<(), ObserverError> {
@@ -632,7 +633,7 @@ fn follow_root(
     let threads = crate::config::resolve_threads(threads.unwrap_or(config.threads));
     let data = RunData::load(&config.data_config(), config.split_seed(), Some(vocab))?;
     let state = decode_checkpoint(&h.checkpoint).context("decoding the state sent by rank 0")?;
-    let trainer = Trainer::from_state(state)
+    let trainer = Trainer::from_state(state)?
         .with_comm(Arc::clone(&comm))
         .with_control(control)
         .with_threads(threads);
@@ -860,7 +861,7 @@ pub fn resume_with(args: ResumeArgs, comm: Arc<dyn Collective>) -> Result<Outcom
         state.counters.global_step
     );
     let latest_is_valid = ckpt == run.latest();
-    let trainer = Trainer::from_state(state)
+    let trainer = Trainer::from_state(state)?
         .with_comm(Arc::clone(&comm))
         .with_control(control)
         .with_threads(threads);

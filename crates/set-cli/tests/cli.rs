@@ -1649,3 +1649,92 @@ fn per_weight_adam_resumes_bit_identically_and_changes_the_weights() {
     args.extend(["--adam-per-weight-steps", "--optimizer", "sgd"]);
     fails(&run(&args), 2, "adam_per_weight_steps");
 }
+
+/// The events of a run's `events.jsonl`, one JSON value per evolution step.
+fn events(dir: &Path) -> Vec<serde_json::Value> {
+    String::from_utf8(read(&dir.join("events.jsonl")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// RigL's own schedule: an evolution step every N optimizer steps until 75 % of the run, with
+/// the prune fraction decaying to 0 (cosine); a run resumed mid-epoch ends bit-identical.
+#[test]
+fn step_evolution_follows_rigls_schedule_and_resumes_bit_identically() {
+    let f = fixture();
+    let extra = [
+        "--policy",
+        "rigl",
+        "--evolve-every",
+        "3",
+        "--prune-schedule",
+        "cosine",
+    ];
+    let reference = resumes_bit_identically(f, "steps", &extra);
+    let ev = events(&reference);
+    let total = steps_per_epoch(&reference) * 5;
+    assert_eq!(
+        ev.len() as u64,
+        (total * 3 / 4) / 3,
+        "one step every 3 until 75 %"
+    );
+    let zetas: Vec<f64> = ev.iter().map(|e| e["zeta"].as_f64().unwrap()).collect();
+    assert_eq!(zetas[0], 0.3);
+    assert!(zetas.windows(2).all(|w| w[1] < w[0]), "{zetas:?}");
+    let summary = json(&reference.join("summary.json"));
+    assert_eq!(
+        summary["evolution_steps"].as_u64().unwrap(),
+        ev.len() as u64
+    );
+}
+
+/// Gradual magnitude pruning starts from every connection and ends at exactly the sparse
+/// model's size (as SET's), adding nothing; resumed across a pruning step it ends bit-identical;
+/// with `--dense` it is a usage error.
+#[test]
+fn gmp_prunes_to_the_sparse_size_and_resumes_bit_identically() {
+    let f = fixture();
+    let reference = resumes_bit_identically(f, "gmp", &["--policy", "gmp", "--evolve-every", "2"]);
+    let (gmp, set) = (
+        json(&reference.join("summary.json")),
+        json(&f.reference.join("summary.json")),
+    );
+    assert_eq!(gmp["params"], set["params"]);
+    let ev = events(&reference);
+    assert!(ev.len() >= 2);
+    let nnz: Vec<u64> = ev
+        .iter()
+        .map(|e| e["total_nnz_after"].as_u64().unwrap())
+        .collect();
+    assert!(nnz.windows(2).all(|w| w[1] <= w[0]), "{nnz:?}");
+    assert!(ev.iter().all(|e| e["total_added"] == 0));
+    // Before the first step every position is stored (the embedding's padding row aside).
+    for m in ev[0]["matrices"].as_array().unwrap() {
+        let (rows, cols) = (m["rows"].as_u64().unwrap(), m["cols"].as_u64().unwrap());
+        let pad = if m["name"] == "embedding.weight" {
+            cols
+        } else {
+            0
+        };
+        assert_eq!(
+            m["nnz_before"].as_u64().unwrap(),
+            rows * cols - pad,
+            "{}",
+            m["name"]
+        );
+    }
+    let d = new_dir("gmp-dense");
+    let out = run(&[
+        "train",
+        "--train",
+        s(&f.train),
+        "--out",
+        s(&d),
+        "--policy",
+        "gmp",
+        "--dense",
+    ]);
+    fails(&out, 2, "--policy gmp with --dense");
+}

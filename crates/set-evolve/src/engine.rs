@@ -199,6 +199,15 @@ pub(crate) fn apply(
                 }
             }
         }
+        Conservation::Shrink => {
+            if let Some((v, p)) = views.iter().zip(&plans).find(|(_, p)| !p.insert.is_empty()) {
+                return Err(EvolveError::NnzNotConserved {
+                    scope: v.name.to_string(),
+                    before: v.matrix.nnz(),
+                    after: v.matrix.nnz() - p.remove.len() + p.insert.len(),
+                });
+            }
+        }
         Conservation::Total => {
             let (b, a): (usize, usize) = (before.iter().sum(), planned.iter().sum());
             if a != b {
@@ -297,6 +306,14 @@ pub(crate) fn apply(
             stats.nnz = m.nnz_in_rows(g * group_rows..(g + 1) * group_rows);
         }
         let tracked = tracker.get(view.name);
+        let initial_kept = tracked.and_then(|t| {
+            // Value order is row-major order: the flat positions come out sorted.
+            let flat: Vec<u64> = m
+                .entries()
+                .map(|(r, c, _)| r as u64 * cols as u64 + c as u64)
+                .collect();
+            t.initial_kept(&flat)
+        });
         reports.push(MatrixReport {
             name: view.name.to_string(),
             rows,
@@ -319,6 +336,7 @@ pub(crate) fn apply(
             prev_added_survived: prev_added_survived as usize,
             regrowth_survival: (prev_added > 0)
                 .then(|| prev_added_survived as f64 / prev_added as f64),
+            initial_kept,
         });
     }
     Ok(build_report(policy, ctx, reports))

@@ -59,6 +59,12 @@ pub enum EvolveError {
         /// Non-zeros after the step (or planned after it).
         after: usize,
     },
+    /// A policy with a per-matrix target (GMP) was handed a matrix it has no target for.
+    #[error("matrix {matrix}: the policy has no final non-zero count for it")]
+    MissingTarget {
+        /// Matrix name.
+        matrix: String,
+    },
     /// A topology edit was rejected by `set-sparse`.
     #[error("matrix {matrix}: {source}")]
     Sparse {

@@ -20,7 +20,7 @@ pub use density::{DensityReport, DensityScheme, allocate};
 pub use error::EvolveError;
 pub use plan::{Conservation, MatrixPlan, PolicyNeeds, StepPlan};
 pub use policies::{
-    PolicyConfig, RiglConfig, RiglPolicy, SetConfig, SetPolicy, SnfsConfig, SnfsPolicy,
+    GmpPolicy, PolicyConfig, RiglConfig, RiglPolicy, SetConfig, SetPolicy, SnfsConfig, SnfsPolicy,
     StaticPolicy,
 };
 pub use policy::EvolutionPolicy;

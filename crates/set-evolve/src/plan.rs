@@ -45,6 +45,8 @@ pub enum Conservation {
     PerMatrix,
     /// Only the sum over the matrices of the step is kept (sparse momentum's redistribution).
     Total,
+    /// Non-zeros may only fall and nothing is added (gradual magnitude pruning).
+    Shrink,
 }
 
 /// A whole step's plan: one [`MatrixPlan`] per view, in view order, and what it conserves.

@@ -110,6 +110,10 @@ pub struct MatrixReport {
     /// `prev_added_survived / prev_added` (`None` when the previous step added nothing).
     #[serde(default)]
     pub regrowth_survival: Option<f64>,
+    /// Connections after the step that were in the matrix's initial topology (`None` when the
+    /// tracker does not know it: a run resumed from a checkpoint written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_kept: Option<usize>,
 }
 
 /// What one evolution step did, per matrix and in total.

@@ -23,6 +23,10 @@ pub struct TrackedMatrix {
     /// Of those, the ones the step after did not prune.
     #[serde(default)]
     pub regrown_survived: u64,
+    /// Flat positions of the topology when first seen (before the first evolution step),
+    /// sorted ascending; `None` for a tracker restored from a checkpoint that did not record it.
+    #[serde(default)]
+    pub initial: Option<Vec<u64>>,
 }
 
 impl TrackedMatrix {
@@ -30,6 +34,26 @@ impl TrackedMatrix {
     /// (`None` before any was judged).
     pub fn regrowth_survival(&self) -> Option<f64> {
         (self.regrown_judged > 0).then(|| self.regrown_survived as f64 / self.regrown_judged as f64)
+    }
+
+    /// How many of `sorted_flat` (flat positions, sorted ascending) belong to the initial
+    /// topology (`None` when it is not known).
+    ///
+    /// ```
+    /// use set_evolve::TopologyTracker;
+    /// let mut t = TopologyTracker::new();
+    /// t.record("w", (2, 4), &[0, 5, 7]).unwrap();
+    /// t.record("w", (2, 4), &[1, 5]).unwrap(); // later records do not change it
+    /// assert_eq!(t.get("w").unwrap().initial_kept(&[1, 5, 7]), Some(2));
+    /// ```
+    pub fn initial_kept(&self, sorted_flat: &[u64]) -> Option<usize> {
+        let initial = self.initial.as_ref()?;
+        Some(
+            sorted_flat
+                .iter()
+                .filter(|p| initial.binary_search(p).is_ok())
+                .count(),
+        )
     }
 
     /// `ever_active / (rows * cols)` (0 for an empty shape).
@@ -110,6 +134,7 @@ impl TopologyTracker {
                 last_added: Vec::new(),
                 regrown_judged: 0,
                 regrown_survived: 0,
+                initial: Some(sorted_flat.to_vec()),
             });
         if entry.shape != shape {
             return Err(EvolveError::ShapeChanged {
@@ -155,6 +180,14 @@ impl TopologyTracker {
     pub fn set_last_added(&mut self, name: &str, sorted_flat: Vec<u64>) {
         if let Some(m) = self.matrices.get_mut(name) {
             m.last_added = sorted_flat;
+        }
+    }
+
+    /// Restores (or forgets, with `None`) the initial topology of a tracked matrix (from a
+    /// checkpoint).
+    pub fn restore_initial(&mut self, name: &str, initial: Option<Vec<u64>>) {
+        if let Some(m) = self.matrices.get_mut(name) {
+            m.initial = initial;
         }
     }
 

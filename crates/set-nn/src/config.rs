@@ -298,6 +298,61 @@ impl ParamSpec {
     pub fn dense_len(&self) -> usize {
         self.shape.iter().product()
     }
+
+    /// Connections a sparse matrix is built with: `round(density * rows * cols)`, and for the
+    /// embedding at most the positions outside its padding row (which stores nothing); `None`
+    /// for dense storage or a vector.
+    ///
+    /// ```
+    /// use set_nn::{ParamKind, ParamSpec, Storage};
+    /// let spec = ParamSpec { name: "embedding.weight".into(), shape: vec![3, 4],
+    ///     storage: Some(Storage::Sparse { density: 1.0 }), kind: ParamKind::Embedding, row_groups: 1 };
+    /// assert_eq!(spec.initial_nnz(), Some(8));
+    /// ```
+    pub fn initial_nnz(&self) -> Option<usize> {
+        let Some(Storage::Sparse { density }) = self.storage else {
+            return None;
+        };
+        let (rows, cols) = (self.shape[0], self.shape[1]);
+        let nnz = set_sparse::nnz_for_density(density, rows, cols).ok()?;
+        Some(if self.kind == ParamKind::Embedding {
+            nnz.min(rows.saturating_sub(1) * cols)
+        } else {
+            nnz
+        })
+    }
+}
+
+impl ClassifierConfig {
+    /// The same model with every sparse matrix stored full (density 1, still CSR): where
+    /// gradual magnitude pruning starts.
+    ///
+    /// ```
+    /// use set_nn::{ActivationMode, ClassifierConfig, Pooling, Storage};
+    /// let c = ClassifierConfig {
+    ///     vocab_size: 50, embed_dim: 8, hidden: 6, classes: 3,
+    ///     embedding: Storage::Sparse { density: 0.3 }, lstm_ih: Storage::Sparse { density: 0.5 },
+    ///     lstm_hh: Storage::Dense, output: Storage::Dense,
+    ///     pooling: Pooling::Last, dropout_embed: 0.0, dropout_output: 0.0,
+    ///     activation: ActivationMode::Fast, rnn: Default::default(),
+    /// }
+    /// .with_sparse_full();
+    /// assert_eq!(c.embedding, Storage::Sparse { density: 1.0 });
+    /// assert_eq!(c.lstm_ih, Storage::Sparse { density: 1.0 });
+    /// assert_eq!(c.lstm_hh, Storage::Dense);
+    /// ```
+    pub fn with_sparse_full(mut self) -> Self {
+        let full = |s: Storage| match s {
+            Storage::Sparse { .. } => Storage::Sparse { density: 1.0 },
+            Storage::Dense => Storage::Dense,
+        };
+        self.embedding = full(self.embedding);
+        self.lstm_ih = full(self.lstm_ih);
+        self.lstm_hh = full(self.lstm_hh);
+        self.output = full(self.output);
+        self.rnn.upper_ih = self.rnn.upper_ih.map(full);
+        self
+    }
 }
 
 impl ClassifierConfig {

@@ -37,6 +37,7 @@ pub const NAMES: &[&str] = &[
     "policy",
     "zeta",
     "prune_schedule",
+    "evolve_every",
     "regrow_into_removed",
     "new_weight_std",
     "new_weight_matched",
@@ -233,6 +234,7 @@ impl Settings {
             prune_schedule: r
                 .named::<ScheduleName>("prune_schedule")?
                 .unwrap_or_default(),
+            evolve_every: r.get("evolve_every")?.unwrap_or(0),
             new_weight_std: r.get("new_weight_std")?,
             new_weight_matched: r.get("new_weight_matched")?,
             regrow_into_removed: r.get("regrow_into_removed")?.unwrap_or(true),
@@ -303,6 +305,7 @@ pub fn default_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("policy", t.policy.as_str())?;
     d.set_item("zeta", t.zeta.get())?;
     d.set_item("prune_schedule", t.prune_schedule.as_str())?;
+    d.set_item("evolve_every", t.evolve_every)?;
     d.set_item("regrow_into_removed", t.regrow_into_removed)?;
     d.set_item("new_weight_std", py.None())?;
     d.set_item("new_weight_matched", py.None())?;

@@ -5,9 +5,10 @@ use crate::error::SettingError;
 use crate::settings::{LrScheduleName, OptimizerName, PolicyName, ScheduleName, Zeta};
 use serde::{Deserialize, Serialize};
 use set_evolve::{
-    EvolutionPolicy, EvolveContext, EvolveError, NewWeightInit, PolicyConfig, PruneSchedule,
-    RiglConfig, SetConfig, SnfsConfig,
+    EvolutionPolicy, EvolveContext, EvolveError, GmpPolicy, NewWeightInit, PolicyConfig,
+    PruneSchedule, RiglConfig, SetConfig, SnfsConfig,
 };
+use std::collections::BTreeMap;
 
 /// Training settings. Field names are the `set-lstm train` flags and config keys.
 ///
@@ -69,7 +70,16 @@ pub struct TrainerConfig {
     /// starts like a weight at step 1 (see `set_nn::OptimizerConfig::Adam`); written only when on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adam_per_weight_steps: bool,
+    /// Evolution every this many optimizer steps, until [`STEP_EVOLUTION_END`] of the run's
+    /// steps (RigL's schedule); 0 = after every epoch but the last (SET's). Written only when
+    /// not 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub evolve_every: u64,
 }
+
+/// With `evolve_every`, the share of the run's optimizer steps after which the topology no
+/// longer changes (RigL's `T_end = 0.75`).
+pub const STEP_EVOLUTION_END: f64 = 0.75;
 
 fn yes() -> bool {
     true
@@ -104,6 +114,7 @@ impl Default for TrainerConfig {
             warmup_steps: 0,
             early_stopping: None,
             adam_per_weight_steps: false,
+            evolve_every: 0,
         }
     }
 }
@@ -298,9 +309,11 @@ impl TrainerConfig {
         }
     }
 
-    /// A fresh evolution policy of these settings.
-    pub fn build_policy(&self) -> Box<dyn EvolutionPolicy> {
+    /// A fresh evolution policy of these settings; GMP prunes each sparse matrix of `final_nnz`
+    /// (by name) to its count there (the model `spec` describes, see [`crate::ModelSpec::final_nnz`]).
+    pub fn build_policy(&self, final_nnz: BTreeMap<String, usize>) -> Box<dyn EvolutionPolicy> {
         match self.policy {
+            PolicyName::Gmp => return Box::new(GmpPolicy::new(final_nnz)),
             PolicyName::Set => PolicyConfig::Set(SetConfig {
                 regrow_into_removed: self.regrow_into_removed,
                 ..SetConfig::default()
@@ -312,23 +325,54 @@ impl TrainerConfig {
         .build()
     }
 
-    /// The prune schedule: constant `zeta`, or cosine from `zeta` to 0 at the last epoch.
-    pub fn prune_schedule(&self) -> PruneSchedule {
+    /// How many evolution steps a run of `steps_per_epoch` batches per epoch takes: one after
+    /// every epoch but the last, or with `evolve_every = N` one every `N` optimizer steps up to
+    /// [`STEP_EVOLUTION_END`] of all steps.
+    ///
+    /// ```
+    /// use set_train::TrainerConfig;
+    /// let c = TrainerConfig::default().with_epochs(10);
+    /// assert_eq!(c.evolution_updates(68), 9);
+    /// let r = TrainerConfig { evolve_every: 100, ..c };
+    /// assert_eq!(r.evolution_updates(68), 5); // 0.75 * 680 = 510 steps
+    /// ```
+    pub fn evolution_updates(&self, steps_per_epoch: u64) -> usize {
+        if self.evolve_every == 0 {
+            return self.epochs.saturating_sub(1);
+        }
+        let total = steps_per_epoch.saturating_mul(self.epochs as u64);
+        let end = (STEP_EVOLUTION_END * total as f64).floor() as u64;
+        usize::try_from(end / self.evolve_every).unwrap_or(usize::MAX)
+    }
+
+    /// The prune schedule over `updates` evolution steps: constant `zeta`, or cosine from `zeta`
+    /// to 0 at the last one.
+    pub fn prune_schedule(&self, updates: usize) -> PruneSchedule {
         match self.prune_schedule {
             ScheduleName::Constant => PruneSchedule::Constant(self.zeta.get()),
             ScheduleName::Cosine => PruneSchedule::Cosine {
                 initial: self.zeta.get(),
-                final_epoch: self.epochs.saturating_sub(1),
+                final_epoch: updates,
             },
         }
     }
 
-    /// The evolution context after `epoch` (0-based), with the configured new-weight std.
+    /// The context of evolution step `update` (0-based) of `updates`, with the configured
+    /// new-weight std. With SET's per-epoch schedule, `update` is the epoch after which it runs
+    /// and `updates` is `epochs - 1`.
     ///
     /// # Errors
-    /// An epoch after which no step runs.
-    pub fn evolve_context(&self, epoch: usize) -> Result<EvolveContext, EvolveError> {
-        let ctx = EvolveContext::from_schedule(epoch, self.epochs, &self.prune_schedule())?;
+    /// An update past the last one.
+    pub fn evolve_context(
+        &self,
+        update: usize,
+        updates: usize,
+    ) -> Result<EvolveContext, EvolveError> {
+        let ctx = EvolveContext::from_schedule(
+            update,
+            updates.saturating_add(1),
+            &self.prune_schedule(updates),
+        )?;
         if let Some(scale) = self.new_weight_matched {
             return Ok(ctx.with_new_weight_init(NewWeightInit::Matched { scale }));
         }
@@ -384,11 +428,14 @@ mod tests {
             prune_schedule: ScheduleName::Cosine,
             ..TrainerConfig::default()
         };
-        assert_eq!(c.evolve_context(0).unwrap().zeta, 0.3);
-        assert!(c.evolve_context(5).unwrap().zeta < 0.3);
-        assert!(c.evolve_context(9).is_err(), "no step after the last epoch");
+        assert_eq!(c.evolve_context(0, 9).unwrap().zeta, 0.3);
+        assert!(c.evolve_context(5, 9).unwrap().zeta < 0.3);
+        assert!(
+            c.evolve_context(9, 9).is_err(),
+            "no step after the last epoch"
+        );
         let k = TrainerConfig::default();
-        assert_eq!(k.evolve_context(8).unwrap().zeta, 0.3);
+        assert_eq!(k.evolve_context(8, 9).unwrap().zeta, 0.3);
     }
 
     #[test]
@@ -423,7 +470,7 @@ mod tests {
         };
         c.validate().unwrap();
         assert_eq!(
-            c.evolve_context(0).unwrap().new_weight_init,
+            c.evolve_context(0, 9).unwrap().new_weight_init,
             Some(NewWeightInit::Matched { scale: 1.0 })
         );
         c.new_weight_std = Some(0.1);

@@ -166,6 +166,9 @@ named_enum!(
         Snfs = "snfs",
         /// Fixed random topology.
         Static = "static",
+        /// Gradual magnitude pruning (Zhu & Gupta): every matrix starts full and is pruned on
+        /// a cubic schedule to the density the sparsity setting gives; nothing regrows.
+        Gmp = "gmp",
     } default Set
 );
 

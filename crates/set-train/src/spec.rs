@@ -360,6 +360,27 @@ impl ModelSpec {
         }
         Ok(cfg)
     }
+
+    /// The connections of every sparse matrix of this spec's model, by parameter name: what a
+    /// sparse model is built with, and what gradual magnitude pruning prunes a full model to.
+    ///
+    /// ```
+    /// use set_train::ModelSpec;
+    /// let n = ModelSpec::new(100, 16, 16, 2).final_nnz().unwrap();
+    /// assert_eq!(n.keys().map(String::as_str).collect::<Vec<_>>(),
+    ///     ["embedding.weight", "lstm.weight_hh_l0", "lstm.weight_ih_l0"]);
+    /// assert!(ModelSpec::new(100, 16, 16, 2).dense().final_nnz().unwrap().is_empty());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ModelSpec::classifier_config`].
+    pub fn final_nnz(&self) -> Result<std::collections::BTreeMap<String, usize>, TrainError> {
+        let specs = self.classifier_config()?.param_specs()?;
+        Ok(specs
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), p.initial_nnz()?)))
+            .collect())
+    }
 }
 
 /// Stored values of a model configuration (dense matrices count every entry), from its

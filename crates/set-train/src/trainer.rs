@@ -10,6 +10,7 @@ use crate::dist::{Collective, DataParallel, Local};
 use crate::error::{Result, TrainError};
 use crate::eval::{SplitEval, evaluate_with, evaluate_with_progress};
 use crate::rng::{Stream, stream_rng};
+use crate::settings::PolicyName;
 use crate::spec::ModelSpec;
 use crate::state::{Counters, Progress, TrainingState};
 use set_data::{Batch, BatchConfig};
@@ -90,7 +91,9 @@ pub struct EpochEvent {
     pub density: f64,
     /// Wall time of the epoch's training steps (ms), over all sessions.
     pub train_ms: u64,
-    /// The evolution step after the epoch, if one ran (on the process that ran it).
+    /// The epoch's last evolution step, if one ran (on the process that ran it): the step after
+    /// the epoch, or with `evolve_every` the last of the epoch's steps
+    /// ([`Observer::on_evolution`] sees every one).
     pub evolution: Option<EvolutionReport>,
     /// Whether this dev accuracy is the best so far.
     pub best_dev: bool,
@@ -194,6 +197,15 @@ pub trait Observer {
         Ok(())
     }
 
+    /// An evolution step just ran (after an epoch, or every `evolve_every` optimizer steps),
+    /// on the process that ran it; called before the next checkpoint.
+    ///
+    /// # Errors
+    /// Stops training.
+    fn on_evolution(&mut self, _report: &EvolutionReport) -> Result<(), ObserverError> {
+        Ok(())
+    }
+
     /// An epoch finished: evaluation done, evolution step done if one ran.
     ///
     /// # Errors
@@ -236,6 +248,8 @@ fn ms(d: std::time::Duration) -> u64 {
 pub struct Trainer {
     state: TrainingState,
     policy: Box<dyn EvolutionPolicy>,
+    /// Connections of each sparse matrix of the spec's model, by name (where GMP ends).
+    final_nnz: std::collections::BTreeMap<String, usize>,
     comm: Arc<dyn Collective>,
     dp: DataParallel,
     control: RunControl,
@@ -269,8 +283,18 @@ impl Trainer {
             )));
         }
         let mcfg = spec.classifier_config()?;
-        crate::memory::MemoryEstimate::training(&mcfg, &config, spec.max_len).check_available()?;
-        let model = Classifier::<f32>::new(mcfg, &mut stream_rng(config.seed, Stream::Init, 0))?;
+        // Gradual magnitude pruning starts from every connection (and a full matrix's init
+        // scale); the model keeps the spec's configuration, the one it is pruned to.
+        let init_cfg = if config.policy == PolicyName::Gmp {
+            mcfg.clone().with_sparse_full()
+        } else {
+            mcfg.clone()
+        };
+        crate::memory::MemoryEstimate::training(&init_cfg, &config, spec.max_len)
+            .check_available()?;
+        let mut model =
+            Classifier::<f32>::new(init_cfg, &mut stream_rng(config.seed, Stream::Init, 0))?;
+        model.config = mcfg;
         let optimizer = Optimizer::new(config.optimizer_config(), model.params());
         let state = TrainingState {
             spec,
@@ -285,13 +309,18 @@ impl Trainer {
             counters: Counters::default(),
             progress: Progress::default(),
         };
-        Ok(Self::from_state(state))
+        Self::from_state(state)
     }
 
     /// Continues a run from its state (a decoded checkpoint), with its training time so far.
-    pub fn from_state(state: TrainingState) -> Self {
-        let policy = state.config.build_policy();
-        Trainer {
+    ///
+    /// # Errors
+    /// A spec whose sparse matrices cannot be allocated (GMP's targets come from it).
+    pub fn from_state(state: TrainingState) -> Result<Self> {
+        let final_nnz = state.spec.final_nnz()?;
+        let policy = state.config.build_policy(final_nnz.clone());
+        Ok(Trainer {
+            final_nnz,
             base_train_ms: state.progress.train_ms,
             state,
             policy,
@@ -303,7 +332,7 @@ impl Trainer {
             threads: 0,
             total_steps: None,
             pool: None,
-        }
+        })
     }
 
     /// Sets the run's length in optimizer steps for the learning-rate schedule ([`Trainer::fit`]
@@ -501,6 +530,8 @@ impl Trainer {
             // evolution): gradient-based policies regrow by that last step's gradient, which
             // lives only in memory.
             let mut stop_after_epoch = false;
+            // With `evolve_every`, the epoch's last evolution step (for the epoch event).
+            let mut step_evolution = None;
             while self.state.counters.step_in_epoch < batches.len() {
                 if self.comm.any(self.control.stop.is_requested()) {
                     self.checkpoint(observer, epoch_ms(&epoch_start))?;
@@ -523,6 +554,14 @@ impl Trainer {
                         stats,
                     })
                     .map_err(TrainError::Observer)?;
+                let every = self.state.config.evolve_every;
+                if has_sparse && every > 0 && gs.is_multiple_of(every) {
+                    let updates = self.state.config.evolution_updates(batches.len() as u64);
+                    let update = usize::try_from(gs / every - 1).unwrap_or(usize::MAX);
+                    if update < updates {
+                        step_evolution = self.evolve(epoch, update, updates, observer)?;
+                    }
+                }
                 let last_in_epoch = self.state.counters.step_in_epoch == batches.len();
                 if self.control.max_steps == Some(gs) && last_in_epoch {
                     stop_after_epoch = true;
@@ -537,7 +576,14 @@ impl Trainer {
                     self.checkpoint(observer, epoch_ms(&epoch_start))?;
                 }
             }
-            self.end_epoch(data, epoch, has_sparse, epoch_ms(&epoch_start), observer)?;
+            self.end_epoch(
+                data,
+                epoch,
+                has_sparse,
+                step_evolution,
+                epoch_ms(&epoch_start),
+                observer,
+            )?;
             if let (Some(patience), Some(best)) = (
                 self.state.config.early_stopping,
                 self.state.progress.best_dev_epoch,
@@ -568,6 +614,7 @@ impl Trainer {
         data: &RunData,
         epoch: usize,
         has_sparse: bool,
+        step_evolution: Option<EvolutionReport>,
         epoch_ms: u64,
         observer: &mut dyn Observer,
     ) -> Result<()> {
@@ -591,7 +638,14 @@ impl Trainer {
         self.last_eval = Some((epoch, dev, test));
         let r = model_report(&self.state.model, None);
         let mut best_dev = false;
-        if let Some(d) = dev {
+        // A model still larger than the spec's (GMP before its last pruning step) is not a
+        // candidate for the best-dev model.
+        let at_final_size = self.state.model.params().iter().all(|p| {
+            p.value
+                .as_sparse()
+                .is_none_or(|m| self.final_nnz.get(&p.name).is_none_or(|&n| m.nnz() <= n))
+        });
+        if let Some(d) = dev.filter(|_| at_final_size) {
             let best = self
                 .state
                 .progress
@@ -608,9 +662,12 @@ impl Trainer {
                     .map_err(TrainError::Observer)?;
             }
         }
-        let mut evolution = None;
-        if has_sparse && set_evolve::should_evolve(epoch, epochs) {
-            evolution = self.evolve(epoch)?;
+        let mut evolution = step_evolution;
+        if has_sparse
+            && self.state.config.evolve_every == 0
+            && set_evolve::should_evolve(epoch, epochs)
+        {
+            evolution = self.evolve(epoch, epoch, epochs - 1, observer)?;
         }
         observer
             .on_epoch(&EpochEvent {
@@ -636,24 +693,31 @@ impl Trainer {
         Ok(())
     }
 
-    /// The evolution step after `epoch` (0-based): rank 0 evolves (RigL and SNFS read the last
-    /// batch's gradient, which each rank has only for its shard) and shares the result; all
-    /// ranks check that they hold the same model before and after. Returns the report on the
-    /// process that evolved.
-    fn evolve(&mut self, epoch: usize) -> Result<Option<EvolutionReport>> {
+    /// Evolution step `update` (0-based) of `updates`, in `epoch` (0-based; with SET's
+    /// schedule the step after that epoch, `update == epoch`): rank 0 evolves (RigL and SNFS
+    /// read the last batch's gradient, which each rank has only for its shard) and shares the
+    /// result; all ranks check that they hold the same model before and after. Returns the
+    /// report on the process that evolved, after handing it to the observer.
+    fn evolve(
+        &mut self,
+        epoch: usize,
+        update: usize,
+        updates: usize,
+        observer: &mut dyn Observer,
+    ) -> Result<Option<EvolutionReport>> {
         let ctx = self
             .state
             .config
-            .evolve_context(epoch)
+            .evolve_context(update, updates)
             .map_err(|source| TrainError::Evolve {
                 epoch: epoch + 1,
                 source: Box::new(source),
             })?;
-        let when = format!("before the evolution step after epoch {}", epoch + 1);
+        let when = format!("before evolution step {} (epoch {})", update + 1, epoch + 1);
         crate::dist::check_in_sync(&*self.comm, &self.state.model, &when)?;
         let mut report = None;
         if self.comm.is_root() {
-            let mut rng = stream_rng(self.state.config.seed, Stream::Evolve, epoch as u64);
+            let mut rng = stream_rng(self.state.config.seed, Stream::Evolve, update as u64);
             report = Some(
                 set_nn::evolve::evolve_model(
                     &mut self.state.model,
@@ -674,10 +738,13 @@ impl Trainer {
         }
         if self.comm.size() > 1 {
             self.sync_from_root()?;
-            let when = format!("after the evolution step after epoch {}", epoch + 1);
+            let when = format!("after evolution step {} (epoch {})", update + 1, epoch + 1);
             crate::dist::check_in_sync(&*self.comm, &self.state.model, &when)?;
         }
         self.state.counters.evolution_steps += 1;
+        if let Some(r) = &report {
+            observer.on_evolution(r).map_err(TrainError::Observer)?;
+        }
         Ok(report)
     }
 

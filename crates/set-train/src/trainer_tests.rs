@@ -23,7 +23,7 @@ fn an_infinite_second_moment_stops_the_step() {
         ..set_data::BatchConfig::default()
     };
     let batches = set_data::make_batches::<rand_chacha::ChaCha8Rng>(&ex, &cfg, None).unwrap();
-    let mut t = Trainer::from_state(s);
+    let mut t = Trainer::from_state(s).unwrap();
     let e = t.step(&batches[0]).unwrap_err();
     assert!(
         matches!(&e, TrainError::NonFinite { what, step: 10, .. } if what == "optimizer state"),

@@ -6,6 +6,11 @@
 //! `key-value` pairs joined by `_` in the same key order (`density-0.04_policy-set_seed-1`);
 //! characters of a value other than ASCII letters, digits, `.`, `+` and `-` become `-`.
 //! Names therefore do not change when the file's keys are reordered.
+//!
+//! A grid key that is not a train setting ties settings together: each of its values is an
+//! inline table of settings that change as one (`dropout = [{ dropout_embed = 0.0,
+//! dropout_output = 0.0 }, { dropout_embed = 0.5, dropout_output = 0.5 }]`); its label in run
+//! names is the table's values joined by `-` (`dropout-0.5-0.5`).
 
 use crate::config::Settings;
 use crate::exit::usage;
@@ -57,9 +62,11 @@ pub fn setting_keys() -> Vec<String> {
         .collect()
 }
 
-/// A grid value as text: strings without quotes, numbers in their shortest form.
+/// A grid value as text: strings without quotes, numbers in their shortest form; a tied
+/// value (an inline table) as its values joined by `-`.
 pub fn value_text(v: &toml::Value) -> String {
     match v {
+        toml::Value::Table(t) => t.values().map(value_text).collect::<Vec<_>>().join("-"),
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Float(f) => f.to_string(),
@@ -87,6 +94,46 @@ fn single(key: &str, value: &toml::Value) -> std::result::Result<Settings, toml:
     let mut t = toml::Table::new();
     t.insert(key.to_string(), value.clone());
     toml::Value::Table(t).try_into()
+}
+
+/// Checks value `i` of the tied grid key `key`: a non-empty inline table of settings, none of
+/// them in `[base]`, each of the right type.
+fn check_tied(
+    file: &std::path::Display<'_>,
+    key: &str,
+    i: usize,
+    v: &toml::Value,
+    base: &toml::Table,
+    known: &[String],
+    owner: &mut std::collections::HashMap<String, String>,
+) -> Result<()> {
+    let at = format!("{file}: [grid] `{key}` value {} ({v})", i + 1);
+    let Some(t) = v.as_table().filter(|t| !t.is_empty()) else {
+        return Err(usage(format!(
+            "{file}: [grid] unknown key `{key}`: not a train setting (the keys are the `set-lstm train` flags in snake_case, e.g. `batch_size`); a grid key that is not a setting must have inline tables of settings that change together as values, e.g. {key} = [{{ dropout_embed = 0.0, dropout_output = 0.0 }}] (value {} is {v})",
+            i + 1
+        )));
+    };
+    for (k, x) in t {
+        if !known.contains(k) {
+            return Err(usage(format!(
+                "{at}: unknown key `{k}`: not a train setting (the keys are the `set-lstm train` flags in snake_case)"
+            )));
+        }
+        if owner.entry(k.clone()).or_insert_with(|| key.to_string()) != key {
+            return Err(usage(format!(
+                "{at}: `{k}` is also set by the grid key `{}`: a setting may vary in one grid key only",
+                owner[k]
+            )));
+        }
+        if base.contains_key(k) {
+            return Err(usage(format!(
+                "{at}: `{k}` is also in [base]: keep it in one of them"
+            )));
+        }
+        single(k, x).map_err(|e| usage(format!("{at}: `{k}` = {x}: {}", e.message())))?;
+    }
+    Ok(())
 }
 
 impl Grid {
@@ -147,8 +194,25 @@ impl Grid {
             ))
         })?;
         let mut axes = Vec::new();
+        let tied_keys: HashSet<String> = grid
+            .iter()
+            .filter(|(k, _)| !known.contains(k))
+            .filter_map(|(_, v)| v.as_array())
+            .flatten()
+            .filter_map(|v| v.as_table())
+            .flat_map(|t| t.keys().cloned())
+            .collect();
+        let mut owner = std::collections::HashMap::new();
         for (key, value) in grid {
-            check_key("grid", &key)?;
+            let tied = !known.contains(&key);
+            if !tied {
+                check_key("grid", &key)?;
+            }
+            if !tied && tied_keys.contains(&key) {
+                return Err(usage(format!(
+                    "{file}: [grid] `{key}` also varies inside a tied grid key: a setting may vary in one grid key only"
+                )));
+            }
             if base.contains_key(&key) {
                 return Err(usage(format!(
                     "{file}: `{key}` is in both [base] and [grid]: keep it in one of them"
@@ -166,6 +230,17 @@ impl Grid {
             }
             let mut labels = HashSet::new();
             for (i, v) in values.iter().enumerate() {
+                if tied {
+                    check_tied(&file, &key, i, v, &base, &known, &mut owner)?;
+                    if !labels.insert(value_label(v)) {
+                        return Err(usage(format!(
+                            "{file}: [grid] `{key}`: value {} ({v}) gives the same run name `{key}-{}` as an earlier value",
+                            i + 1,
+                            value_label(v)
+                        )));
+                    }
+                    continue;
+                }
                 single(&key, v).map_err(|e| {
                     usage(format!(
                         "{file}: [grid] `{key}` value {} ({v}): {}",
@@ -228,7 +303,12 @@ impl Grid {
             let mut parts = Vec::with_capacity(self.axes.len());
             for (axis, &i) in self.axes.iter().zip(&index) {
                 let v = &axis.values[i];
-                table.insert(axis.key.clone(), v.clone());
+                match v {
+                    toml::Value::Table(tied) => table.extend(tied.clone()),
+                    _ => {
+                        table.insert(axis.key.clone(), v.clone());
+                    }
+                }
                 values.push((axis.key.clone(), value_text(v)));
                 parts.push(format!("{}-{}", axis.key, value_label(v)));
             }
@@ -350,6 +430,57 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g2.expand().unwrap(), points);
+    }
+
+    #[test]
+    fn a_tied_key_changes_several_settings_together() {
+        let g = parse(
+            r#"
+            [grid]
+            seed = [1]
+            dropout = [{ dropout_embed = 0.0, dropout_output = 0.0 }, { dropout_embed = 0.5, dropout_output = 0.25 }]
+            "#,
+        )
+        .unwrap();
+        let points = g.expand().unwrap();
+        let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["dropout-0-0_seed-1", "dropout-0.5-0.25_seed-1"]);
+        assert_eq!(points[1].settings.dropout_embed, Some(0.5));
+        assert_eq!(points[1].settings.dropout_output, Some(0.25));
+        assert_eq!(points[0].settings.dropout_output, Some(0.0));
+        assert_eq!(points[1].values[0], ("dropout".into(), "0.5-0.25".into()));
+        // Every way a tied key can be wrong is a usage error naming the file, key and value.
+        for (grid, expected) in [
+            (
+                "[grid]\nd = [0.1]",
+                "g.toml: [grid] unknown key `d`: not a train setting",
+            ),
+            ("[grid]\nd = [{}]", "must have inline tables"),
+            (
+                "[grid]\nd = [{ nope = 1 }]",
+                "g.toml: [grid] `d` value 1 ({ nope = 1 }): unknown key `nope`",
+            ),
+            ("[grid]\nd = [{ lr = \"x\" }]", "`d` value 1"),
+            (
+                "[base]\nlr = 0.1\n[grid]\nd = [{ lr = 0.2 }]",
+                "`lr` is also in [base]",
+            ),
+            (
+                "[grid]\nlr = [0.1]\nd = [{ lr = 0.2 }]",
+                "`lr` also varies inside a tied grid key",
+            ),
+            (
+                "[grid]\nd = [{ lr = 0.2 }]\ne = [{ lr = 0.3 }]",
+                "also set by the grid key `d`",
+            ),
+            (
+                "[grid]\nd = [{ lr = 0.2 }, { lr = 0.2 }]",
+                "same run name `d-0.2`",
+            ),
+        ] {
+            let e = err(grid);
+            assert!(e.contains(expected), "{grid}: {e}");
+        }
     }
 
     #[test]

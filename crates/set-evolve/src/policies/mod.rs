@@ -5,11 +5,13 @@ use crate::policy::EvolutionPolicy;
 use serde::{Deserialize, Serialize};
 
 mod fixed;
+mod gmp;
 mod rigl;
 mod set;
 mod snfs;
 
 pub use fixed::StaticPolicy;
+pub use gmp::GmpPolicy;
 pub use rigl::{RiglConfig, RiglPolicy};
 pub use set::{SetConfig, SetPolicy};
 #[cfg(test)]

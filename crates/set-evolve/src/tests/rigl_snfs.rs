@@ -281,3 +281,107 @@ fn rigl_and_snfs_new_weights_start_at_zero() {
             .all(|(r, _, _)| r >= 7)
     );
 }
+
+/// GMP prunes the smallest magnitudes along the cubic schedule, never into frozen rows' count,
+/// adds nothing, and moves its state with the weights; a matrix without a target is refused.
+#[test]
+fn gmp_follows_the_cubic_schedule_and_only_prunes() {
+    use crate::GmpPolicy;
+    let (rows, cols) = (9, 8);
+    // Every position outside the frozen first row, |w| distinct.
+    let mut entries = Vec::new();
+    for r in 1..rows {
+        for c in 0..cols {
+            entries.push((
+                r,
+                c,
+                ((r * cols + c) as f32) * if c % 2 == 0 { 1.0 } else { -1.0 },
+            ));
+        }
+    }
+    let mut indptr = vec![0, 0];
+    for r in 1..rows {
+        indptr.push(r * cols);
+    }
+    let indices: Vec<u32> = entries.iter().map(|e| e.1 as u32).collect();
+    let values: Vec<f32> = entries.iter().map(|e| e.2).collect();
+    let mut m = SparseMatrix::<f32>::try_new(rows, cols, indptr, indices, values).unwrap();
+    let start = (rows - 1) * cols; // 64
+    let mut state = [m.values().to_vec()];
+    let mut gmp = GmpPolicy::new([("emb".to_string(), 8)].into());
+    let mut tracker = TopologyTracker::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let updates = 4;
+    let mut kept = Vec::new();
+    for u in 0..updates {
+        let ctx = EvolveContext::new(u, updates + 1, 0.3).unwrap();
+        let view = MatrixView::new("emb", &mut m)
+            .with_frozen_rows(1)
+            .with_state(&mut state[0]);
+        let r = gmp
+            .evolve(&mut [view], &ctx, &mut tracker, &mut rng)
+            .unwrap();
+        assert_eq!(r.total_added, 0);
+        // Pruning alone keeps only initial connections.
+        assert_eq!(r.matrices[0].initial_kept, Some(m.nnz()));
+        kept.push(m.nnz());
+        // The survivors are the largest magnitudes, and the state moved with them.
+        let smallest_kept = m.values().iter().map(|v| v.abs()).fold(f32::MAX, f32::min);
+        assert_eq!(smallest_kept as usize, rows * cols - m.nnz(), "update {u}");
+        assert_eq!(state[0], m.values());
+    }
+    let want: Vec<usize> = (0..updates)
+        .map(|u| GmpPolicy::kept(start, 8, u, updates))
+        .collect();
+    assert_eq!(kept, want);
+    assert_eq!(want, [8 + 24, 8 + 7, 8 + 1, 8]); // 56 * (3/4)^3 = 23.6 -> 24, ...
+    // An unknown matrix is an error naming it, and nothing changes.
+    let before = (m.topology_hash(), m.values().to_vec());
+    let ctx = EvolveContext::new(0, 3, 0.3).unwrap();
+    let err = gmp
+        .evolve(
+            &mut [MatrixView::new("other", &mut m)],
+            &ctx,
+            &mut tracker,
+            &mut rng,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        crate::EvolveError::MissingTarget {
+            matrix: "other".into()
+        }
+    );
+    assert_eq!((m.topology_hash(), m.values().to_vec()), before);
+}
+
+/// The overlap with the initial topology: at SET's first step, the kept connections plus the
+/// ones regrown into just-pruned positions; it never exceeds the initial count.
+#[test]
+fn initial_overlap_is_counted_exactly() {
+    let mut m = smooth_matrix(20, 10, 60, 4);
+    let mut policy = crate::PolicyConfig::default().build();
+    let mut tracker = TopologyTracker::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for epoch in 0..4 {
+        let c = EvolveContext::new(epoch, 5, 0.5).unwrap();
+        let r = policy
+            .evolve(
+                &mut [MatrixView::new("w", &mut m)],
+                &c,
+                &mut tracker,
+                &mut rng,
+            )
+            .unwrap();
+        let x = &r.matrices[0];
+        let kept = x.initial_kept.unwrap();
+        assert!(kept <= 60);
+        if epoch == 0 {
+            assert_eq!(kept, x.nnz_before - x.removed + x.regrown_into_removed);
+        }
+    }
+    let initial = tracker.get("w").unwrap().initial.clone().unwrap();
+    let now: Vec<u64> = m.entries().map(|(r, c, _)| (r * 10 + c) as u64).collect();
+    let want = now.iter().filter(|p| initial.contains(p)).count();
+    assert_eq!(tracker.get("w").unwrap().initial_kept(&now), Some(want));
+}

@@ -63,6 +63,7 @@ _SETTING_TYPES: Dict[str, str] = {
     "policy": _STR,
     "zeta": _FLOAT,
     "prune_schedule": _STR,
+    "evolve_every": _INT,
     "regrow_into_removed": _BOOL,
     "new_weight_std": _FLOAT,
     "new_weight_matched": _FLOAT,
@@ -281,13 +282,17 @@ class SETLSTMClassifier:
         Dense baseline: every matrix dense, no evolution.
     sparse_output : bool, default False
         The output layer sparse too.
-    policy : {"set", "rigl", "snfs", "static"}, default "set"
-        Topology evolution policy.
+    policy : {"set", "rigl", "snfs", "static", "gmp"}, default "set"
+        Topology evolution policy; ``"gmp"`` is gradual magnitude pruning: every sparse matrix
+        starts full and is pruned on a cubic schedule to the density of the sparsity setting.
     zeta : float, default 0.3
         Fraction of each sparse matrix's connections pruned and regrown after every epoch but
         the last.
     prune_schedule : {"constant", "cosine"}, default "constant"
         How the prune fraction changes over the run.
+    evolve_every : int, default 0
+        Evolve the topology every this many optimizer steps until 75 % of the run's steps
+        (RigL's schedule); 0 = after every epoch but the last.
     regrow_into_removed : bool, default True
         SET: whether positions pruned in a step may regrow in the same step.
     new_weight_std : float, optional
@@ -367,6 +372,7 @@ class SETLSTMClassifier:
         policy: str = "set",
         zeta: float = 0.3,
         prune_schedule: str = "constant",
+        evolve_every: int = 0,
         regrow_into_removed: bool = True,
         new_weight_std: Optional[float] = None,
         new_weight_matched: Optional[float] = None,
@@ -410,6 +416,7 @@ class SETLSTMClassifier:
         self.policy = policy
         self.zeta = zeta
         self.prune_schedule = prune_schedule
+        self.evolve_every = evolve_every
         self.regrow_into_removed = regrow_into_removed
         self.new_weight_std = new_weight_std
         self.new_weight_matched = new_weight_matched

@@ -68,6 +68,13 @@ pub fn encode_checkpoint(s: &TrainingState) -> CResult<Vec<u8>> {
             vec![t.ever_active.len()],
             t.ever_active.iter().map(|&x| x as i64),
         ));
+        if let Some(initial) = &t.initial {
+            tensors.push(OutTensor::i64(
+                format!("evolve.initial.{name}"),
+                vec![initial.len()],
+                initial.iter().map(|&x| x as i64),
+            ));
+        }
         if t.regrown_judged > 0 || !t.last_added.is_empty() {
             regrowth.insert(name.to_string(), [t.regrown_judged, t.regrown_survived]);
             tensors.push(OutTensor::i64(
@@ -213,6 +220,14 @@ fn decode_tensors_and_metadata(bytes: &[u8]) -> CResult<TrainingState> {
                 key: "evolution".into(),
                 message: e.to_string(),
             })?;
+        // Checkpoints written before the initial topology was kept have no such tensor.
+        let initial_name = format!("evolve.initial.{name}");
+        let initial = if f.has(&initial_name) {
+            Some(read_positions(&f, &initial_name, cap)?)
+        } else {
+            None
+        };
+        tracker.restore_initial(name, initial);
         if let Some(&[judged, survived]) = em.regrowth.get(name) {
             let last = read_positions(&f, &format!("evolve.regrown.{name}"), cap)?;
             if survived > judged {

@@ -40,10 +40,22 @@ pub(crate) fn check_state(s: &TrainingState) -> CResult<()> {
         )));
     }
     let sparse = crate::analytics::has_sparse(&s.model);
-    let evolved = if sparse {
-        c.epoch.min(epochs.saturating_sub(1)) as u64
-    } else {
+    let every = s.config.evolve_every;
+    let evolved = if !sparse {
         0
+    } else if every == 0 {
+        c.epoch.min(epochs.saturating_sub(1)) as u64
+    } else if c.epoch > 0 {
+        // Every epoch has the same number of batches.
+        let per_epoch = (c.global_step - c.step_in_epoch as u64) / c.epoch as u64;
+        let updates = s.config.evolution_updates(per_epoch) as u64;
+        (c.global_step / every).min(updates)
+    } else if epochs >= 2 {
+        // Within the first epoch of two or more, 75 % of the run is not reached yet.
+        c.global_step / every
+    } else {
+        // One epoch of unknown length: any count up to one step every `every` optimizer steps.
+        c.evolution_steps.min(c.global_step / every)
     };
     if c.evolution_steps != evolved {
         return Err(counters(format!(

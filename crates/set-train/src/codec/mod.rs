@@ -6,7 +6,8 @@
 //! `[rows + 1]`), `<name>.indices` (I32, `[nnz]`), `<name>.values` (F32, `[nnz]`), its shape in
 //! the `sparse_shapes` metadata; optimizer buffers `optim.<param>.<buffer>` (F32, aligned with
 //! the values); ever-active positions of the evolution tracker `evolve.tracker.<param>` (I64,
-//! sorted flat positions). Metadata values are strings, JSON where structured.
+//! sorted flat positions), and its initial topology `evolve.initial.<param>` (same form; absent
+//! in checkpoints written before it was kept). Metadata values are strings, JSON where structured.
 //!
 //! Format 2 (written now) records the [`crate::ModelSpec`] (`spec`), the
 //! [`crate::TrainerConfig`] of checkpoints (`trainer`) and, optionally, the front end's own

@@ -193,6 +193,11 @@ impl<'a> TensorFile<'a> {
 
     /// The shape of a tensor (marks nothing as used).
     ///
+    /// Whether the file has a tensor of this name (optional tensors of older formats).
+    pub fn has(&self, name: &str) -> bool {
+        self.st.tensor(name).is_ok()
+    }
+
     /// # Errors
     /// [`CheckpointError::MissingTensor`].
     pub fn shape_of(&self, name: &str) -> CResult<Vec<usize>> {

@@ -76,6 +76,39 @@ fn checkpoint_round_trips_exactly() {
     assert_eq!((t.regrown_judged, t.regrown_survived), (4, 3));
     assert_eq!(t.last_added, vec![2, 5]);
     assert_eq!(back.optimizer.state, s.optimizer.state);
+    assert!(t.initial.is_some());
+    // A checkpoint written before the initial topology was kept still loads, without it; one
+    // whose initial topology lies outside the matrix is refused.
+    let old = {
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
+        let t = st
+            .tensors()
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("evolve.initial."))
+            .map(|(n, v)| OutTensor {
+                name: n,
+                dtype: v.dtype(),
+                shape: v.shape().to_vec(),
+                data: v.data().to_vec(),
+            })
+            .collect();
+        encode_safetensors(t, &meta)
+    };
+    let back_old = decode_checkpoint(&old).unwrap();
+    let t_old = back_old.tracker.get("embedding.weight").unwrap();
+    assert_eq!(
+        (t_old.initial.as_ref(), t_old.last_added.clone()),
+        (None, vec![2, 5])
+    );
+    let outside = with_tensor(&bytes, "evolve.initial.embedding.weight", |t| {
+        t.data[0..8].copy_from_slice(&i64::MAX.to_le_bytes())
+    });
+    assert!(matches!(
+        decode_checkpoint(&outside),
+        Err(CheckpointError::BadValue { .. })
+    ));
     // Also readable by the safetensors crate with the documented names.
     let st = SafeTensors::deserialize(&bytes).unwrap();
     assert_eq!(

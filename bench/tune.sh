@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Issue 18's tuning (docs/RESULTS.md, "Tuning"): on each dataset, every model over one grid
+# (bench/grids/tune-DATASET-PART.toml: lr x dropout, early stopping, 3 seeds), then each model at
+# its chosen setting with 10 seeds (bench/grids/tuned-DATASET-PART.toml, where written), then
+# the record results/tuning.jsonl and the regenerated report.
+# Usage: bash bench/tune.sh [DATASET...]   (default: uci sanders). PARTS="..." picks some of:
+# sparse (SET and static), small-dense, dense, gmp, rigl, snfs. Resumable: `set-lstm sweep`
+# skips finished runs. Runs at nice 19 on one thread per run; two datasets can run side by side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATASETS=("$@")
+[ ${#DATASETS[@]} -eq 0 ] && DATASETS=(uci sanders)
+nice -n 19 cargo build --release -p set-cli
+BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
+for d in "${DATASETS[@]}"; do
+  start=$(date +%s)
+  for stage in tune tuned; do
+    for part in ${PARTS:-sparse small-dense dense gmp rigl snfs}; do
+      grid="bench/grids/$stage-$d-$part.toml"
+      [ -f "$grid" ] || continue
+      nice -n 19 "$BIN" sweep -q --grid "$grid" --out "runs/tune-$d/$stage-$part"
+    done
+  done
+  echo "$d: $(( $(date +%s) - start )) s"
+done
