@@ -201,7 +201,7 @@ settings! {
     /// How the prune fraction changes over the run: constant, or cosine decay from --zeta to 0 [default: constant]
     #[arg(value_parser = named::<ScheduleName>(ScheduleName::NAMES), value_name = "KIND")]
     prune_schedule: ScheduleName,
-    /// Evolve the topology every N optimizer steps until 75 % of the run's steps (RigL's schedule) instead of after every epoch but the last; with gmp, prune every N steps [default: 0 = after every epoch]
+    /// Evolve the topology every N optimizer steps until 75 % of the run's steps (RigL's schedule) instead of after every epoch but the last; with gmp, prune every N steps; 0: after every epoch but the last [default: 0]
     #[arg(value_name = "N")]
     evolve_every: u64,
     /// Standard deviation of regrown weights (0 = start at zero) [default: the policy's own: set 0.1, rigl/snfs 0]

@@ -246,6 +246,12 @@ impl Settings {
             adam_per_weight_steps: r.get("adam_per_weight_steps")?.unwrap_or(false),
         };
         trainer.validate().map_err(setting)?;
+        if dense && trainer.policy != PolicyName::Set {
+            return Err(PyValueError::new_err(format!(
+                "`policy` {} with `dense`: a dense model has no topology to evolve",
+                trainer.policy.as_str()
+            )));
+        }
         Ok(Settings {
             dev_fraction,
             vocab_size,

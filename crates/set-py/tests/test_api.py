@@ -217,3 +217,26 @@ def test_split_seed_and_matched_regrowth_keywords(small):
     assert set_lstm.SETLSTMClassifier(new_weight_matched=1.0).get_params()["new_weight_matched"] == 1.0
     with pytest.raises(ValueError, match="new_weight_matched"):
         set_lstm.SETLSTMClassifier(new_weight_std=0.1, new_weight_matched=1.0).fit(x, y)
+
+
+def test_gmp_and_step_evolution_keywords(small):
+    """`policy="gmp"` ends at the sparse model's size (as SET's); `evolve_every` reaches the
+    trainer and changes the model."""
+    (x, y), _ = small
+
+    def nnz(clf):
+        return sum(len(v[2]) for v in clf.sparse_weights().values())
+
+    set_model = set_lstm.SETLSTMClassifier(**TINY).fit(x, y)
+    gmp = set_lstm.SETLSTMClassifier(**{**TINY, "policy": "gmp", "evolve_every": 5}).fit(x, y)
+    assert nnz(gmp) == nnz(set_model)
+    rigl = set_lstm.SETLSTMClassifier(**{**TINY, "policy": "rigl"}).fit(x, y)
+    rigl_steps = set_lstm.SETLSTMClassifier(**{**TINY, "policy": "rigl", "evolve_every": 5}).fit(x, y)
+    assert rigl_steps.get_params()["evolve_every"] == 5
+    assert not all(
+        np.array_equal(a, b)
+        for k in rigl.sparse_weights()
+        for a, b in zip(rigl.sparse_weights()[k], rigl_steps.sparse_weights()[k])
+    )
+    with pytest.raises(ValueError, match="gmp"):
+        set_lstm.SETLSTMClassifier(policy="gmp", dense=True).fit(x, y)
