@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 18's tuning (docs/RESULTS.md, "Tuning"): on each dataset, every model over one grid
-# (bench/grids/tune-DATASET-PART.toml: lr x dropout, early stopping, 3 seeds), then each model at
-# its chosen setting with 10 seeds (bench/grids/tuned-DATASET-PART.toml, where written), then
-# the record results/tuning.jsonl and the regenerated report.
+# (bench/grids/tune-DATASET-PART.toml: lr x dropout, early stopping, 3 seeds); then
+# bench/tuned_grids.py writes each finished part's chosen settings (best mean dev accuracy) as
+# bench/grids/tuned-DATASET-PART.toml, and those run with seeds 4-10.
 # Usage: bash bench/tune.sh [DATASET...]   (default: uci sanders). PARTS="..." picks some of:
 # sparse (SET and static), small-dense, dense, gmp, rigl, snfs. Resumable: `set-lstm sweep`
 # skips finished runs. Runs at nice 19 on one thread per run; two datasets can run side by side.
@@ -15,6 +15,7 @@ BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
   for stage in tune tuned; do
+    [ "$stage" = tuned ] && python3 bench/tuned_grids.py "$d"
     for part in ${PARTS:-sparse small-dense dense gmp rigl snfs}; do
       grid="bench/grids/$stage-$d-$part.toml"
       [ -f "$grid" ] || continue

@@ -79,23 +79,7 @@ fn checkpoint_round_trips_exactly() {
     assert!(t.initial.is_some());
     // A checkpoint written before the initial topology was kept still loads, without it; one
     // whose initial topology lies outside the matrix is refused.
-    let old = {
-        let st = SafeTensors::deserialize(&bytes).unwrap();
-        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
-        let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
-        let t = st
-            .tensors()
-            .into_iter()
-            .filter(|(n, _)| !n.starts_with("evolve.initial."))
-            .map(|(n, v)| OutTensor {
-                name: n,
-                dtype: v.dtype(),
-                shape: v.shape().to_vec(),
-                data: v.data().to_vec(),
-            })
-            .collect();
-        encode_safetensors(t, &meta)
-    };
+    let old = without_tensors(&bytes, |n| n.starts_with("evolve.initial."));
     let back_old = decode_checkpoint(&old).unwrap();
     let t_old = back_old.tracker.get("embedding.weight").unwrap();
     assert_eq!(
@@ -152,6 +136,25 @@ fn stacked_bidirectional_gru_checkpoint_round_trips_exactly() {
     let (_, meta) = SafeTensors::read_metadata(&plain).unwrap();
     let meta = meta.metadata().clone().unwrap();
     assert!(!meta["spec"].contains("cell") && !meta["model"].contains("rnn"));
+}
+
+/// The file re-encoded without the tensors whose name `drop` accepts.
+fn without_tensors(bytes: &[u8], drop: impl Fn(&str) -> bool) -> Vec<u8> {
+    let st = SafeTensors::deserialize(bytes).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
+    let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
+    let t = st
+        .tensors()
+        .into_iter()
+        .filter(|(n, _)| !drop(n))
+        .map(|(n, v)| OutTensor {
+            name: n,
+            dtype: v.dtype(),
+            shape: v.shape().to_vec(),
+            data: v.data().to_vec(),
+        })
+        .collect();
+    encode_safetensors(t, &meta)
 }
 
 #[test]
@@ -299,23 +302,7 @@ fn corruptions_are_typed_errors() {
     assert!(
         matches!(decode_checkpoint(&extra), Err(CheckpointError::UnexpectedTensor(n)) if n == "bogus")
     );
-    let missing = {
-        let st = SafeTensors::deserialize(&good).unwrap();
-        let (_, meta) = SafeTensors::read_metadata(&good).unwrap();
-        let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
-        let t = st
-            .tensors()
-            .into_iter()
-            .filter(|(n, _)| n != "fc.bias")
-            .map(|(n, v)| OutTensor {
-                name: n,
-                dtype: v.dtype(),
-                shape: v.shape().to_vec(),
-                data: v.data().to_vec(),
-            })
-            .collect();
-        encode_safetensors(t, &meta)
-    };
+    let missing = without_tensors(&good, |n| n == "fc.bias");
     assert!(
         matches!(decode_checkpoint(&missing), Err(CheckpointError::MissingTensor(n)) if n == "fc.bias")
     );
