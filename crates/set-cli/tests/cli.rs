@@ -1738,3 +1738,49 @@ fn gmp_prunes_to_the_sparse_size_and_resumes_bit_identically() {
     ]);
     fails(&out, 2, "--policy gmp with --dense");
 }
+
+/// The best-dev epoch of `summary.json` is the first epoch of highest dev accuracy in
+/// `metrics.csv` among those from `first` on.
+fn assert_best_dev_is_the_argmax(dir: &Path, first: u64) {
+    let metrics = String::from_utf8(read(&dir.join("metrics.csv"))).unwrap();
+    let mut best: Option<(u64, f64)> = None;
+    for line in metrics.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (epoch, acc): (u64, f64) = (f[0].parse().unwrap(), f[3].parse().unwrap());
+        if f[1] == "dev" && epoch >= first && best.is_none_or(|(_, b)| acc > b) {
+            best = Some((epoch, acc));
+        }
+    }
+    let summary = json(&dir.join("summary.json"));
+    assert_eq!(
+        summary["best_dev_epoch"].as_u64(),
+        best.map(|b| b.0),
+        "{}",
+        dir.display()
+    );
+}
+
+/// Sparse momentum moves connections between matrices; every epoch is still a best-dev
+/// candidate. GMP's epochs before its last pruning step are not.
+#[test]
+fn best_dev_epochs_are_chosen_over_the_right_epochs() {
+    let f = fixture();
+    let snfs = new_dir("best-snfs");
+    let mut args = tiny_args(f, &snfs);
+    args.extend(["--policy", "snfs", "--zeta", "0.5"]);
+    ok(&run(&args));
+    let ev = events(&snfs);
+    assert!(
+        ev.iter()
+            .any(|e| e["matrices"][0]["nnz_after"] != e["matrices"][0]["nnz_before"]),
+        "sparse momentum moved no connection"
+    );
+    assert_best_dev_is_the_argmax(&snfs, 1);
+    let gmp = new_dir("best-gmp");
+    let mut args = tiny_args(f, &gmp);
+    args.extend(["--policy", "gmp"]);
+    ok(&run(&args));
+    // Epoch mode: the last pruning step follows epoch 4 of 5.
+    assert_best_dev_is_the_argmax(&gmp, 5);
+    assert_best_dev_is_the_argmax(&f.reference, 1);
+}

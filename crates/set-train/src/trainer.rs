@@ -638,13 +638,15 @@ impl Trainer {
         self.last_eval = Some((epoch, dev, test));
         let r = model_report(&self.state.model, None);
         let mut best_dev = false;
-        // A model still larger than the spec's (GMP before its last pruning step) is not a
-        // candidate for the best-dev model.
-        let at_final_size = self.state.model.params().iter().all(|p| {
-            p.value
-                .as_sparse()
-                .is_none_or(|m| self.final_nnz.get(&p.name).is_none_or(|&n| m.nnz() <= n))
-        });
+        // GMP's model before its last pruning step is larger than the spec's: not a candidate
+        // for the best-dev model. (Other policies keep the total; SNFS moves it between
+        // matrices.)
+        let at_final_size = self.state.config.policy != PolicyName::Gmp
+            || self.state.model.params().iter().all(|p| {
+                p.value
+                    .as_sparse()
+                    .is_none_or(|m| self.final_nnz.get(&p.name).is_none_or(|&n| m.nnz() <= n))
+            });
         if let Some(d) = dev.filter(|_| at_final_size) {
             let best = self
                 .state
