@@ -49,3 +49,16 @@ cargo run -q -p xtask --release -- report "$OUT" runs/select-uci runs/select-san
 start=$(date +%s)
 bash bench/study.sh uci sanders sst2 imdb
 echo "paired study: $(( $(date +%s) - start )) s"
+# Tuning (issue 18, item 2): every model over one lr x dropout grid, then each at its chosen
+# setting with 10 seeds (about 1.5 hours of one core for UCI and Sanders on the 2-core Xeon;
+# SST-2's SET and dense grids about 2 hours more), recorded in results/tuning.jsonl.
+start=$(date +%s)
+bash bench/tune.sh uci sanders
+PARTS="sparse dense" bash bench/tune.sh sst2
+echo "tuning: $(( $(date +%s) - start )) s"
+X=${CARGO_TARGET_DIR:-target}/release/xtask
+cargo build --release -p xtask
+"$X" collect-results runs/tune-* --out results/tuning.jsonl
+"$X" topology runs/study-uci/sparse runs/study-sanders/sparse runs/study-sst2/sparse runs/study-imdb/sparse --out results/topology.jsonl
+"$X" embedding-degree runs/study-{uci,sanders,sst2}/sparse/policy-{set,static}_seed-* --out results/embedding-degree.jsonl
+"$X" report --record results/runs.jsonl --out docs/RESULTS.md
