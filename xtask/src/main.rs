@@ -23,14 +23,17 @@ enum Command {
     /// JSONL and install it into the data directory.
     FetchData(FetchDataArgs),
     /// Build docs/RESULTS.md from run directories and benchmark JSON lines; with --record, only
-    /// regenerate its paired-study section from results/runs.jsonl.
+    /// regenerate its generated sections and their plots (docs/plots/) from results/*.jsonl.
     Report(ReportArgs),
-    /// Add finished run directories to the committed record results/runs.jsonl (a run
-    /// collected again replaces its line).
+    /// Add finished run directories to the committed record results/runs.jsonl, or
+    /// results/tuning.jsonl for tuning runs (a run collected again replaces its line).
     CollectResults(CollectArgs),
     /// Compare the final topologies of sparse runs (Jaccard index of stored positions between
     /// seeds of a group, and against the initial topology) into results/topology.jsonl.
     Topology(TopologyArgs),
+    /// Measure, per sparse run, how the embedding rows' degrees (stored entries of the final
+    /// model) follow the words' frequencies, into results/embedding-degree.jsonl.
+    EmbeddingDegree(EmbeddingArgs),
     /// Check the workspace's structural rules: crate arrows, no import cycles between files, no
     /// front-end crate in set-train's run-time dependencies.
     Tidy,
@@ -46,8 +49,9 @@ struct ReportArgs {
     /// Where to write the Markdown report.
     #[arg(long, default_value = "docs/RESULTS.md")]
     out: std::path::PathBuf,
-    /// Regenerate only the paired-study section of --out from this record (no run directories
-    /// needed).
+    /// Regenerate only the generated sections of --out (paired study; topology, tuning and the
+    /// other records beside this one when present) and their plots in `plots/` beside --out,
+    /// from this record (no run directories needed).
     #[arg(long, value_name = "JSONL", conflicts_with_all = ["paths", "bench"])]
     record: Option<std::path::PathBuf>,
 }
@@ -57,7 +61,7 @@ struct CollectArgs {
     /// Run directories, or folders holding them (searched recursively).
     #[arg(required = true)]
     paths: Vec<std::path::PathBuf>,
-    /// The record to update.
+    /// The record to update (`results/tuning.jsonl` for the tuning runs under runs/tune-*).
     #[arg(long, default_value = "results/runs.jsonl")]
     out: std::path::PathBuf,
 }
@@ -69,6 +73,16 @@ struct TopologyArgs {
     paths: Vec<std::path::PathBuf>,
     /// The record to update (the groups of the given runs are replaced).
     #[arg(long, default_value = "results/topology.jsonl")]
+    out: std::path::PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct EmbeddingArgs {
+    /// Run directories, or folders holding them (searched recursively; dense runs are skipped).
+    #[arg(required = true)]
+    paths: Vec<std::path::PathBuf>,
+    /// The record to update (lines of the given runs are replaced).
+    #[arg(long, default_value = "results/embedding-degree.jsonl")]
     out: std::path::PathBuf,
 }
 
@@ -97,8 +111,11 @@ struct FetchDataArgs {
 
 fn report(args: ReportArgs) -> anyhow::Result<()> {
     if let Some(record) = &args.record {
-        xtask::study::regenerate(record, &args.out)?;
-        println!("wrote the paired-study section of {}", args.out.display());
+        xtask::regen::regenerate(record, &args.out)?;
+        println!(
+            "wrote the generated sections of {} and their plots",
+            args.out.display()
+        );
         return Ok(());
     }
     let mut invocation = String::from("cargo xtask report");
@@ -124,6 +141,11 @@ fn main() -> ExitCode {
         Command::Topology(args) => xtask::topology::collect(&args.paths, &args.out).map(|n| {
             println!("{n} comparisons written into {}", args.out.display());
         }),
+        Command::EmbeddingDegree(args) => {
+            xtask::embedding::collect(&args.paths, &args.out).map(|n| {
+                println!("{n} runs measured into {}", args.out.display());
+            })
+        }
         Command::Tidy => tidy(),
     };
     match result {

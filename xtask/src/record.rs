@@ -5,7 +5,8 @@
 //! the resolved configuration (`config.toml` as JSON), the model and split seeds, the dev and
 //! test accuracy of every epoch (`metrics.csv`), the final and best-dev figures
 //! (`summary.json`), the parameter counts, the regrowth survival rate when recorded, and the
-//! SHA-256 of every data file with the git revision (`manifest.json`). Collecting a run again
+//! SHA-256 of every data file with the git revision (`manifest.json`), and for sparse runs the
+//! per-epoch topology (`events.jsonl`, [`crate::trace`]). Collecting a run again
 //! replaces its line, so the command can be re-run as runs finish.
 
 use anyhow::{Context, Result, bail};
@@ -67,6 +68,10 @@ pub struct RunRecord {
     pub datasets: Value,
     /// Git revision of the binary that trained the run.
     pub git_revision: Option<String>,
+    /// Per-epoch topology of a sparse run (`events.jsonl`; absent for dense runs and in lines
+    /// collected before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<crate::trace::TopologyTrace>,
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -126,7 +131,8 @@ pub fn read_epochs(path: &Path) -> Result<Vec<EpochRecord>> {
     Ok(by_epoch.into_values().collect())
 }
 
-/// Reads one run directory (`config.toml`, `summary.json`, `manifest.json`, `metrics.csv`);
+/// Reads one run directory (`config.toml`, `summary.json`, `manifest.json`, `metrics.csv`, and
+/// `events.jsonl` when present);
 /// `key` is what the record calls it.
 ///
 /// # Errors
@@ -184,6 +190,7 @@ pub fn read_record(dir: &Path, key: &str) -> Result<RunRecord> {
             .get("git_revision")
             .and_then(Value::as_str)
             .map(str::to_string),
+        topology: crate::trace::read(&dir.join("events.jsonl"))?,
     })
 }
 

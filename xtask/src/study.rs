@@ -25,7 +25,7 @@ pub const END: &str = "<!-- END paired study -->";
 
 /// Keys that may differ between the runs of one dataset: the model, its widths and sparsity,
 /// the seed, and where the data and threads were.
-const MODEL_KEYS: &[&str] = &[
+pub(crate) const MODEL_KEYS: &[&str] = &[
     "dense",
     "policy",
     "embed_dim",
@@ -56,7 +56,7 @@ const DEFAULT_EPSILON: f64 = 5.0;
 /// How a run departs from its model's defaults, in words (`None`: it does not): an explicit
 /// sparsity (ε other than the default, density, ERK), the prune fraction ζ when not 0.3 and its schedule when not
 /// constant, the regrowth initialisation it overrides, per-weight Adam bias correction.
-fn variant(r: &RunRecord) -> Option<String> {
+pub(crate) fn variant(r: &RunRecord) -> Option<String> {
     let c = &r.config;
     let num = |k: &str| c.get(k).and_then(serde_json::Value::as_f64);
     let mut parts = Vec::new();
@@ -128,7 +128,7 @@ pub(crate) fn arch(r: &RunRecord) -> Option<String> {
 
 /// The model column: the model (dense or the policy), its architecture when not the default,
 /// and its regrowth initialisation when overridden.
-fn model_label(r: &RunRecord) -> String {
+pub(crate) fn model_label(r: &RunRecord) -> String {
     let mut label = r.model.clone();
     if let Some(a) = arch(r) {
         label.push_str(&format!(" [{a}]"));
@@ -153,27 +153,62 @@ pub(crate) fn group_label(r: &RunRecord) -> String {
 
 /// Whether a run is of a reference model: SET at its defaults ([`variant`] is `None`; one per
 /// architecture).
-fn is_reference(r: &RunRecord) -> bool {
+pub(crate) fn is_reference(r: &RunRecord) -> bool {
     r.model == REFERENCE && variant(r).is_none()
 }
 
-fn shared_config(r: &RunRecord) -> BTreeMap<String, String> {
+/// A run's configuration without `ignored` keys, each value as JSON text.
+pub(crate) fn config_without(r: &RunRecord, ignored: &[&str]) -> BTreeMap<String, String> {
     r.config
         .as_object()
         .map(|o| {
             o.iter()
-                .filter(|(k, _)| !MODEL_KEYS.contains(&k.as_str()))
+                .filter(|(k, _)| !ignored.contains(&k.as_str()))
                 .map(|(k, v)| (k.clone(), v.to_string()))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-fn pct(x: f64) -> String {
+/// The settings every run of `data` shares outside the `ignored` keys (those of `all[0]`).
+///
+/// # Errors
+/// A run that differs from the first in another key, naming both runs and the key.
+pub(crate) fn same_settings(
+    data: &str,
+    all: &[&RunRecord],
+    ignored: &[&str],
+) -> Result<BTreeMap<String, String>> {
+    let Some(first) = all.first() else {
+        return Ok(BTreeMap::new());
+    };
+    let base = config_without(first, ignored);
+    for r in &all[1..] {
+        let c = config_without(r, ignored);
+        if c != base {
+            let keys: BTreeSet<&String> = c.keys().chain(base.keys()).collect();
+            let k = keys
+                .into_iter()
+                .find(|k| c.get(*k) != base.get(*k))
+                .cloned()
+                .unwrap_or_default();
+            bail!(
+                "{data}: run {} differs from {} in `{k}`: runs compared must share every other setting",
+                r.run,
+                first.run
+            );
+        }
+    }
+    Ok(base)
+}
+
+/// A share as percent with two decimals.
+pub(crate) fn pct(x: f64) -> String {
     format!("{:.2}", 100.0 * x)
 }
 
-fn pm(xs: &[f64]) -> String {
+/// Mean ± sample std in percent (`–` when empty).
+pub(crate) fn pm(xs: &[f64]) -> String {
     if xs.is_empty() {
         return "–".into();
     }
@@ -181,7 +216,7 @@ fn pm(xs: &[f64]) -> String {
 }
 
 /// What the interval supports, in words.
-fn verdict(i: &PairedInterval) -> String {
+pub(crate) fn verdict(i: &PairedInterval) -> String {
     if i.low > 0.0 {
         "SET higher".into()
     } else if i.high < 0.0 {
@@ -194,7 +229,8 @@ fn verdict(i: &PairedInterval) -> String {
     }
 }
 
-fn interval_cells(i: Option<PairedInterval>) -> String {
+/// The interval's table cells: mean ± sd | [low, high] | verdict.
+pub(crate) fn interval_cells(i: Option<PairedInterval>) -> String {
     match i {
         Some(i) => format!(
             "{:+.2} ± {} | [{:+.2}, {:+.2}] | {}",
@@ -209,7 +245,11 @@ fn interval_cells(i: Option<PairedInterval>) -> String {
 }
 
 /// Paired differences `a − b` of `f` over the seeds both groups have.
-fn paired(a: &[&RunRecord], b: &[&RunRecord], f: fn(&RunRecord) -> Option<f64>) -> Vec<f64> {
+pub(crate) fn paired(
+    a: &[&RunRecord],
+    b: &[&RunRecord],
+    f: fn(&RunRecord) -> Option<f64>,
+) -> Vec<f64> {
     let by_seed: BTreeMap<u64, f64> = b.iter().filter_map(|r| f(r).map(|v| (r.seed, v))).collect();
     let mut out: Vec<(u64, f64)> = a
         .iter()
@@ -217,6 +257,55 @@ fn paired(a: &[&RunRecord], b: &[&RunRecord], f: fn(&RunRecord) -> Option<f64>) 
         .collect();
     out.sort_by_key(|(s, _)| *s);
     out.into_iter().map(|(_, d)| d).collect()
+}
+
+/// The header of a paired-comparison table (SET − other, by seed).
+pub(crate) fn write_comparison_header(md: &mut String) -> Result<()> {
+    writeln!(
+        md,
+        "| SET − | pairs | best dev accuracy: mean ± sd | test, final: mean ± sd | 95 % interval | verdict | test, best-dev: mean ± sd | 95 % interval | verdict |"
+    )?;
+    writeln!(md, "|---|---:|---:|---:|---|---|---:|---|---|")?;
+    Ok(())
+}
+
+/// One row of a paired-comparison table: `set` − `other` by seed, labelled `label`.
+pub(crate) fn write_comparison_row(
+    md: &mut String,
+    label: &str,
+    set: &[&RunRecord],
+    other: &[&RunRecord],
+) -> Result<()> {
+    let fin = paired(set, other, |r| r.final_test_accuracy);
+    let best = paired(set, other, |r| r.best_dev_test_accuracy);
+    let dev = paired(set, other, |r| r.best_dev_accuracy);
+    writeln!(
+        md,
+        "| {label} | {} | {:+.2} ± {} | {} | {} |",
+        fin.len().max(best.len()),
+        100.0 * mean(&dev),
+        pct(sample_std(&dev)),
+        interval_cells(t_interval(&fin, 0.95)),
+        interval_cells(t_interval(&best, 0.95)),
+    )?;
+    Ok(())
+}
+
+/// Runs grouped by dataset, then by `label`, in record order within a group.
+pub(crate) fn by_dataset(
+    records: &[RunRecord],
+    label: impl Fn(&RunRecord) -> String,
+) -> BTreeMap<&str, BTreeMap<String, Vec<&RunRecord>>> {
+    let mut by_data: BTreeMap<&str, BTreeMap<String, Vec<&RunRecord>>> = BTreeMap::new();
+    for r in records {
+        by_data
+            .entry(r.data.as_str())
+            .or_default()
+            .entry(label(r))
+            .or_default()
+            .push(r);
+    }
+    by_data
 }
 
 /// Renders the section (from [`BEGIN`] to [`END`], each on its own line), with `scope` (what
@@ -227,15 +316,7 @@ fn paired(a: &[&RunRecord], b: &[&RunRecord], f: fn(&RunRecord) -> Option<f64>) 
 /// Runs of one dataset that differ in a setting outside the model keys, or a seed repeated
 /// within a group.
 pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
-    let mut by_data: BTreeMap<&str, BTreeMap<String, Vec<&RunRecord>>> = BTreeMap::new();
-    for r in records {
-        by_data
-            .entry(r.data.as_str())
-            .or_default()
-            .entry(group_label(r))
-            .or_default()
-            .push(r);
-    }
+    let by_data = by_dataset(records, group_label);
     let mut md = String::new();
     writeln!(md, "{BEGIN}")?;
     writeln!(md, "## Paired study: SET against its baselines")?;
@@ -259,23 +340,7 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
     }
     for (data, groups) in &by_data {
         let all: Vec<&RunRecord> = groups.values().flatten().copied().collect();
-        let base = shared_config(all[0]);
-        for r in &all[1..] {
-            let c = shared_config(r);
-            if c != base {
-                let keys: BTreeSet<&String> = c.keys().chain(base.keys()).collect();
-                let k = keys
-                    .into_iter()
-                    .find(|k| c.get(*k) != base.get(*k))
-                    .cloned()
-                    .unwrap_or_default();
-                bail!(
-                    "{data}: run {} differs from {} in `{k}`: a paired study needs the same settings",
-                    r.run,
-                    all[0].run
-                );
-            }
-        }
+        let base = same_settings(data, &all, MODEL_KEYS)?;
         for (label, rs) in groups {
             let seeds: BTreeSet<u64> = rs.iter().map(|r| r.seed).collect();
             if seeds.len() != rs.len() {
@@ -366,11 +431,7 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
             continue;
         }
         writeln!(md)?;
-        writeln!(
-            md,
-            "| SET − | pairs | best dev accuracy: mean ± sd | test, final: mean ± sd | 95 % interval | verdict | test, best-dev: mean ± sd | 95 % interval | verdict |"
-        )?;
-        writeln!(md, "|---|---:|---:|---:|---|---|---:|---|---|")?;
+        write_comparison_header(&mut md)?;
         for (label, rs) in groups {
             if is_reference(rs[0]) {
                 continue;
@@ -378,18 +439,7 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
             let Some(set) = references.get(&arch(rs[0])) else {
                 continue;
             };
-            let fin = paired(set, rs, |r| r.final_test_accuracy);
-            let best = paired(set, rs, |r| r.best_dev_test_accuracy);
-            let dev = paired(set, rs, |r| r.best_dev_accuracy);
-            writeln!(
-                md,
-                "| {label} | {} | {:+.2} ± {} | {} | {} |",
-                fin.len().max(best.len()),
-                100.0 * mean(&dev),
-                pct(sample_std(&dev)),
-                interval_cells(t_interval(&fin, 0.95)),
-                interval_cells(t_interval(&best, 0.95)),
-            )?;
+            write_comparison_row(&mut md, label, set, rs)?;
         }
     }
     writeln!(md, "{END}")?;
@@ -429,23 +479,6 @@ pub fn splice_between(doc: &str, begin: &str, end: &str, section: &str) -> Resul
         }
         _ => bail!("a generated section's markers are not in order (`{begin}` before `{end}`)"),
     }
-}
-
-/// Rewrites the study section of the Markdown file `doc` from the record file `record`.
-///
-/// # Errors
-/// An unreadable file, or a record [`render`] refuses.
-pub fn regenerate(record: &std::path::Path, doc: &std::path::Path) -> Result<()> {
-    use anyhow::Context as _;
-    let records = crate::record::read_records(record)?;
-    let section = render(&records, &read_scope(record)?)?;
-    let old = std::fs::read_to_string(doc).with_context(|| format!("reading {}", doc.display()))?;
-    let mut new = splice(&old, &section)?;
-    let overlaps = crate::topology::read(&topology_record(record))?;
-    if !overlaps.is_empty() {
-        new = crate::topology::splice(&new, &crate::topology::render(&overlaps, &records)?)?;
-    }
-    std::fs::write(doc, new).with_context(|| format!("writing {}", doc.display()))
 }
 
 /// The topology record beside a run record (`topology.jsonl` in its folder).
@@ -508,6 +541,7 @@ mod tests {
             config: serde_json::json!({"data": "uci", "lr": 0.01, "seed": seed, "dense": model == "dense", "policy": "set", "split_seed": 42}),
             datasets: serde_json::json!([{"path": "/d/uci/a.txt", "sha256": "0123456789abcdef"}]),
             git_revision: None,
+            topology: None,
         }
     }
 
@@ -675,5 +709,12 @@ mod tests {
                 "docs/RESULTS.md's topology section is stale: run `cargo xtask report --record results/runs.jsonl`"
             );
         }
+        // Every other generated section (sweeps, topology over training, embedding degree,
+        // tuning) too; their plots are checked in `regen`.
+        let all = crate::regen::generate(&record, &doc).unwrap();
+        assert!(
+            all.doc == doc,
+            "a generated section of docs/RESULTS.md is stale: run `cargo xtask report --record results/runs.jsonl`"
+        );
     }
 }

@@ -389,6 +389,7 @@ mod tests {
             config: serde_json::json!({}),
             datasets: serde_json::json!([]),
             git_revision: None,
+            topology: None,
         };
         let mut b = r.clone();
         b.run = "b".into();

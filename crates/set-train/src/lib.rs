@@ -28,7 +28,7 @@ pub use codec::{
     CheckpointError, ModelBundle, Prediction, decode_checkpoint, decode_model, encode_checkpoint,
     encode_model,
 };
-pub use config::TrainerConfig;
+pub use config::{STEP_EVOLUTION_END, TrainerConfig};
 pub use data::{DataConfig, DataSource, RunData};
 pub use error::{Result, SettingError, TrainError};
 pub use in_memory::InMemoryData;
