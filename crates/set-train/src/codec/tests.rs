@@ -138,25 +138,6 @@ fn stacked_bidirectional_gru_checkpoint_round_trips_exactly() {
     assert!(!meta["spec"].contains("cell") && !meta["model"].contains("rnn"));
 }
 
-/// The file re-encoded without the tensors whose name `drop` accepts.
-fn without_tensors(bytes: &[u8], drop: impl Fn(&str) -> bool) -> Vec<u8> {
-    let st = SafeTensors::deserialize(bytes).unwrap();
-    let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
-    let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
-    let t = st
-        .tensors()
-        .into_iter()
-        .filter(|(n, _)| !drop(n))
-        .map(|(n, v)| OutTensor {
-            name: n,
-            dtype: v.dtype(),
-            shape: v.shape().to_vec(),
-            data: v.data().to_vec(),
-        })
-        .collect();
-    encode_safetensors(t, &meta)
-}
-
 #[test]
 fn every_prefix_is_rejected() {
     let bytes = encode_checkpoint(&state()).unwrap();
@@ -174,39 +155,15 @@ fn every_prefix_is_rejected() {
     ));
 }
 
-/// Rewrites one tensor of a valid checkpoint.
-fn with_tensor(bytes: &[u8], name: &str, f: impl Fn(&mut OutTensor)) -> Vec<u8> {
-    let st = SafeTensors::deserialize(bytes).unwrap();
-    let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
-    let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
-    let tensors = st
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| {
-            let mut t = OutTensor {
-                name: n.clone(),
-                dtype: v.dtype(),
-                shape: v.shape().to_vec(),
-                data: v.data().to_vec(),
-            };
-            if n == name {
-                f(&mut t);
-            }
-            t
-        })
-        .collect();
-    encode_safetensors(tensors, &meta)
-}
-
-fn with_meta(bytes: &[u8], key: &str, value: Option<&str>) -> Vec<u8> {
+/// A valid file re-encoded after `edit` changed its tensors and metadata.
+fn rewrite(
+    bytes: &[u8],
+    edit: impl FnOnce(&mut Vec<OutTensor>, &mut BTreeMap<String, String>),
+) -> Vec<u8> {
     let st = SafeTensors::deserialize(bytes).unwrap();
     let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
     let mut meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
-    match value {
-        Some(v) => meta.insert(key.into(), v.into()),
-        None => meta.remove(key),
-    };
-    let tensors = st
+    let mut tensors: Vec<OutTensor> = st
         .tensors()
         .into_iter()
         .map(|(n, v)| OutTensor {
@@ -216,7 +173,29 @@ fn with_meta(bytes: &[u8], key: &str, value: Option<&str>) -> Vec<u8> {
             data: v.data().to_vec(),
         })
         .collect();
+    edit(&mut tensors, &mut meta);
     encode_safetensors(tensors, &meta)
+}
+
+/// Rewrites one tensor of a valid checkpoint.
+fn with_tensor(bytes: &[u8], name: &str, f: impl Fn(&mut OutTensor)) -> Vec<u8> {
+    rewrite(bytes, |ts, _| {
+        ts.iter_mut().filter(|t| t.name == name).for_each(f)
+    })
+}
+
+/// The file re-encoded without the tensors whose name `drop` accepts.
+fn without_tensors(bytes: &[u8], drop: impl Fn(&str) -> bool) -> Vec<u8> {
+    rewrite(bytes, |ts, _| ts.retain(|t| !drop(&t.name)))
+}
+
+fn with_meta(bytes: &[u8], key: &str, value: Option<&str>) -> Vec<u8> {
+    rewrite(bytes, |_, meta| {
+        match value {
+            Some(v) => meta.insert(key.into(), v.into()),
+            None => meta.remove(key),
+        };
+    })
 }
 
 #[test]
@@ -282,23 +261,9 @@ fn corruptions_are_typed_errors() {
         decode_checkpoint(&huge),
         Err(CheckpointError::BadValue { .. })
     ));
-    let extra = {
-        let st = SafeTensors::deserialize(&good).unwrap();
-        let (_, meta) = SafeTensors::read_metadata(&good).unwrap();
-        let meta: BTreeMap<String, String> = meta.metadata().clone().unwrap().into_iter().collect();
-        let mut t: Vec<OutTensor> = st
-            .tensors()
-            .into_iter()
-            .map(|(n, v)| OutTensor {
-                name: n,
-                dtype: v.dtype(),
-                shape: v.shape().to_vec(),
-                data: v.data().to_vec(),
-            })
-            .collect();
-        t.push(OutTensor::f32("bogus", vec![1], &[1.0]));
-        encode_safetensors(t, &meta)
-    };
+    let extra = rewrite(&good, |ts, _| {
+        ts.push(OutTensor::f32("bogus", vec![1], &[1.0]))
+    });
     assert!(
         matches!(decode_checkpoint(&extra), Err(CheckpointError::UnexpectedTensor(n)) if n == "bogus")
     );
