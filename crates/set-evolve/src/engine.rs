@@ -306,14 +306,7 @@ pub(crate) fn apply(
             stats.nnz = m.nnz_in_rows(g * group_rows..(g + 1) * group_rows);
         }
         let tracked = tracker.get(view.name);
-        let initial_kept = tracked.and_then(|t| {
-            // Value order is row-major order: the flat positions come out sorted.
-            let flat: Vec<u64> = m
-                .entries()
-                .map(|(r, c, _)| r as u64 * cols as u64 + c as u64)
-                .collect();
-            t.initial_kept(&flat)
-        });
+        let initial_kept = tracked.and_then(|t| t.initial_kept(&crate::tracker::flat_positions(m)));
         reports.push(MatrixReport {
             name: view.name.to_string(),
             rows,

@@ -107,12 +107,7 @@ impl TopologyTracker {
         name: &str,
         matrix: &SparseMatrix<T>,
     ) -> Result<(), EvolveError> {
-        let cols = matrix.cols() as u64;
-        let current: Vec<u64> = matrix
-            .entries()
-            .map(|(r, c, _)| r as u64 * cols + c as u64)
-            .collect();
-        self.record(name, matrix.shape(), &current)
+        self.record(name, matrix.shape(), &flat_positions(matrix))
     }
 
     /// Adds flat positions (`row * cols + col`, sorted ascending) to a matrix's ever-active set.
@@ -245,6 +240,16 @@ impl TopologyTracker {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.matrices.keys().map(String::as_str)
     }
+}
+
+/// The stored positions of `matrix` as flat positions `row * cols + col`, sorted ascending
+/// (value order is row-major order).
+pub(crate) fn flat_positions<T: Scalar>(matrix: &SparseMatrix<T>) -> Vec<u64> {
+    let cols = matrix.cols() as u64;
+    matrix
+        .entries()
+        .map(|(r, c, _)| r as u64 * cols + c as u64)
+        .collect()
 }
 
 /// Union of two sorted lists, sorted and deduplicated.

@@ -1,14 +1,14 @@
 //! [`TrainerConfig`]: how a model is trained (epochs, batches, optimizer, clipping, seed and
 //! topology evolution), validated once; and the evolution policy and contexts it implies.
 
-use crate::error::SettingError;
+use crate::error::{SettingError, TrainError};
 use crate::settings::{LrScheduleName, OptimizerName, PolicyName, ScheduleName, Zeta};
+use crate::spec::ModelSpec;
 use serde::{Deserialize, Serialize};
 use set_evolve::{
     EvolutionPolicy, EvolveContext, EvolveError, GmpPolicy, NewWeightInit, PolicyConfig,
     PruneSchedule, RiglConfig, SetConfig, SnfsConfig,
 };
-use std::collections::BTreeMap;
 
 /// Training settings. Field names are the `set-lstm train` flags and config keys.
 ///
@@ -309,11 +309,14 @@ impl TrainerConfig {
         }
     }
 
-    /// A fresh evolution policy of these settings; GMP prunes each sparse matrix of `final_nnz`
-    /// (by name) to its count there (the model `spec` describes, see [`crate::ModelSpec::final_nnz`]).
-    pub fn build_policy(&self, final_nnz: BTreeMap<String, usize>) -> Box<dyn EvolutionPolicy> {
-        match self.policy {
-            PolicyName::Gmp => return Box::new(GmpPolicy::new(final_nnz)),
+    /// A fresh evolution policy of these settings for the model `spec` describes; GMP prunes
+    /// each sparse matrix to its count in [`ModelSpec::final_nnz`].
+    ///
+    /// # Errors
+    /// GMP only: a spec whose sparse matrices cannot be allocated.
+    pub fn build_policy(&self, spec: &ModelSpec) -> Result<Box<dyn EvolutionPolicy>, TrainError> {
+        Ok(match self.policy {
+            PolicyName::Gmp => return Ok(Box::new(GmpPolicy::new(spec.final_nnz()?))),
             PolicyName::Set => PolicyConfig::Set(SetConfig {
                 regrow_into_removed: self.regrow_into_removed,
                 ..SetConfig::default()
@@ -322,7 +325,7 @@ impl TrainerConfig {
             PolicyName::Snfs => PolicyConfig::Snfs(SnfsConfig::default()),
             PolicyName::Static => PolicyConfig::Static,
         }
-        .build()
+        .build())
     }
 
     /// How many evolution steps a run of `steps_per_epoch` batches per epoch takes: one after

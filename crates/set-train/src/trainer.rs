@@ -248,8 +248,6 @@ fn ms(d: std::time::Duration) -> u64 {
 pub struct Trainer {
     state: TrainingState,
     policy: Box<dyn EvolutionPolicy>,
-    /// Connections of each sparse matrix of the spec's model, by name (where GMP ends).
-    final_nnz: std::collections::BTreeMap<String, usize>,
     comm: Arc<dyn Collective>,
     dp: DataParallel,
     control: RunControl,
@@ -317,10 +315,8 @@ impl Trainer {
     /// # Errors
     /// A spec whose sparse matrices cannot be allocated (GMP's targets come from it).
     pub fn from_state(state: TrainingState) -> Result<Self> {
-        let final_nnz = state.spec.final_nnz()?;
-        let policy = state.config.build_policy(final_nnz.clone());
+        let policy = state.config.build_policy(&state.spec)?;
         Ok(Trainer {
-            final_nnz,
             base_train_ms: state.progress.train_ms,
             state,
             policy,
@@ -641,12 +637,14 @@ impl Trainer {
         // GMP's model before its last pruning step is larger than the spec's: not a candidate
         // for the best-dev model. (Other policies keep the total; SNFS moves it between
         // matrices.)
-        let at_final_size = self.state.config.policy != PolicyName::Gmp
-            || self.state.model.params().iter().all(|p| {
+        let at_final_size = self.state.config.policy != PolicyName::Gmp || {
+            let final_nnz = self.state.spec.final_nnz()?;
+            self.state.model.params().iter().all(|p| {
                 p.value
                     .as_sparse()
-                    .is_none_or(|m| self.final_nnz.get(&p.name).is_none_or(|&n| m.nnz() <= n))
-            });
+                    .is_none_or(|m| final_nnz.get(&p.name).is_none_or(|&n| m.nnz() <= n))
+            })
+        };
         if let Some(d) = dev.filter(|_| at_final_size) {
             let best = self
                 .state
