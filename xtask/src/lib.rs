@@ -23,6 +23,7 @@ pub mod jsonl;
 pub mod record;
 pub mod regen;
 pub mod report;
+pub mod section;
 pub mod stats;
 pub mod study;
 pub mod sweeps;

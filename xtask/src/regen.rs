@@ -27,27 +27,28 @@ pub fn generate(record: &Path, old_doc: &str) -> Result<Generated> {
     let records = crate::record::read_records(record)?;
     let mut plots = BTreeMap::new();
     let section = crate::study::render(&records, &crate::study::read_scope(record)?)?;
-    let mut doc = crate::study::splice(old_doc, &section)?;
+    let mut doc = crate::study::SECTION.splice(old_doc, &section)?;
     let overlaps = crate::topology::read(&crate::study::topology_record(record))?;
     if !overlaps.is_empty() {
-        doc = crate::topology::splice(&doc, &crate::topology::render(&overlaps, &records)?)?;
+        doc = crate::topology::SECTION
+            .splice(&doc, &crate::topology::render(&overlaps, &records)?)?;
     }
     let tuning = crate::record::read_records(&crate::tuning::record_path(record))?;
     if crate::drift::has_data(&records, &tuning)? {
         let section = crate::drift::render(&records, &tuning, PLOTS_DIR)?;
-        doc = crate::drift::splice(&doc, &section)?;
+        doc = crate::drift::SECTION.splice(&doc, &section)?;
         plots.extend(crate::drift::plots(&records, &tuning)?);
     }
     let sweep_plots = crate::sweeps::plots(&records)?;
     if !sweep_plots.is_empty() {
-        doc = crate::sweeps::splice(&doc, &crate::sweeps::render(&records, PLOTS_DIR)?)?;
+        doc = crate::sweeps::SECTION.splice(&doc, &crate::sweeps::render(&records, PLOTS_DIR)?)?;
         plots.extend(sweep_plots);
     }
     let degrees = crate::embedding::read(&crate::embedding::record_path(record))?;
     if !degrees.is_empty() {
         let name = crate::embedding_report::PLOT;
         let section = crate::embedding_report::render(&degrees, &format!("{PLOTS_DIR}/{name}"))?;
-        doc = crate::embedding_report::splice(&doc, &section)?;
+        doc = crate::embedding_report::SECTION.splice(&doc, &section)?;
         plots.insert(name.to_string(), crate::embedding_report::plot(&degrees)?);
     }
     if !tuning.is_empty() {
@@ -57,7 +58,7 @@ pub fn generate(record: &Path, old_doc: &str) -> Result<Generated> {
             links.insert(data, format!("{PLOTS_DIR}/{name}"));
             plots.insert(name, svg);
         }
-        doc = crate::tuning::splice(&doc, &crate::tuning::render(&tuning, &links)?)?;
+        doc = crate::tuning::SECTION.splice(&doc, &crate::tuning::render(&tuning, &links)?)?;
     }
     Ok(Generated { doc, plots })
 }
@@ -124,7 +125,7 @@ mod tests {
         let tuning = crate::record::read_records(&crate::tuning::record_path(&record)).unwrap();
         if !tuning.is_empty() {
             assert!(
-                crate::tuning::extract(&doc).is_some(),
+                crate::tuning::SECTION.extract(&doc).is_some(),
                 "docs/RESULTS.md has no tuning section"
             );
         }

@@ -1088,9 +1088,9 @@ pub fn generate(
     if let Some(section) = std::fs::read_to_string(out)
         .ok()
         .as_deref()
-        .and_then(crate::study::extract)
+        .and_then(|d| crate::study::SECTION.extract(d))
     {
-        md = crate::study::splice(&md, section)?;
+        md = crate::study::SECTION.splice(&md, section)?;
     }
     std::fs::write(out, md).with_context(|| format!("writing {}", out.display()))
 }

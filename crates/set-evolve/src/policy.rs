@@ -63,6 +63,29 @@ pub trait EvolutionPolicy: Send {
     /// What the views must carry; checked by the skeleton before [`EvolutionPolicy::plan`].
     fn needs(&self) -> PolicyNeeds;
 
+    /// Whether the policy starts from full matrices (every position stored) and prunes them
+    /// down, rather than from the sparse topology it keeps. Default: no.
+    fn starts_full(&self) -> bool {
+        false
+    }
+
+    /// Whether matrices holding `sizes` (name, stored connections) have reached the size the
+    /// policy trains towards: only such a model may be kept as the best-dev model. Policies
+    /// that keep each matrix's size, or move connections between matrices, are always there
+    /// (the default).
+    ///
+    /// ```
+    /// use set_evolve::{EvolutionPolicy, GmpPolicy, SetPolicy};
+    /// let gmp = GmpPolicy::new([("w".to_string(), 10)].into());
+    /// assert!(!gmp.at_final_size(&[("w", 11)]));
+    /// assert!(gmp.at_final_size(&[("w", 10)]));
+    /// assert!(SetPolicy::default().at_final_size(&[("w", 11)]));
+    /// ```
+    fn at_final_size(&self, sizes: &[(&str, usize)]) -> bool {
+        let _ = sizes;
+        true
+    }
+
     /// Decides what to remove and add in each matrix, without changing anything.
     ///
     /// Called by [`EvolutionPolicy::evolve`] after the context and the views passed the checks

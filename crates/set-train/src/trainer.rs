@@ -10,7 +10,6 @@ use crate::dist::{Collective, DataParallel, Local};
 use crate::error::{Result, TrainError};
 use crate::eval::{SplitEval, evaluate_with, evaluate_with_progress};
 use crate::rng::{Stream, stream_rng};
-use crate::settings::PolicyName;
 use crate::spec::ModelSpec;
 use crate::state::{Counters, Progress, TrainingState};
 use set_data::{Batch, BatchConfig};
@@ -281,9 +280,10 @@ impl Trainer {
             )));
         }
         let mcfg = spec.classifier_config()?;
-        // Gradual magnitude pruning starts from every connection (and a full matrix's init
-        // scale); the model keeps the spec's configuration, the one it is pruned to.
-        let init_cfg = if config.policy == PolicyName::Gmp {
+        // A policy that prunes full matrices down (GMP) starts from every connection (and a
+        // full matrix's init scale); the model keeps the spec's configuration, the one it is
+        // pruned to.
+        let init_cfg = if config.build_policy(&spec)?.starts_full() {
             mcfg.clone().with_sparse_full()
         } else {
             mcfg.clone()
@@ -634,17 +634,12 @@ impl Trainer {
         self.last_eval = Some((epoch, dev, test));
         let r = model_report(&self.state.model, None);
         let mut best_dev = false;
-        // GMP's model before its last pruning step is larger than the spec's: not a candidate
-        // for the best-dev model. (Other policies keep the total; SNFS moves it between
-        // matrices.)
-        let at_final_size = self.state.config.policy != PolicyName::Gmp || {
-            let final_nnz = self.state.spec.final_nnz()?;
-            self.state.model.params().iter().all(|p| {
-                p.value
-                    .as_sparse()
-                    .is_none_or(|m| final_nnz.get(&p.name).is_none_or(|&n| m.nnz() <= n))
-            })
-        };
+        // A model larger than the policy's target (GMP before its last pruning step) is not a
+        // candidate for the best-dev model.
+        let sizes: Vec<(&str, usize)> = (self.state.model.params().iter())
+            .filter_map(|p| Some((p.name.as_str(), p.value.as_sparse()?.nnz())))
+            .collect();
+        let at_final_size = self.policy.at_final_size(&sizes);
         if let Some(d) = dev.filter(|_| at_final_size) {
             let best = self
                 .state

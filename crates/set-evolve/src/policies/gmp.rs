@@ -80,6 +80,17 @@ impl EvolutionPolicy for GmpPolicy {
         }
     }
 
+    fn starts_full(&self) -> bool {
+        true
+    }
+
+    /// A matrix without a target is not GMP's to prune and does not count.
+    fn at_final_size(&self, sizes: &[(&str, usize)]) -> bool {
+        sizes
+            .iter()
+            .all(|&(name, nnz)| self.final_nnz.get(name).is_none_or(|&f| nnz <= f))
+    }
+
     fn plan(
         &self,
         matrices: &[MatrixView<'_>],
