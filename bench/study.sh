@@ -21,7 +21,7 @@ for d in "${DATASETS[@]}"; do
   start=$(date +%s)
   for part in ${PARTS:-sparse dense small-dense matched perweight epsilon zeta zeta-cosine gru bilstm lstm2}; do
     grid="bench/grids/study-$d-$part.toml"
-    [ -f "$grid" ] || continue # not every dataset has every part (IMDB: SET and dense only)
+    [ -f "$grid" ] || continue # not every dataset has every part (IMDB: no architectures, matched or perweight)
     nice -n 19 "$BIN" sweep -q --grid "$grid" --out "runs/study-$d/$part"
   done
   echo "$d: $(( $(date +%s) - start )) s"

@@ -311,11 +311,19 @@ fn write_grid(md: &mut String, g: &Grid<'_>) -> Result<()> {
         )?;
         return Ok(());
     }
+    let over = match g.common.len() {
+        1 => format!(
+            "Best-dev accuracy of seed {} (one seed per cell)",
+            seeds_text(&g.common)
+        ),
+        n => format!(
+            "Mean best-dev accuracy over seeds {} (n = {n}, the seeds every cell has)",
+            seeds_text(&g.common)
+        ),
+    };
     writeln!(
         md,
-        "Mean best-dev accuracy over seeds {} (n = {}, the seeds every cell has); {} of {} cells have runs.",
-        seeds_text(&g.common),
-        g.common.len(),
+        "{over}; {} of {} cells have runs.",
         g.cells.len(),
         g.size()
     )?;
@@ -533,6 +541,13 @@ pub(crate) mod tests {
         assert!(md.contains("| 0.001 | 70.00 | **90.00** |"), "{md}");
         assert!(md.contains("| 0.01 | 70.00 | 70.00 |"), "{md}");
         assert!(md.contains("seeds 1, 2, 3 (n = 3"), "{md}");
+        // A grid with one seed per cell (IMDB's) says so.
+        let one: Vec<RunRecord> = rs.iter().filter(|r| r.seed == 1).cloned().collect();
+        let md = render(&one, &BTreeMap::new()).unwrap();
+        assert!(
+            md.contains("Best-dev accuracy of seed 1 (one seed per cell); 4 of 4 cells"),
+            "{md}"
+        );
         // The chosen lr is the smallest, dropout the largest: both noted.
         assert!(
             md.contains("`lr` = 0.001 is the smallest value of its grid; `dropout_embed` = `dropout_output` = 0.5 is the largest value of its grid."),
