@@ -63,5 +63,5 @@ X=${CARGO_TARGET_DIR:-target}/release/xtask
 cargo build --release -p xtask
 "$X" collect-results runs/tune-* --out results/tuning.jsonl
 "$X" topology runs/study-uci/sparse runs/study-sanders/sparse runs/study-sst2/sparse runs/study-imdb/sparse --out results/topology.jsonl
-"$X" embedding-degree runs/study-{uci,sanders,sst2}/sparse/policy-{set,static}_seed-* --out results/embedding-degree.jsonl
+"$X" embedding-degree runs/study-{uci,sanders,sst2,imdb}/sparse/policy-{set,static}_seed-* --out results/embedding-degree.jsonl
 "$X" report --record results/runs.jsonl --out docs/RESULTS.md

@@ -2,7 +2,8 @@
 # Issue 18's tuning (docs/RESULTS.md, "Tuning"): on each dataset, every model over one grid
 # (bench/grids/tune-DATASET-PART.toml: lr x dropout, early stopping, 3 seeds); then
 # bench/tuned_grids.py writes each finished part's chosen settings (best mean dev accuracy) as
-# bench/grids/tuned-DATASET-PART.toml, and those run with seeds 4-10.
+# bench/grids/tuned-DATASET-PART.toml, and those run with seeds 4-10 (IMDB: one seed per cell,
+# then seeds 2-5; its edge probes, bench/grids/edge-imdb-PART.toml, run between the two).
 # Usage: bash bench/tune.sh [DATASET...]   (default: uci sanders). PARTS="..." picks some of:
 # sparse (SET and static), small-dense, dense, gmp, rigl, snfs. Resumable: `set-lstm sweep`
 # skips finished runs. Runs at nice 19 on one thread per run; two datasets can run side by side.
@@ -14,7 +15,7 @@ nice -n 19 cargo build --release -p set-cli
 BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
-  for stage in tune tuned; do
+  for stage in tune edge tuned; do
     [ "$stage" = tuned ] && python3 bench/tuned_grids.py "$d"
     for part in ${PARTS:-sparse small-dense dense gmp rigl snfs}; do
       grid="bench/grids/$stage-$d-$part.toml"

@@ -4,8 +4,10 @@ For every model of runs/tune-DATASET/tune-PART (one per policy, or the dense mod
 grid cell (lr x dropout) with the highest mean best-dev accuracy over the tuning grid's seeds
 (dev only; ties: the first cell in grid order) and writes a grid that trains that cell with the
 following seeds, so that each chosen setting has 10 seeds (IMDB: 5, issue 18's minimum for a
-large set; its tuning grid has one seed per cell). Only cells every seed of the tuning grid finished count; a
-part whose grid is not finished is skipped with a message. `cargo xtask report` recomputes the
+large set; its tuning grid has one seed per cell). Where bench/grids/edge-DATASET-PART.toml
+exists (IMDB's edge probes: the next value beyond an edge a choice sat on), its runs in
+runs/tune-DATASET/edge-PART count as cells too. Only cells every seed of the tuning grid
+finished count; a part with unfinished cells is skipped with a message. `cargo xtask report` recomputes the
 same selection from the record and shows it.
 
 Usage: python3 bench/tuned_grids.py DATASET...   (then `bash bench/tune.sh DATASET...`)
@@ -25,28 +27,35 @@ def main(datasets):
     for d in datasets:
         for grid in sorted((ROOT / "bench/grids").glob(f"tune-{d}-*.toml")):
             part = grid.stem[len(f"tune-{d}-"):]
-            out = ROOT / f"runs/tune-{d}/tune-{part}"
             g = tomllib.loads(grid.read_text())
+            # Edge probes (bench/grids/edge-DATASET-PART.toml, where there is one) count as
+            # cells of the grid: the next value beyond an edge the choice sat on.
+            edge = ROOT / f"bench/grids/edge-{d}-{part}.toml"
+            parts = [(g, ROOT / f"runs/tune-{d}/tune-{part}")]
+            if edge.exists():
+                parts.append((tomllib.loads(edge.read_text()), ROOT / f"runs/tune-{d}/edge-{part}"))
             cells = {}
             tune_seeds = g["grid"]["seed"]
             expected = len(tune_seeds)
             tuned_seeds = list(range(max(tune_seeds) + 1, SEEDS_PER_SETTING.get(d, SEEDS_DEFAULT) + 1))
-            for cfg in sorted((out / "configs").glob("*.toml")) if out.is_dir() else []:
-                c = tomllib.loads(cfg.read_text())
-                summary = out / cfg.stem / "summary.json"
-                if c["seed"] not in tune_seeds or not summary.exists():
-                    continue
-                model = c.get("policy", "set") if not c.get("dense") else "dense"
-                key = (model, c["lr"], c["dropout_embed"], c["dropout_output"])
-                cells.setdefault(key, []).append(json.loads(summary.read_text())["best_dev_accuracy"])
-            n_cells = len(g["grid"]["lr"]) * len(g["grid"]["dropout"]) * len(g["grid"].get("policy", [0]))
+            n_cells = 0
+            for pg, out in parts:
+                n_cells += len(pg["grid"]["lr"]) * len(pg["grid"]["dropout"]) * len(pg["grid"].get("policy", [0]))
+                for cfg in sorted((out / "configs").glob("*.toml")) if out.is_dir() else []:
+                    c = tomllib.loads(cfg.read_text())
+                    summary = out / cfg.stem / "summary.json"
+                    if c["seed"] not in tune_seeds or not summary.exists():
+                        continue
+                    model = c.get("policy", "set") if not c.get("dense") else "dense"
+                    key = (model, c["lr"], c["dropout_embed"], c["dropout_output"])
+                    cells.setdefault(key, []).append(json.loads(summary.read_text())["best_dev_accuracy"])
             done = [k for k, v in cells.items() if len(v) == expected]
             if len(done) < n_cells:
                 print(f"{grid.name}: {len(done)} of {n_cells} cells finished; skipped")
                 continue
-            order = [(lr, dr["dropout_embed"]) for lr in g["grid"]["lr"] for dr in g["grid"]["dropout"]]
             best = {}
-            for k in sorted(done, key=lambda k: order.index((k[1], k[2]))):
+            # Ties: the first cell in (lr, dropout) order, as `cargo xtask report` breaks them.
+            for k in sorted(done, key=lambda k: (k[1], k[2])):
                 mean = sum(cells[k]) / len(cells[k])
                 if k[0] not in best or mean > best[k[0]][1]:
                     best[k[0]] = (k, mean)
@@ -61,16 +70,16 @@ def main(datasets):
             base = re.sub(r"(?m)^#.*\n", "", base).strip()
             text = (
                 f"# Written by bench/tuned_grids.py from runs/tune-{d}/tune-{part}: each model at the setting\n"
-                f"# of its highest mean best-dev accuracy over seeds {seeds_text(tune_seeds)} of bench/grids/{grid.name},\n"
-                f"# with seeds {seeds_text(tuned_seeds)} (seeds {seeds_text(tune_seeds)}: the tuning runs). Run by bench/tune.sh {d}.\n"
+                f"# of its highest mean best-dev accuracy over {seeds_text(tune_seeds)} of bench/grids/{grid.name},\n"
+                f"# with {seeds_text(tuned_seeds)} ({seeds_text(tune_seeds)}: the tuning runs). Run by bench/tune.sh {d}.\n"
                 f"{base}\n\n[grid]\nchosen = [{', '.join(choices)}]\nseed = {tuned_seeds}\n"
             )
             (ROOT / f"bench/grids/tuned-{d}-{part}.toml").write_text(text)
 
 
 def seeds_text(seeds):
-    """`1-3` for a run of consecutive seeds, else the list: `1`, `4-10`."""
-    return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else f"{seeds[0]}"
+    """`seeds 1-3` for consecutive seeds, `seed 1` for one."""
+    return f"seeds {seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
 
 
 if __name__ == "__main__":

@@ -350,7 +350,7 @@ fn write_grid(md: &mut String, g: &Grid<'_>) -> Result<()> {
     if let Some((l, d)) = g.chosen {
         writeln!(md)?;
         let incomplete = if g.cells.len() < g.size() {
-            " The grid is not complete yet: the choice is provisional."
+            " The choice is among the cells with runs: a cell marked – has none (an edge probe covers only the chosen cell's neighbour beyond the edge, or the runs are not finished)."
         } else {
             ""
         };
@@ -386,7 +386,7 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
     writeln!(md)?;
     writeln!(
         md,
-        "Rendered from the {} runs of `results/tuning.jsonl` (`cargo xtask collect-results runs/tune-* --out results/tuning.jsonl`). On each dataset every model is trained over one grid, Adam's learning rate × dropout (embedding and output), with early stopping. Each cell is the mean best-dev accuracy (percent, dev split) over the seeds every cell of that model has; the highest, in bold, is the model's chosen setting: chosen on dev accuracy only, never on test. A chosen value at the edge of its grid is noted.",
+        "Rendered from the {} runs of `results/tuning.jsonl` (`cargo xtask collect-results runs/tune-* --out results/tuning.jsonl`). On each dataset every model is trained over one grid, Adam's learning rate × dropout (embedding and output), with early stopping. Each cell is the mean best-dev accuracy (percent, dev split) over the seeds every cell of that model has; the highest, in bold, is the model's chosen setting: chosen on dev accuracy only, never on test. A chosen value at the edge of its grid is noted. Where a grid is small (IMDB's: `bench/grids/tune-imdb-*.toml`, one seed per cell), a choice on its edge was followed by an edge probe (`bench/grids/edge-*.toml`): the next value beyond the edge at the chosen cell's other setting, which then counts as a cell of the grid.",
         records.len()
     )?;
     writeln!(
@@ -556,7 +556,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn no_edge_note_inside_the_grid_and_incomplete_grids_are_flagged() {
+    fn no_edge_note_inside_the_grid_and_cells_without_runs_are_explained() {
         let mut rs = Vec::new();
         for lr in [0.001, 0.003, 0.01] {
             for seed in 1..=2 {
@@ -586,7 +586,10 @@ pub(crate) mod tests {
         rs.push(run("set", 0.001, 0.5, 2, 0.5, 0.5));
         let md = render(&rs, &BTreeMap::new()).unwrap();
         assert!(md.contains("4 of 6 cells have runs"), "{md}");
-        assert!(md.contains("the choice is provisional"), "{md}");
+        assert!(
+            md.contains("The choice is among the cells with runs: a cell marked – has none"),
+            "{md}"
+        );
         assert!(md.contains("| 0.003 | **90.00** | – |"), "{md}");
     }
 
