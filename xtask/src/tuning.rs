@@ -255,16 +255,21 @@ pub fn edge_notes(g: &Grid<'_>) -> Vec<String> {
     let Some((l, d)) = g.chosen else {
         return Vec::new();
     };
+    // The values this model was trained at: another model's edge probe widens the dataset's
+    // axes, not this model's grid.
+    let trained = |f: &dyn Fn(usize, usize) -> f64| -> Vec<f64> {
+        sorted_distinct(g.cells.keys().map(|&(l, d)| f(l, d)).collect())
+    };
     let columns: [(&str, Vec<f64>, f64); 3] = [
-        ("lr", g.lrs.clone(), g.lrs[l]),
+        ("lr", trained(&|l, _| g.lrs[l]), g.lrs[l]),
         (
             "dropout_embed",
-            sorted_distinct(g.dropouts.iter().map(|p| p.0).collect()),
+            trained(&|_, d| g.dropouts[d].0),
             g.dropouts[d].0,
         ),
         (
             "dropout_output",
-            sorted_distinct(g.dropouts.iter().map(|p| p.1).collect()),
+            trained(&|_, d| g.dropouts[d].1),
             g.dropouts[d].1,
         ),
     ];
@@ -523,6 +528,30 @@ pub(crate) mod tests {
             }
         }
         out
+    }
+
+    /// An edge probe of one model widens the dataset's axes, not another model's grid: the
+    /// other model's choice on its own edge is still noted, the probed model's is not.
+    #[test]
+    fn edge_probes_count_for_their_own_model_only() {
+        let mut rs = full("set", (0.01, 0.5), 0.8);
+        rs.extend(full("dense", (0.01, 0.5), 0.8));
+        rs.extend((1..=3).map(|seed| run("set", 0.01, 0.7, seed, 0.6, 0.8)));
+        let gs = grids(&rs).unwrap();
+        let by_label = |l: &str| gs["uci"].iter().find(|g| g.label.starts_with(l)).unwrap();
+        assert_eq!(by_label("set").dropouts.len(), 3);
+        assert!(
+            edge_notes(by_label("set"))
+                .iter()
+                .all(|n| !n.contains("dropout"))
+        );
+        assert_eq!(
+            edge_notes(by_label("dense")),
+            vec![
+                "`lr` = 0.01 is the largest value of its grid",
+                "`dropout_embed` = `dropout_output` = 0.5 is the largest value of its grid"
+            ]
+        );
     }
 
     #[test]
