@@ -55,9 +55,10 @@ echo "paired study: $(( $(date +%s) - start )) s"
 start=$(date +%s)
 bash bench/tune.sh uci sanders
 PARTS="sparse dense" bash bench/tune.sh sst2
-# IMDB: a smaller grid with one seed per cell, then seeds 2-5 at each chosen cell (about 3.5
-# hours of one core for SET, static and dense, two sweeps side by side on the 2-core Xeon).
-PARTS="sparse small-dense dense" bash bench/tune.sh imdb
+# IMDB: a smaller grid with one seed per cell, edge probes, then seeds 2-5 at each chosen cell
+# (SET, static, dense, small-dense and RigL: about 2 hours with two or three sweeps side by side
+# on the 2-core Xeon).
+PARTS="sparse small-dense dense rigl" bash bench/tune.sh imdb
 echo "tuning: $(( $(date +%s) - start )) s"
 X=${CARGO_TARGET_DIR:-target}/release/xtask
 cargo build --release -p xtask

@@ -5,7 +5,8 @@ grid cell (lr x dropout) with the highest mean best-dev accuracy over the tuning
 (dev only; ties: the first cell in grid order) and writes a grid that trains that cell with the
 following seeds, so that each chosen setting has 10 seeds (IMDB: 5, issue 18's minimum for a
 large set; its tuning grid has one seed per cell). Where bench/grids/edge-DATASET-PART.toml
-exists (IMDB's edge probes: the next value beyond an edge a choice sat on), its runs in
+exists (IMDB's edge probes: the next value beyond an edge a choice sat on; a grid of `lr` x
+`dropout` or a `probe` list of cells), its runs in
 runs/tune-DATASET/edge-PART count as cells too. Only cells every seed of the tuning grid
 finished count; a part with unfinished cells is skipped with a message. `cargo xtask report` recomputes the
 same selection from the record and shows it.
@@ -40,7 +41,9 @@ def main(datasets):
             tuned_seeds = list(range(max(tune_seeds) + 1, SEEDS_PER_SETTING.get(d, SEEDS_DEFAULT) + 1))
             n_cells = 0
             for pg, out in parts:
-                n_cells += len(pg["grid"]["lr"]) * len(pg["grid"]["dropout"]) * len(pg["grid"].get("policy", [0]))
+                gg = pg["grid"]
+                cells_here = len(gg["probe"]) if "probe" in gg else len(gg["lr"]) * len(gg["dropout"])
+                n_cells += cells_here * len(gg.get("policy", [0]))
                 for cfg in sorted((out / "configs").glob("*.toml")) if out.is_dir() else []:
                     c = tomllib.loads(cfg.read_text())
                     summary = out / cfg.stem / "summary.json"
