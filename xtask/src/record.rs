@@ -335,5 +335,13 @@ mod tests {
         // The text round-trips byte for byte.
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(render_records(&again).unwrap(), text);
+        // Lines already in the record keep their exact figures when another run is collected
+        // (80 / 88 reads back one ulp off without serde_json's `float_roundtrip`).
+        write_run(&root, "c", 3, false, &[(80.0 / 88.0, 0.5)]);
+        collect(&[root.join("c")], &out).unwrap();
+        write_run(&root, "d", 4, false, &[(0.5, 0.5)]);
+        collect(&[root.join("d")], &out).unwrap();
+        let c = read_records(&out).unwrap().into_iter().find(|r| r.run.ends_with("runs/c"));
+        assert_eq!(c.unwrap().best_dev_accuracy, Some(80.0 / 88.0));
     }
 }
