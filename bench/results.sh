@@ -56,7 +56,7 @@ start=$(date +%s)
 bash bench/tune.sh uci sanders
 PARTS="sparse dense" bash bench/tune.sh sst2
 # IMDB: a smaller grid with one seed per cell, edge probes, then seeds 2-5 at each chosen cell
-# (SET, static, dense, small-dense and RigL: about 2 hours with two or three sweeps side by side
+# (SET, static, dense, small-dense and RigL: 2 h 10 min with two or three sweeps side by side
 # on the 2-core Xeon).
 PARTS="sparse small-dense dense rigl" bash bench/tune.sh imdb
 echo "tuning: $(( $(date +%s) - start )) s"

@@ -341,7 +341,10 @@ mod tests {
         collect(&[root.join("c")], &out).unwrap();
         write_run(&root, "d", 4, false, &[(0.5, 0.5)]);
         collect(&[root.join("d")], &out).unwrap();
-        let c = read_records(&out).unwrap().into_iter().find(|r| r.run.ends_with("runs/c"));
+        let c = read_records(&out)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.run.ends_with("runs/c"));
         assert_eq!(c.unwrap().best_dev_accuracy, Some(80.0 / 88.0));
     }
 }
