@@ -228,21 +228,16 @@ pub fn render(records: &[RunRecord], plots_dir: &str) -> Result<String> {
             let r = p.runs[0];
             100.0 * r.params as f64 / r.dense_params.max(1) as f64
         };
-        for p in &s.epsilon {
-            writeln!(
-                md,
-                "| ε | {} | {:.2} % | {} | {} |",
-                p.label,
-                share(p),
-                p.runs.len(),
-                pm(&p.accs())
-            )?;
-        }
-        for (schedule, ps) in &s.zeta {
+        let sweeps = std::iter::once(("ε".to_string(), &s.epsilon)).chain(
+            s.zeta
+                .iter()
+                .map(|(schedule, ps)| (format!("ζ, {schedule}"), ps)),
+        );
+        for (sweep, ps) in sweeps {
             for p in ps {
                 writeln!(
                     md,
-                    "| ζ, {schedule} | {} | {:.2} % | {} | {} |",
+                    "| {sweep} | {} | {:.2} % | {} | {} |",
                     p.label,
                     share(p),
                     p.runs.len(),
