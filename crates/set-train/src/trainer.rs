@@ -280,10 +280,11 @@ impl Trainer {
             )));
         }
         let mcfg = spec.classifier_config()?;
+        let policy = config.build_policy(&spec)?;
         // A policy that prunes full matrices down (GMP) starts from every connection (and a
         // full matrix's init scale); the model keeps the spec's configuration, the one it is
         // pruned to.
-        let init_cfg = if config.build_policy(&spec)?.starts_full() {
+        let init_cfg = if policy.starts_full() {
             mcfg.clone().with_sparse_full()
         } else {
             mcfg.clone()
@@ -307,7 +308,7 @@ impl Trainer {
             counters: Counters::default(),
             progress: Progress::default(),
         };
-        Self::from_state(state)
+        Ok(Self::with_policy(state, policy))
     }
 
     /// Continues a run from its state (a decoded checkpoint), with its training time so far.
@@ -316,7 +317,12 @@ impl Trainer {
     /// A spec whose sparse matrices cannot be allocated (GMP's targets come from it).
     pub fn from_state(state: TrainingState) -> Result<Self> {
         let policy = state.config.build_policy(&state.spec)?;
-        Ok(Trainer {
+        Ok(Self::with_policy(state, policy))
+    }
+
+    /// A trainer of `state` with the evolution policy built from its settings.
+    fn with_policy(state: TrainingState, policy: Box<dyn EvolutionPolicy>) -> Self {
+        Trainer {
             base_train_ms: state.progress.train_ms,
             state,
             policy,
@@ -328,7 +334,7 @@ impl Trainer {
             threads: 0,
             total_steps: None,
             pool: None,
-        })
+        }
     }
 
     /// Sets the run's length in optimizer steps for the learning-rate schedule ([`Trainer::fit`]
