@@ -2,6 +2,7 @@
 Ctrl-C during fit raises KeyboardInterrupt within a second and leaves the estimator usable."""
 
 import _thread
+import signal
 import threading
 import time
 
@@ -41,7 +42,17 @@ def test_fit_releases_the_gil(small):
     assert len(during) >= 0.3 * elapsed / 0.005, (len(during), elapsed)
 
 
-def test_ctrl_c_interrupts_fit_within_a_second(small, uci):
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler, as in an interactive session. A process started in the
+    background by a non-interactive shell inherits SIGINT ignored, Python then installs no
+    handler, and `_thread.interrupt_main()` does nothing (its documented behaviour)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_interrupts_fit_within_a_second(small, uci, ctrl_c_raises):
     (x, y), (hx, _) = small
     clf = set_lstm.SETLSTMClassifier(**TINY).fit(x, y)
     before = clf.predict_proba(hx)
