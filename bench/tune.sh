@@ -15,7 +15,7 @@ nice -n 19 cargo build --release -p set-cli
 BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
-  for stage in tune edge tuned; do
+  for stage in tune edge tuned longer; do
     [ "$stage" = tuned ] && python3 bench/tuned_grids.py "$d"
     for part in ${PARTS:-sparse small-dense dense gmp rigl snfs}; do
       grid="bench/grids/$stage-$d-$part.toml"

@@ -5,7 +5,7 @@ grid cell (lr x dropout) with the highest mean best-dev accuracy over the tuning
 (dev only; ties: the first cell in grid order) and writes a grid that trains that cell with the
 following seeds, so that each chosen setting has 10 seeds (IMDB: 5, issue 18's minimum for a
 large set; its tuning grid has one seed per cell). Where bench/grids/edge-DATASET-PART.toml
-exists (IMDB's edge probes: the next value beyond an edge a choice sat on; a grid of `lr` x
+exists (an edge probe: the next value beyond an edge a choice sat on; a grid of `lr` x
 `dropout` or a `probe` list of cells), its runs in
 runs/tune-DATASET/edge-PART count as cells too. Only cells every seed of the tuning grid
 finished count; a part with unfinished cells is skipped with a message. `cargo xtask report` recomputes the

@@ -31,8 +31,29 @@ pub const SECTION: crate::section::Section = crate::section::Section {
 pub const TUNED_KEYS: &[&str] = &["lr", "dropout_embed", "dropout_output"];
 
 /// Keys besides [`MODEL_KEYS`] that belong to a model rather than to the shared settings: the
-/// evolution interval of the gradual policies and the source of a small-dense model's widths.
-const EXTRA_MODEL_KEYS: &[&str] = &["evolve_every", "match_params_of"];
+/// evolution interval of the gradual policies, the source of a small-dense model's widths, and
+/// the epoch cap (see [`GRID_EPOCHS`]).
+const EXTRA_MODEL_KEYS: &[&str] = &["evolve_every", "match_params_of", "epochs"];
+
+/// The epoch cap of the tuning grids (`epochs` in `bench/grids/tune-*.toml`; early stopping ends
+/// most runs before it). A run with another cap (a longer-training probe such as
+/// `bench/grids/longer-imdb-sparse.toml`) is a model group of its own, never the reference.
+const GRID_EPOCHS: u64 = 20;
+
+/// A run's epoch cap when it is not the grids' [`GRID_EPOCHS`].
+fn other_epoch_cap(r: &RunRecord) -> Option<u64> {
+    r.config
+        .get("epochs")
+        .and_then(serde_json::Value::as_u64)
+        .filter(|&e| e != GRID_EPOCHS)
+}
+
+/// A run's epoch cap in words, when it is not the grids' (empty otherwise).
+fn cap_note(r: &RunRecord) -> String {
+    other_epoch_cap(r)
+        .map(|n| format!(" (at most {n} epochs)"))
+        .unwrap_or_default()
+}
 
 /// The tuned setting of a run: `lr`, `dropout_embed`, `dropout_output`.
 pub type Setting = [f64; 3];
@@ -228,7 +249,7 @@ pub fn grids(records: &[RunRecord]) -> Result<BTreeMap<String, Vec<Grid<'_>>>> {
 }
 
 /// A run's model group: as the paired study labels it, with the evolution interval when the
-/// configuration sets one (gradual policies).
+/// configuration sets one (gradual policies) and the epoch cap when it is not the grids'.
 fn label(r: &RunRecord) -> String {
     let mut l = group_label(r);
     if let Some(n) = r
@@ -238,6 +259,7 @@ fn label(r: &RunRecord) -> String {
     {
         l.push_str(&format!(" (evolving every {n} steps)"));
     }
+    l.push_str(&cap_note(r));
     l
 }
 
@@ -368,6 +390,15 @@ fn write_grid(md: &mut String, g: &Grid<'_>) -> Result<()> {
                 notes.join("; ")
             )
         };
+        if g.cells.len() == 1 {
+            writeln!(
+                md,
+                "One setting, not a tuned grid: lr = {}, dropout {}.",
+                g.lrs[l],
+                dropout_label(g.dropouts[d])
+            )?;
+            return Ok(());
+        }
         writeln!(
             md,
             "Chosen: lr = {}, dropout {}.{incomplete}{edge}",
@@ -391,7 +422,7 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
     writeln!(md)?;
     writeln!(
         md,
-        "Rendered from the {} runs of `results/tuning.jsonl` (`cargo xtask collect-results runs/tune-* --out results/tuning.jsonl`). On each dataset every model is trained over one grid, Adam's learning rate × dropout (embedding and output), with early stopping. Each cell is the mean best-dev accuracy (percent, dev split) over the seeds every cell of that model has; the highest, in bold, is the model's chosen setting: chosen on dev accuracy only, never on test. A chosen value at the edge of its grid is noted. Where a grid is small (IMDB's: `bench/grids/tune-imdb-*.toml`, one seed per cell), a choice on its edge was followed by an edge probe (`bench/grids/edge-*.toml`): the next value beyond the edge at the chosen cell's other setting, which then counts as a cell of the grid.",
+        "Rendered from the {} runs of `results/tuning.jsonl` (`cargo xtask collect-results runs/tune-* --out results/tuning.jsonl`). On each dataset every model is trained over one grid, Adam's learning rate × dropout (embedding and output), with early stopping. Each cell is the mean best-dev accuracy (percent, dev split) over the seeds every cell of that model has; the highest, in bold, is the model's chosen setting: chosen on dev accuracy only, never on test. A chosen value at the edge of its grid is noted. Where a choice sat on its grid's edge (on IMDB's small grid, `bench/grids/tune-imdb-*.toml`, one seed per cell, and elsewhere), it was followed by an edge probe (`bench/grids/edge-*.toml`): the next value beyond the edge at the chosen cell's other setting, with the grid's seeds, which then counts as a cell of the grid.",
         records.len()
     )?;
     writeln!(
@@ -426,17 +457,20 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
             };
             writeln!(
                 md,
-                "| {} | {} | {} | {} | {} |",
+                "| {}{} | {} | {} | {} | {} |",
                 model_label(r0),
+                cap_note(r0),
                 r0.size,
                 g.lrs[l],
                 dropout_label(g.dropouts[d]),
                 group_cells(&rs),
             )?;
         }
-        let reference = gs
-            .iter()
-            .find(|g| g.chosen_runs().first().is_some_and(|r| is_reference(r)));
+        let reference = gs.iter().find(|g| {
+            g.chosen_runs()
+                .first()
+                .is_some_and(|r| is_reference(r) && other_epoch_cap(r).is_none())
+        });
         writeln!(md)?;
         let Some(set) = reference else {
             writeln!(md, "No chosen SET setting: no paired comparison.")?;
@@ -622,6 +656,42 @@ pub(crate) mod tests {
         assert!(md.contains("| 0.003 | **90.00** | – |"), "{md}");
     }
 
+    /// A run with another epoch cap than the grids' (a longer-training probe of SET) is a group
+    /// of its own: one setting, not the reference, compared with SET by seed.
+    #[test]
+    fn a_longer_training_probe_is_its_own_group() {
+        let mut rs = full("set", (0.01, 0.5), 0.85);
+        for r in &mut rs {
+            r.config["epochs"] = GRID_EPOCHS.into();
+        }
+        for seed in 1..=3 {
+            let mut r = run("set", 0.01, 0.5, seed, 0.95, 0.87 + 0.01 * seed as f64);
+            r.run = format!("runs/tune-uci/longer/set-{seed}");
+            r.config["epochs"] = 40.into();
+            rs.push(r);
+        }
+        let md = render(&rs, &BTreeMap::new()).unwrap();
+        assert!(md.contains("#### set 8/8 (at most 40 epochs)\n"), "{md}");
+        assert!(
+            md.contains("One setting, not a tuned grid: lr = 0.01, dropout 0.5.\n"),
+            "{md}"
+        );
+        // The 20-epoch SET is the reference (its chosen cell has 0.9 dev, the probe 0.95).
+        assert!(
+            md.contains("SET at its chosen setting: lr 0.01, dropout 0.5."),
+            "{md}"
+        );
+        assert!(
+            md.contains("| set (at most 40 epochs) | 8/8 | 0.01 | 0.5 |"),
+            "{md}"
+        );
+        // SET − the probe is −2 points on test for every seed.
+        assert!(
+            md.contains("| set 8/8 (at most 40 epochs) (lr 0.01, dropout 0.5) | 3 | -5.00 ± 0.00 | -2.00 ± 0.00 | [-2.00, -2.00] | SET lower |"),
+            "{md}"
+        );
+    }
+
     #[test]
     fn pairs_each_model_at_its_own_chosen_setting() {
         let mut rs = full("set", (0.01, 0.5), 0.85);
@@ -669,9 +739,9 @@ pub(crate) mod tests {
     #[test]
     fn other_settings_and_disagreeing_repeats_are_refused() {
         let mut rs = full("set", (0.01, 0.5), 0.85);
-        rs[0].config["epochs"] = serde_json::json!(3);
+        rs[0].config["early_stopping"] = serde_json::json!(3);
         let e = render(&rs, &BTreeMap::new()).unwrap_err().to_string();
-        assert!(e.contains("`epochs`"), "{e}");
+        assert!(e.contains("`early_stopping`"), "{e}");
         let mut rs = full("set", (0.01, 0.5), 0.85);
         let mut again = rs[0].clone();
         again.run.push_str("-again");
