@@ -6,7 +6,7 @@
 # imdb). Resumable: `set-lstm sweep` skips finished runs. Runs at nice 19 on one thread per run.
 # Each dataset runs every grid bench/grids/study-DATASET-PART.toml that exists, PART in: sparse
 # (SET and static), dense, small-dense, matched (regrowth at each matrix's own scale),
-# perweight (Adam per-weight steps), epsilon and zeta, zeta-cosine (issue 18's sweeps), gru,
+# perweight (Adam per-weight steps), erk (RigL's ERK allocation), epsilon and zeta, zeta-cosine (issue 18's sweeps), gru,
 # bilstm, lstm2 (issue 19's architectures); PARTS="..." picks some.
 # Measured on this shared 2-core Xeon (lscpu: Intel Xeon Processor): with the machine idle, the
 # four models of 5 Sanders seeds (20 runs) took 2 minutes; under a load of 11 (other builds)
@@ -19,9 +19,9 @@ nice -n 19 cargo build --release -p set-cli
 BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
-  for part in ${PARTS:-sparse dense small-dense matched perweight epsilon zeta zeta-cosine gru bilstm lstm2}; do
+  for part in ${PARTS:-sparse dense small-dense matched perweight erk epsilon zeta zeta-cosine gru bilstm lstm2}; do
     grid="bench/grids/study-$d-$part.toml"
-    [ -f "$grid" ] || continue # not every dataset has every part (IMDB: no architectures, matched or perweight)
+    [ -f "$grid" ] || continue # not every dataset has every part (IMDB: no architectures)
     nice -n 19 "$BIN" sweep -q --grid "$grid" --out "runs/study-$d/$part"
   done
   echo "$d: $(( $(date +%s) - start )) s"
