@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASETS=("$@")
 [ ${#DATASETS[@]} -eq 0 ] && DATASETS=(uci sanders)
-nice -n 19 cargo build --release -p set-cli
+nice -n 19 cargo build --release -p set-cli -p xtask
 BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
+export XTASK=${CARGO_TARGET_DIR:-target}/release/xtask # bench/tuned_grids.py asks it for the choices
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
   for stage in tune edge tuned longer; do

@@ -1,21 +1,24 @@
 """Writes bench/grids/tuned-DATASET-PART.toml from finished tuning runs (issue 18, item 2).
 
-For every model of runs/tune-DATASET/tune-PART (one per policy, or the dense model), picks the
-grid cell (lr x dropout) with the highest mean best-dev accuracy over the tuning grid's seeds
-(dev only; ties: the first cell in grid order) and writes a grid that trains that cell with the
-following seeds, so that each chosen setting has 10 seeds (IMDB: 5, issue 18's minimum for a
+For every model of runs/tune-DATASET/tune-PART (one per policy, or the dense model), takes the
+grid cell (lr x dropout) that `cargo xtask choose` picks: the highest mean best-dev accuracy over
+the tuning grid's seeds (dev only; ties: the first cell in grid order), the rule the report's
+tuning section applies (the rule lives there, in xtask/src/tuning.rs, not here). It writes a grid
+that trains that cell with the following seeds, so that each chosen setting has 10 seeds (IMDB: 5, issue 18's minimum for a
 large set; its tuning grid has one seed per cell). Where bench/grids/edge-DATASET-PART.toml
 exists (an edge probe: the next value beyond an edge a choice sat on; a grid of `lr` x
 `dropout` or a `probe` list of cells), its runs in
-runs/tune-DATASET/edge-PART count as cells too. Only cells every seed of the tuning grid
-finished count; a part with unfinished cells is skipped with a message. `cargo xtask report` recomputes the
-same selection from the record and shows it.
+runs/tune-DATASET/edge-PART count as cells too. A part with a cell that not every seed of the
+tuning grid finished is skipped with a message. The xtask binary is $XTASK, else
+target/release/xtask (bench/tune.sh builds it).
 
 Usage: python3 bench/tuned_grids.py DATASET...   (then `bash bench/tune.sh DATASET...`)
 """
 import json
+import os
 import pathlib
 import re
+import subprocess
 import sys
 import tomllib
 
@@ -36,6 +39,7 @@ def main(datasets):
             if edge.exists():
                 parts.append((tomllib.loads(edge.read_text()), ROOT / f"runs/tune-{d}/edge-{part}"))
             cells = {}
+            dirs = [str(out) for _, out in parts if out.is_dir()]
             tune_seeds = g["grid"]["seed"]
             expected = len(tune_seeds)
             tuned_seeds = list(range(max(tune_seeds) + 1, SEEDS_PER_SETTING.get(d, SEEDS_DEFAULT) + 1))
@@ -51,20 +55,16 @@ def main(datasets):
                         continue
                     model = c.get("policy", "set") if not c.get("dense") else "dense"
                     key = (model, c["lr"], c["dropout_embed"], c["dropout_output"])
-                    cells.setdefault(key, []).append(json.loads(summary.read_text())["best_dev_accuracy"])
-            done = [k for k, v in cells.items() if len(v) == expected]
+                    cells[key] = cells.get(key, 0) + 1
+            done = [k for k, v in cells.items() if v == expected]
             if len(done) < n_cells:
                 print(f"{grid.name}: {len(done)} of {n_cells} cells finished; skipped")
                 continue
-            best = {}
-            # Ties: the first cell in (lr, dropout) order, as `cargo xtask report` breaks them.
-            for k in sorted(done, key=lambda k: (k[1], k[2])):
-                mean = sum(cells[k]) / len(cells[k])
-                if k[0] not in best or mean > best[k[0]][1]:
-                    best[k[0]] = (k, mean)
             choices = []
-            for model, ((_, lr, de, do), mean) in sorted(best.items()):
-                print(f"{d} {part} {model}: lr {lr}, dropout {de}/{do}: mean best dev {mean:.4f}")
+            for c in chosen(dirs):
+                model = "dense" if c["dense"] else c["policy"] or "set"
+                lr, de, do = c["lr"], c["dropout_embed"], c["dropout_output"]
+                print(f"{d} {part} {model}: lr {lr}, dropout {de}/{do}: mean best dev {c['mean_best_dev']:.4f}")
                 entry = f'{{ lr = {lr}, dropout_embed = {de}, dropout_output = {do}'
                 if "policy" in g["grid"]:
                     entry += f', policy = "{model}"'
@@ -78,6 +78,13 @@ def main(datasets):
                 f"{base}\n\n[grid]\nchosen = [{', '.join(choices)}]\nseed = {tuned_seeds}\n"
             )
             (ROOT / f"bench/grids/tuned-{d}-{part}.toml").write_text(text)
+
+
+def chosen(dirs):
+    """Each model group's chosen cell of the finished runs in `dirs`, from `xtask choose`."""
+    xtask = os.environ.get("XTASK") or str(ROOT / "target/release/xtask")
+    out = subprocess.run([xtask, "choose", *dirs], check=True, capture_output=True, text=True).stdout
+    return sorted((json.loads(line) for line in out.splitlines() if line.strip()), key=lambda c: c["group"])
 
 
 def seeds_text(seeds):

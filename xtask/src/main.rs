@@ -28,6 +28,10 @@ enum Command {
     /// Add finished run directories to the committed record results/runs.jsonl, or
     /// results/tuning.jsonl for tuning runs (a run collected again replaces its line).
     CollectResults(CollectArgs),
+    /// Print each model group's chosen tuning cell (highest mean best-dev accuracy, as the
+    /// report's tuning section chooses) of the finished runs under the given folders, one JSON
+    /// line per group (read by bench/tuned_grids.py).
+    Choose(ChooseArgs),
     /// Compare the final topologies of sparse runs (Jaccard index of stored positions between
     /// seeds of a group, and against the initial topology) into results/topology.jsonl.
     Topology(TopologyArgs),
@@ -64,6 +68,13 @@ struct CollectArgs {
     /// The record to update (`results/tuning.jsonl` for the tuning runs under runs/tune-*).
     #[arg(long, default_value = "results/runs.jsonl")]
     out: std::path::PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct ChooseArgs {
+    /// Run directories, or folders holding them (searched recursively).
+    #[arg(required = true)]
+    paths: Vec<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -131,6 +142,14 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn choose(paths: &[PathBuf]) -> Result<()> {
+    let records = xtask::record::read_runs(paths)?;
+    for c in xtask::tuning::choices(&records)? {
+        println!("{}", serde_json::to_string(&c)?);
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::FetchData(args) => fetch_data(args),
@@ -138,6 +157,7 @@ fn main() -> ExitCode {
         Command::CollectResults(args) => xtask::record::collect(&args.paths, &args.out).map(|n| {
             println!("{n} runs collected into {}", args.out.display());
         }),
+        Command::Choose(args) => choose(&args.paths),
         Command::Topology(args) => xtask::topology::collect(&args.paths, &args.out).map(|n| {
             println!("{n} comparisons written into {}", args.out.display());
         }),

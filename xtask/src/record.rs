@@ -239,15 +239,14 @@ pub fn render_records(records: &[RunRecord]) -> Result<String> {
 /// # Errors
 /// An unreadable run or record.
 pub fn collect(paths: &[PathBuf], out: &Path) -> Result<usize> {
-    let dirs = crate::report::find_runs(paths)?;
+    let runs = read_runs(paths)?;
+    let n = runs.len();
     let mut by_run: BTreeMap<String, RunRecord> = read_records(out)?
         .into_iter()
         .map(|r| (r.run.clone(), r))
         .collect();
-    for d in &dirs {
-        let key = d.to_string_lossy().trim_end_matches('/').to_string();
-        let r = read_record(d, &key).with_context(|| format!("run {}", d.display()))?;
-        by_run.insert(key, r);
+    for r in runs {
+        by_run.insert(r.run.clone(), r);
     }
     let records: Vec<RunRecord> = by_run.into_values().collect();
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -255,7 +254,22 @@ pub fn collect(paths: &[PathBuf], out: &Path) -> Result<usize> {
     }
     std::fs::write(out, render_records(&records)?)
         .with_context(|| format!("writing {}", out.display()))?;
-    Ok(dirs.len())
+    Ok(n)
+}
+
+/// Reads the finished runs under `paths` (run directories or folders of them), each keyed by
+/// its directory as given.
+///
+/// # Errors
+/// An unreadable run, naming it.
+pub fn read_runs(paths: &[PathBuf]) -> Result<Vec<RunRecord>> {
+    crate::report::find_runs(paths)?
+        .iter()
+        .map(|d| {
+            let key = d.to_string_lossy().trim_end_matches('/').to_string();
+            read_record(d, &key).with_context(|| format!("run {}", d.display()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

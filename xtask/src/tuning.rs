@@ -248,6 +248,63 @@ pub fn grids(records: &[RunRecord]) -> Result<BTreeMap<String, Vec<Grid<'_>>>> {
     Ok(out)
 }
 
+/// One model group's chosen cell: what `cargo xtask choose` prints, one JSON line per group,
+/// for `bench/tuned_grids.py` to write the grid of its later seeds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Choice {
+    /// The dataset.
+    pub data: String,
+    /// The model group, as the tuning section labels it.
+    pub group: String,
+    /// The chosen runs' `policy` setting, if they set one.
+    pub policy: Option<String>,
+    /// Whether the chosen runs are dense.
+    pub dense: bool,
+    /// The chosen learning rate.
+    pub lr: f64,
+    /// The chosen embedding dropout.
+    pub dropout_embed: f64,
+    /// The chosen output dropout.
+    pub dropout_output: f64,
+    /// The chosen cell's mean best-dev accuracy over [`Choice::seeds`].
+    pub mean_best_dev: f64,
+    /// The seeds every cell of the group has (the mean is over these).
+    pub seeds: Vec<u64>,
+}
+
+/// The chosen cell of every dataset's every model group of `records`, by the rule the tuning
+/// section shows: the highest mean best-dev accuracy over the seeds every cell has, the first
+/// in (lr, dropout) order on a tie. Groups without a choice are left out.
+///
+/// # Errors
+/// What [`grids`] refuses.
+pub fn choices(records: &[RunRecord]) -> Result<Vec<Choice>> {
+    let mut out = Vec::new();
+    for (data, gs) in grids(records)? {
+        for g in &gs {
+            let (Some((l, d)), Some(r)) = (g.chosen, g.chosen_runs().first().copied()) else {
+                continue;
+            };
+            out.push(Choice {
+                data: data.clone(),
+                group: g.label.clone(),
+                policy: r
+                    .config
+                    .get("policy")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
+                dense: r.model == "dense",
+                lr: g.lrs[l],
+                dropout_embed: g.dropouts[d].0,
+                dropout_output: g.dropouts[d].1,
+                mean_best_dev: g.means[&(l, d)],
+                seeds: g.common.iter().copied().collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// A run's model group: as the paired study labels it, with the evolution interval when the
 /// configuration sets one (gradual policies) and the epoch cap when it is not the grids'.
 fn label(r: &RunRecord) -> String {
@@ -654,6 +711,26 @@ pub(crate) mod tests {
             "{md}"
         );
         assert!(md.contains("| 0.003 | **90.00** | – |"), "{md}");
+    }
+
+    /// `choices` gives each group's chosen cell with its policy and the seeds of its mean.
+    #[test]
+    fn choices_name_each_groups_chosen_cell() {
+        let mut rs = full("set", (0.01, 0.5), 0.85);
+        rs.extend(full("dense", (0.001, 0.0), 0.80));
+        let cs = choices(&rs).unwrap();
+        assert_eq!(cs.len(), 2, "{cs:?}");
+        let dense = &cs[0];
+        assert_eq!((dense.group.as_str(), dense.dense), ("dense 8/8", true));
+        assert_eq!((dense.lr, dense.dropout_embed), (0.001, 0.0));
+        let set = &cs[1];
+        assert_eq!(set.policy.as_deref(), Some("set"));
+        assert_eq!(
+            (set.lr, set.dropout_embed, set.dropout_output),
+            (0.01, 0.5, 0.5)
+        );
+        assert!((set.mean_best_dev - 0.9).abs() < 1e-12);
+        assert_eq!(set.seeds, vec![1, 2, 3]);
     }
 
     /// A run with another epoch cap than the grids' (a longer-training probe of SET) is a group
