@@ -113,6 +113,10 @@ fn groups<'a>(
     }
     for (data, grids) in crate::tuning::grids(tuning)? {
         for g in grids {
+            // A longer-training probe repeats its model's topology (the same first epochs).
+            if g.is_epoch_cap_probe() {
+                continue;
+            }
             let (Some((l, d)), runs) = (g.chosen, g.chosen_runs()) else {
                 continue;
             };

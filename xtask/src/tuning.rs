@@ -103,6 +103,15 @@ impl<'a> Grid<'a> {
             .unwrap_or_default()
     }
 
+    /// Whether this group is a probe at one setting with another epoch cap than the grids'
+    /// (e.g. longer training): it is compared with SET, but is not a tuned model of its own.
+    pub fn is_epoch_cap_probe(&self) -> bool {
+        self.cells
+            .values()
+            .flat_map(BTreeMap::values)
+            .any(|r| other_epoch_cap(r).is_some())
+    }
+
     /// The chosen cell's dropout column: the dropout pair with the highest mean at any lr is the
     /// chosen one, so this is the dropout of [`Grid::chosen`].
     pub fn chosen_dropout(&self) -> Option<usize> {
@@ -524,9 +533,7 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
             )?;
         }
         let reference = gs.iter().find(|g| {
-            g.chosen_runs()
-                .first()
-                .is_some_and(|r| is_reference(r) && other_epoch_cap(r).is_none())
+            !g.is_epoch_cap_probe() && g.chosen_runs().first().is_some_and(|r| is_reference(r))
         });
         writeln!(md)?;
         let Some(set) = reference else {
@@ -747,6 +754,13 @@ pub(crate) mod tests {
             r.config["epochs"] = 40.into();
             rs.push(r);
         }
+        let gs = grids(&rs).unwrap();
+        let probes: Vec<&str> = gs["uci"]
+            .iter()
+            .filter(|g| g.is_epoch_cap_probe())
+            .map(|g| g.label.as_str())
+            .collect();
+        assert_eq!(probes, ["set 8/8 (at most 40 epochs)"]);
         let md = render(&rs, &BTreeMap::new()).unwrap();
         assert!(md.contains("#### set 8/8 (at most 40 epochs)\n"), "{md}");
         assert!(
