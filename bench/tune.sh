@@ -3,7 +3,10 @@
 # (bench/grids/tune-DATASET-PART.toml: lr x dropout, early stopping, 3 seeds); then
 # bench/tuned_grids.py writes each finished part's chosen settings (best mean dev accuracy) as
 # bench/grids/tuned-DATASET-PART.toml, and those run with seeds 4-10 (IMDB: one seed per cell,
-# then seeds 2-5; its edge probes, bench/grids/edge-imdb-PART.toml, run between the two).
+# then seeds 2-5). Stages, in order: tune; edge (bench/grids/edge-DATASET-PART.toml, where a
+# choice sat on its grid's edge: the next value beyond it, counted as a cell of the grid);
+# tuned (the choices, asked of `xtask choose` by tuned_grids.py); longer
+# (bench/grids/longer-DATASET-PART.toml: a chosen cell with a higher epoch cap).
 # Usage: bash bench/tune.sh [DATASET...]   (default: uci sanders). PARTS="..." picks some of:
 # sparse (SET and static), small-dense, dense, gmp, rigl, snfs. Resumable: `set-lstm sweep`
 # skips finished runs. Runs at nice 19 on one thread per run; two datasets can run side by side.

@@ -3,14 +3,14 @@
 For every model of runs/tune-DATASET/tune-PART (one per policy, or the dense model), takes the
 grid cell (lr x dropout) that `cargo xtask choose` picks: the highest mean best-dev accuracy over
 the tuning grid's seeds (dev only; ties: the first cell in grid order), the rule the report's
-tuning section applies (the rule lives there, in xtask/src/tuning.rs, not here). It writes a grid
-that trains that cell with the following seeds, so that each chosen setting has 10 seeds (IMDB: 5, issue 18's minimum for a
-large set; its tuning grid has one seed per cell). Where bench/grids/edge-DATASET-PART.toml
-exists (an edge probe: the next value beyond an edge a choice sat on; a grid of `lr` x
-`dropout` or a `probe` list of cells), its runs in
+tuning section applies (the rule lives there, in xtask/src/tuning.rs, not here). It writes a
+grid that trains that cell with the following seeds, so that each chosen setting has 10 seeds
+(IMDB: 5, issue 18's minimum for a large set; its tuning grid has one seed per cell). Where
+bench/grids/edge-DATASET-PART.toml exists (an edge probe: the next value beyond an edge a
+choice sat on; a grid of `lr` x `dropout` or a `probe` list of cells), its runs in
 runs/tune-DATASET/edge-PART count as cells too. A part with a cell that not every seed of the
-tuning grid finished is skipped with a message. The xtask binary is $XTASK, else
-target/release/xtask (bench/tune.sh builds it).
+tuning grid finished is skipped with a message. The xtask binary is $XTASK, else the release
+build under $CARGO_TARGET_DIR or target/ (bench/tune.sh builds it).
 
 Usage: python3 bench/tuned_grids.py DATASET...   (then `bash bench/tune.sh DATASET...`)
 """
@@ -61,7 +61,17 @@ def main(datasets):
                 print(f"{grid.name}: {len(done)} of {n_cells} cells finished; skipped")
                 continue
             choices = []
-            for c in chosen(dirs):
+            picks = chosen(dirs)
+            # One choice per model of the grid, each a mean over exactly the grid's seeds (a stray
+            # run of another seed in the folder would change which seeds the means cover).
+            models = sorted(g["grid"]["policy"]) if "policy" in g["grid"] else None
+            got = sorted("dense" if c["dense"] else c["policy"] or "set" for c in picks)
+            if (models is not None and got != models) or (models is None and len(got) != 1):
+                sys.exit(f"{grid.name}: xtask chose for {got}, expected one choice per model of the grid")
+            for c in picks:
+                if c["seeds"] != sorted(tune_seeds):
+                    sys.exit(f"{grid.name}: {c['group']}: means over seeds {c['seeds']}, not the grid's {tune_seeds}")
+            for c in picks:
                 model = "dense" if c["dense"] else c["policy"] or "set"
                 lr, de, do = c["lr"], c["dropout_embed"], c["dropout_output"]
                 print(f"{d} {part} {model}: lr {lr}, dropout {de}/{do}: mean best dev {c['mean_best_dev']:.4f}")
@@ -81,9 +91,17 @@ def main(datasets):
 
 
 def chosen(dirs):
-    """Each model group's chosen cell of the finished runs in `dirs`, from `xtask choose`."""
-    xtask = os.environ.get("XTASK") or str(ROOT / "target/release/xtask")
-    out = subprocess.run([xtask, "choose", *dirs], check=True, capture_output=True, text=True).stdout
+    """Each model group's chosen cell of the finished runs in `dirs`, from `xtask choose`
+    ($XTASK, else the release build under $CARGO_TARGET_DIR or target/)."""
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    xtask = os.environ.get("XTASK") or str(target / "release/xtask")
+    try:
+        # xtask's own error message goes to this script's stderr.
+        out = subprocess.run([xtask, "choose", *dirs], check=True, stdout=subprocess.PIPE, text=True).stdout
+    except FileNotFoundError:
+        sys.exit(f"no xtask binary at {xtask}: build it with `cargo build --release -p xtask` or set XTASK")
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"`{xtask} choose` failed (exit {e.returncode}); is the binary current? `cargo build --release -p xtask`")
     return sorted((json.loads(line) for line in out.splitlines() if line.strip()), key=lambda c: c["group"])
 
 

@@ -8,8 +8,10 @@
 //! group has, so each cell averages the same seeds; the chosen cell has the highest mean (the
 //! first in grid order on a tie). Every run of the chosen cell (the grid's seeds and any later
 //! runs of the same setting, e.g. stage `tuned`) then enters a table and the paired comparison
-//! SET − other by seed, each model at its own chosen setting. Runs of a dataset that differ in
-//! any setting other than the model keys and the tuned keys are refused.
+//! SET − other by seed, each model at its own chosen setting. Runs with an epoch cap other than
+//! the grids' ([`GRID_EPOCHS`]) form a probe group of their own (e.g. longer training), compared
+//! with SET but never chosen as a model's setting. Runs of a dataset that differ in any other
+//! setting than the model keys, the tuned keys and the epoch cap are refused.
 
 use crate::record::RunRecord;
 use crate::stats::mean;
@@ -283,14 +285,15 @@ pub struct Choice {
 
 /// The chosen cell of every dataset's every model group of `records`, by the rule the tuning
 /// section shows: the highest mean best-dev accuracy over the seeds every cell has, the first
-/// in (lr, dropout) order on a tie. Groups without a choice are left out.
+/// in (lr, dropout) order on a tie. Groups without a choice and probe groups
+/// ([`Grid::is_epoch_cap_probe`]) are left out.
 ///
 /// # Errors
 /// What [`grids`] refuses.
 pub fn choices(records: &[RunRecord]) -> Result<Vec<Choice>> {
     let mut out = Vec::new();
     for (data, gs) in grids(records)? {
-        for g in &gs {
+        for g in gs.iter().filter(|g| !g.is_epoch_cap_probe()) {
             let (Some((l, d)), Some(r)) = (g.chosen, g.chosen_runs().first().copied()) else {
                 continue;
             };
@@ -456,7 +459,7 @@ fn write_grid(md: &mut String, g: &Grid<'_>) -> Result<()> {
                 notes.join("; ")
             )
         };
-        if g.cells.len() == 1 {
+        if g.is_epoch_cap_probe() {
             writeln!(
                 md,
                 "One setting, not a tuned grid: lr = {}, dropout {}.",
@@ -740,6 +743,22 @@ pub(crate) mod tests {
         assert_eq!(set.seeds, vec![1, 2, 3]);
     }
 
+    /// A probe is never the reference: with only the probe's SET runs there is no comparison.
+    #[test]
+    fn a_probe_alone_is_not_the_reference() {
+        let mut rs = full("dense", (0.001, 0.0), 0.80);
+        for seed in 1..=3 {
+            let mut r = run("set", 0.01, 0.5, seed, 0.95, 0.87);
+            r.config["epochs"] = 40.into();
+            rs.push(r);
+        }
+        let md = render(&rs, &BTreeMap::new()).unwrap();
+        assert!(
+            md.contains("No chosen SET setting: no paired comparison."),
+            "{md}"
+        );
+    }
+
     /// A run with another epoch cap than the grids' (a longer-training probe of SET) is a group
     /// of its own: one setting, not the reference, compared with SET by seed.
     #[test]
@@ -776,6 +795,9 @@ pub(crate) mod tests {
             md.contains("| set (at most 40 epochs) | 8/8 | 0.01 | 0.5 |"),
             "{md}"
         );
+        // `choose` leaves the probe out.
+        let labels: Vec<String> = choices(&rs).unwrap().into_iter().map(|c| c.group).collect();
+        assert_eq!(labels, ["set 8/8"]);
         // SET − the probe is −2 points on test for every seed.
         assert!(
             md.contains("| set 8/8 (at most 40 epochs) (lr 0.01, dropout 0.5) | 3 | -5.00 ± 0.00 | -2.00 ± 0.00 | [-2.00, -2.00] | SET lower |"),

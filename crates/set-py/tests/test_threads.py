@@ -49,7 +49,9 @@ def ctrl_c_raises():
     handler, and `_thread.interrupt_main()` does nothing (its documented behaviour)."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
-    signal.signal(signal.SIGINT, previous)
+    # None: the handler was not installed from Python; leave Python's in place.
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_interrupts_fit_within_a_second(small, uci, ctrl_c_raises):
