@@ -51,14 +51,16 @@ bash bench/study.sh uci sanders sst2 imdb
 echo "paired study: $(( $(date +%s) - start )) s"
 # Tuning (issue 18, item 2): every model over one lr x dropout grid, then each at its chosen
 # setting with 10 seeds (about 1.5 hours of one core for UCI and Sanders on the 2-core Xeon;
-# SST-2's SET and dense grids about 2 hours more), recorded in results/tuning.jsonl.
+# SST-2's SET and dense grids about 2 hours more, its static, small-dense, RigL and SNFS
+# grids 58 minutes of one core, 35 with two sweeps side by side), recorded in
+# results/tuning.jsonl. GMP is not run on SST-2 or IMDB (time: PARTS=gmp adds it).
 start=$(date +%s)
 bash bench/tune.sh uci sanders
-PARTS="sparse dense" bash bench/tune.sh sst2
-# IMDB: a smaller grid with one seed per cell, edge probes, then seeds 2-5 at each chosen cell
-# (SET, static, dense, small-dense and RigL: 2 h 10 min with two or three sweeps side by side
-# on the 2-core Xeon).
-PARTS="sparse small-dense dense rigl" bash bench/tune.sh imdb
+PARTS="sparse small-dense dense rigl snfs" bash bench/tune.sh sst2
+# IMDB: a smaller grid with one seed per cell, edge probes, then seeds 2-5 at each chosen cell,
+# and SET's longer-training probe (SET, static, dense, small-dense and RigL: 2 h 10 min with
+# two or three sweeps side by side on the 2-core Xeon; SNFS IMDB_SNFS_TIME more).
+PARTS="sparse small-dense dense rigl snfs" bash bench/tune.sh imdb
 echo "tuning: $(( $(date +%s) - start )) s"
 X=${CARGO_TARGET_DIR:-target}/release/xtask
 cargo build --release -p xtask
