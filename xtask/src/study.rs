@@ -243,12 +243,12 @@ pub(crate) fn group_cells(rs: &[&RunRecord]) -> String {
     .join(" | ")
 }
 
-/// What the interval supports, in words.
-pub(crate) fn verdict(i: &PairedInterval) -> String {
+/// What the interval of `subject` − other supports, in words.
+pub(crate) fn verdict(i: &PairedInterval, subject: &str) -> String {
     if i.low > 0.0 {
-        "SET higher".into()
+        format!("{subject} higher")
     } else if i.high < 0.0 {
-        "SET lower".into()
+        format!("{subject} lower")
     } else {
         format!(
             "no difference shown (within {} points)",
@@ -257,8 +257,8 @@ pub(crate) fn verdict(i: &PairedInterval) -> String {
     }
 }
 
-/// The interval's table cells: mean ± sd | [low, high] | verdict.
-pub(crate) fn interval_cells(i: Option<PairedInterval>) -> String {
+/// The interval's table cells: mean ± sd | [low, high] | verdict (of `subject` − other).
+pub(crate) fn interval_cells(i: Option<PairedInterval>, subject: &str) -> String {
     match i {
         Some(i) => format!(
             "{:+.2} ± {} | [{:+.2}, {:+.2}] | {}",
@@ -266,7 +266,7 @@ pub(crate) fn interval_cells(i: Option<PairedInterval>) -> String {
             pct(i.std),
             100.0 * i.low,
             100.0 * i.high,
-            verdict(&i)
+            verdict(&i, subject)
         ),
         None => "– | – | fewer than 2 pairs".into(),
     }
@@ -287,19 +287,21 @@ pub(crate) fn paired(
     out.into_iter().map(|(_, d)| d).collect()
 }
 
-/// The header of a paired-comparison table (SET − other, by seed).
-pub(crate) fn write_comparison_header(md: &mut String) -> Result<()> {
+/// The header of a paired-comparison table (`first` names the difference, e.g. `SET −`).
+pub(crate) fn write_comparison_header(md: &mut String, first: &str) -> Result<()> {
     writeln!(
         md,
-        "| SET − | pairs | best dev accuracy: mean ± sd | test, final: mean ± sd | 95 % interval | verdict | test, best-dev: mean ± sd | 95 % interval | verdict |"
+        "| {first} | pairs | best dev accuracy: mean ± sd | test, final: mean ± sd | 95 % interval | verdict | test, best-dev: mean ± sd | 95 % interval | verdict |"
     )?;
     writeln!(md, "|---|---:|---:|---:|---|---|---:|---|---|")?;
     Ok(())
 }
 
-/// One row of a paired-comparison table: `set` − `other` by seed, labelled `label`.
+/// One row of a paired-comparison table: `set` − `other` by seed, labelled `label`; the
+/// verdicts name `subject` (the model of `set`).
 pub(crate) fn write_comparison_row(
     md: &mut String,
+    subject: &str,
     label: &str,
     set: &[&RunRecord],
     other: &[&RunRecord],
@@ -313,8 +315,8 @@ pub(crate) fn write_comparison_row(
         fin.len().max(best.len()),
         100.0 * mean(&dev),
         pct(sample_std(&dev)),
-        interval_cells(t_interval(&fin, 0.95)),
-        interval_cells(t_interval(&best, 0.95)),
+        interval_cells(t_interval(&fin, 0.95), subject),
+        interval_cells(t_interval(&best, 0.95), subject),
     )?;
     Ok(())
 }
@@ -441,7 +443,7 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
             continue;
         }
         writeln!(md)?;
-        write_comparison_header(&mut md)?;
+        write_comparison_header(&mut md, "SET −")?;
         for (label, rs) in groups {
             if is_reference(rs[0]) {
                 continue;
@@ -449,7 +451,7 @@ pub fn render(records: &[RunRecord], scope: &str) -> Result<String> {
             let Some(set) = references.get(&arch(rs[0])) else {
                 continue;
             };
-            write_comparison_row(&mut md, label, set, rs)?;
+            write_comparison_row(&mut md, "SET", label, set, rs)?;
         }
     }
     writeln!(md, "{}", SECTION.end)?;

@@ -544,7 +544,7 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
             continue;
         };
         let set_runs = set.chosen_runs();
-        write_comparison_header(&mut md)?;
+        write_comparison_header(&mut md, "SET −")?;
         for g in gs {
             if std::ptr::eq(g, set) {
                 continue;
@@ -558,7 +558,7 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
                 g.lrs[l],
                 dropout_label(g.dropouts[d])
             );
-            write_comparison_row(&mut md, &label, &set_runs, &rs)?;
+            write_comparison_row(&mut md, "SET", &label, &set_runs, &rs)?;
         }
         if let Some((l, d)) = set.chosen {
             writeln!(md)?;
@@ -569,9 +569,57 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
                 dropout_label(set.dropouts[d])
             )?;
         }
+        write_against_dense(&mut md, gs)?;
     }
     writeln!(md, "{}", SECTION.end)?;
     Ok(md)
+}
+
+/// The second comparison of a dataset: every sparse model − the dense LSTM of the same widths,
+/// each at its chosen setting, by seed (nothing without such a dense model).
+fn write_against_dense(md: &mut String, gs: &[Grid<'_>]) -> Result<()> {
+    let is_dense = |g: &Grid<'_>| g.chosen_runs().first().is_some_and(|r| r.model == "dense");
+    let sparse: Vec<&Grid<'_>> = gs
+        .iter()
+        .filter(|g| !g.is_epoch_cap_probe() && !is_dense(g) && g.chosen.is_some())
+        .collect();
+    for dense in gs.iter().filter(|g| is_dense(g)) {
+        let dense_runs = dense.chosen_runs();
+        let size = &dense_runs[0].size;
+        let rows: Vec<&&Grid<'_>> = sparse
+            .iter()
+            .filter(|g| g.chosen_runs().first().is_some_and(|r| &r.size == size))
+            .collect();
+        let Some((l, d)) = dense.chosen else {
+            continue;
+        };
+        if rows.is_empty() {
+            continue;
+        }
+        writeln!(md)?;
+        writeln!(
+            md,
+            "Each sparse model − the dense LSTM of its widths ({}, lr {}, dropout {}), each at its chosen setting, by seed:",
+            dense.label,
+            dense.lrs[l],
+            dropout_label(dense.dropouts[d])
+        )?;
+        writeln!(md)?;
+        write_comparison_header(md, "− dense")?;
+        for g in rows {
+            let (Some((l, d)), rs) = (g.chosen, g.chosen_runs()) else {
+                continue;
+            };
+            let label = format!(
+                "{} (lr {}, dropout {})",
+                g.label,
+                g.lrs[l],
+                dropout_label(g.dropouts[d])
+            );
+            write_comparison_row(md, "sparse", &label, &rs, &dense_runs)?;
+        }
+    }
+    Ok(())
 }
 
 /// The tuning record beside a run record (`tuning.jsonl` in its folder).
@@ -845,6 +893,15 @@ pub(crate) mod tests {
         // SET − dense is 5 points on test for every seed.
         assert!(
             md.contains("| dense 8/8 (lr 0.001, dropout 0) | 5 | +0.00 ± 0.00 | +5.00 ± 0.00 | [+5.00, +5.00] | SET higher |"),
+            "{md}"
+        );
+        // The second table: each sparse model − dense, the same pairs from the other side.
+        assert!(
+            md.contains("| − dense | pairs |") && md.contains("| set 8/8 (lr 0.01, dropout 0.5) | 5 | +0.00 ± 0.00 | +5.00 ± 0.00 | [+5.00, +5.00] | sparse higher |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| gmp 8/8 (evolving every 25 steps) (lr 0.01, dropout 0) | 3 |"),
             "{md}"
         );
     }
