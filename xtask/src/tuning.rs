@@ -496,7 +496,7 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
     )?;
     writeln!(
         md,
-        "Then every run at each model's chosen setting (the grid's seeds and any later runs of that setting), and the paired comparison SET − other by seed, each model at its own chosen setting, with the 95 % Student-t interval of the mean difference."
+        "Then every run at each model's chosen setting (the grid's seeds and any later runs of that setting), and the paired comparisons by seed, each model at its own chosen setting, with the 95 % Student-t interval of the mean difference: SET − every other model, then every sparse model − the dense LSTM of its widths."
     )?;
     for (data, gs) in &grids {
         writeln!(md)?;
