@@ -791,15 +791,24 @@ pub(crate) mod tests {
         assert_eq!(set.seeds, vec![1, 2, 3]);
     }
 
+    /// SET at lr 0.01, dropout 0.5 with at most 40 epochs, seeds 1-3: dev 0.95, test
+    /// 0.87 + 0.01 × seed.
+    fn longer_probe() -> Vec<RunRecord> {
+        (1..=3)
+            .map(|seed| {
+                let mut r = run("set", 0.01, 0.5, seed, 0.95, 0.87 + 0.01 * seed as f64);
+                r.run = format!("runs/tune-uci/longer/set-{seed}");
+                r.config["epochs"] = 40.into();
+                r
+            })
+            .collect()
+    }
+
     /// A probe is never the reference: with only the probe's SET runs there is no comparison.
     #[test]
     fn a_probe_alone_is_not_the_reference() {
         let mut rs = full("dense", (0.001, 0.0), 0.80);
-        for seed in 1..=3 {
-            let mut r = run("set", 0.01, 0.5, seed, 0.95, 0.87);
-            r.config["epochs"] = 40.into();
-            rs.push(r);
-        }
+        rs.extend(longer_probe());
         let md = render(&rs, &BTreeMap::new()).unwrap();
         assert!(
             md.contains("No chosen SET setting: no paired comparison."),
@@ -815,12 +824,7 @@ pub(crate) mod tests {
         for r in &mut rs {
             r.config["epochs"] = GRID_EPOCHS.into();
         }
-        for seed in 1..=3 {
-            let mut r = run("set", 0.01, 0.5, seed, 0.95, 0.87 + 0.01 * seed as f64);
-            r.run = format!("runs/tune-uci/longer/set-{seed}");
-            r.config["epochs"] = 40.into();
-            rs.push(r);
-        }
+        rs.extend(longer_probe());
         let gs = grids(&rs).unwrap();
         let probes: Vec<&str> = gs["uci"]
             .iter()
