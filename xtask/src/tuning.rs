@@ -40,7 +40,7 @@ const EXTRA_MODEL_KEYS: &[&str] = &["evolve_every", "match_params_of", "epochs"]
 /// The epoch cap of the tuning grids (`epochs` in `bench/grids/tune-*.toml`; early stopping ends
 /// most runs before it). A run with another cap (a longer-training probe such as
 /// `bench/grids/longer-imdb-sparse.toml`) is a model group of its own, never the reference.
-const GRID_EPOCHS: u64 = 20;
+pub const GRID_EPOCHS: u64 = 20;
 
 /// A run's epoch cap when it is not the grids' [`GRID_EPOCHS`].
 fn other_epoch_cap(r: &RunRecord) -> Option<u64> {
