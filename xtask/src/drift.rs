@@ -117,19 +117,14 @@ fn groups<'a>(
             if g.is_epoch_cap_probe() {
                 continue;
             }
-            let (Some((l, d)), runs) = (g.chosen, g.chosen_runs()) else {
+            let Some(setting) = g.chosen_setting() else {
                 continue;
             };
-            let runs: Vec<&RunRecord> = runs.into_iter().filter(|r| counts(r)).collect();
+            let runs: Vec<&RunRecord> = g.chosen_runs().into_iter().filter(|r| counts(r)).collect();
             if runs.is_empty() {
                 continue;
             }
-            let label = format!(
-                "{}, tuning: lr {}, dropout {}",
-                g.label,
-                g.lrs[l],
-                crate::tuning::dropout_label(g.dropouts[d])
-            );
+            let label = format!("{}, tuning: {setting}", g.label);
             by.entry(data.clone()).or_default().insert(label, runs);
         }
     }

@@ -114,6 +114,17 @@ impl<'a> Grid<'a> {
             .any(|r| other_epoch_cap(r).is_some())
     }
 
+    /// The chosen setting in words, e.g. `lr 0.01, dropout 0.5` (`None` without a choice).
+    pub fn chosen_setting(&self) -> Option<String> {
+        self.chosen.map(|(l, d)| {
+            format!(
+                "lr {}, dropout {}",
+                self.lrs[l],
+                dropout_label(self.dropouts[d])
+            )
+        })
+    }
+
     /// The chosen cell's dropout column: the dropout pair with the highest mean at any lr is the
     /// chosen one, so this is the dropout of [`Grid::chosen`].
     pub fn chosen_dropout(&self) -> Option<usize> {
@@ -549,25 +560,15 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
             if std::ptr::eq(g, set) {
                 continue;
             }
-            let (rs, Some((l, d))) = (g.chosen_runs(), g.chosen) else {
+            let Some(setting) = g.chosen_setting() else {
                 continue;
             };
-            let label = format!(
-                "{} (lr {}, dropout {})",
-                g.label,
-                g.lrs[l],
-                dropout_label(g.dropouts[d])
-            );
-            write_comparison_row(&mut md, "SET", &label, &set_runs, &rs)?;
+            let label = format!("{} ({setting})", g.label);
+            write_comparison_row(&mut md, "SET", &label, &set_runs, &g.chosen_runs())?;
         }
-        if let Some((l, d)) = set.chosen {
+        if let Some(setting) = set.chosen_setting() {
             writeln!(md)?;
-            writeln!(
-                md,
-                "SET at its chosen setting: lr {}, dropout {}.",
-                set.lrs[l],
-                dropout_label(set.dropouts[d])
-            )?;
+            writeln!(md, "SET at its chosen setting: {setting}.")?;
         }
         write_against_dense(&mut md, gs)?;
     }
@@ -590,7 +591,7 @@ fn write_against_dense(md: &mut String, gs: &[Grid<'_>]) -> Result<()> {
             .iter()
             .filter(|g| g.chosen_runs().first().is_some_and(|r| &r.size == size))
             .collect();
-        let Some((l, d)) = dense.chosen else {
+        let Some(dense_setting) = dense.chosen_setting() else {
             continue;
         };
         if rows.is_empty() {
@@ -599,24 +600,17 @@ fn write_against_dense(md: &mut String, gs: &[Grid<'_>]) -> Result<()> {
         writeln!(md)?;
         writeln!(
             md,
-            "Each sparse model − the dense LSTM of its widths ({}, lr {}, dropout {}), each at its chosen setting, by seed:",
+            "Each sparse model − the dense LSTM of its widths ({}, {dense_setting}), each at its chosen setting, by seed:",
             dense.label,
-            dense.lrs[l],
-            dropout_label(dense.dropouts[d])
         )?;
         writeln!(md)?;
         write_comparison_header(md, "− dense")?;
         for g in rows {
-            let (Some((l, d)), rs) = (g.chosen, g.chosen_runs()) else {
+            let Some(setting) = g.chosen_setting() else {
                 continue;
             };
-            let label = format!(
-                "{} (lr {}, dropout {})",
-                g.label,
-                g.lrs[l],
-                dropout_label(g.dropouts[d])
-            );
-            write_comparison_row(md, "sparse", &label, &rs, &dense_runs)?;
+            let label = format!("{} ({setting})", g.label);
+            write_comparison_row(md, "sparse", &label, &g.chosen_runs(), &dense_runs)?;
         }
     }
     Ok(())
