@@ -65,14 +65,14 @@ def main(datasets):
             # One choice per model of the grid, each a mean over exactly the grid's seeds (a stray
             # run of another seed in the folder would change which seeds the means cover).
             models = sorted(g["grid"]["policy"]) if "policy" in g["grid"] else None
-            got = sorted("dense" if c["dense"] else c["policy"] or "set" for c in picks)
+            got = sorted(c["model"] for c in picks)
             if (models is not None and got != models) or (models is None and len(got) != 1):
                 sys.exit(f"{grid.name}: xtask chose for {got}, expected one choice per model of the grid")
             for c in picks:
                 if c["seeds"] != sorted(tune_seeds):
                     sys.exit(f"{grid.name}: {c['group']}: means over seeds {c['seeds']}, not the grid's {tune_seeds}")
             for c in picks:
-                model = "dense" if c["dense"] else c["policy"] or "set"
+                model = c["model"]
                 lr, de, do = c["lr"], c["dropout_embed"], c["dropout_output"]
                 print(f"{d} {part} {model}: lr {lr}, dropout {de}/{do}: mean best dev {c['mean_best_dev']:.4f}")
                 entry = f'{{ lr = {lr}, dropout_embed = {de}, dropout_output = {do}'

@@ -278,10 +278,8 @@ pub struct Choice {
     pub data: String,
     /// The model group, as the tuning section labels it.
     pub group: String,
-    /// The chosen runs' `policy` setting, if they set one.
-    pub policy: Option<String>,
-    /// Whether the chosen runs are dense.
-    pub dense: bool,
+    /// The chosen runs' model: `dense` or the evolution policy (as the record names it).
+    pub model: String,
     /// The chosen learning rate.
     pub lr: f64,
     /// The chosen embedding dropout.
@@ -311,12 +309,7 @@ pub fn choices(records: &[RunRecord]) -> Result<Vec<Choice>> {
             out.push(Choice {
                 data: data.clone(),
                 group: g.label.clone(),
-                policy: r
-                    .config
-                    .get("policy")
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_string),
-                dense: r.model == "dense",
+                model: r.model.clone(),
                 lr: g.lrs[l],
                 dropout_embed: g.dropouts[d].0,
                 dropout_output: g.dropouts[d].1,
@@ -765,7 +758,7 @@ pub(crate) mod tests {
         assert!(md.contains("| 0.003 | **90.00** | – |"), "{md}");
     }
 
-    /// `choices` gives each group's chosen cell with its policy and the seeds of its mean.
+    /// `choices` gives each group's chosen cell with its model and the seeds of its mean.
     #[test]
     fn choices_name_each_groups_chosen_cell() {
         let mut rs = full("set", (0.01, 0.5), 0.85);
@@ -773,10 +766,13 @@ pub(crate) mod tests {
         let cs = choices(&rs).unwrap();
         assert_eq!(cs.len(), 2, "{cs:?}");
         let dense = &cs[0];
-        assert_eq!((dense.group.as_str(), dense.dense), ("dense 8/8", true));
+        assert_eq!(
+            (dense.group.as_str(), dense.model.as_str()),
+            ("dense 8/8", "dense")
+        );
         assert_eq!((dense.lr, dense.dropout_embed), (0.001, 0.0));
         let set = &cs[1];
-        assert_eq!(set.policy.as_deref(), Some("set"));
+        assert_eq!(set.model, "set");
         assert_eq!(
             (set.lr, set.dropout_embed, set.dropout_output),
             (0.01, 0.5, 0.5)
