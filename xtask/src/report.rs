@@ -345,7 +345,14 @@ pub fn variants(runs: &[Run]) -> Vec<String> {
 }
 
 /// Finds run directories under `paths` (each a run directory or a folder of them, recursively).
+///
+/// # Errors
+/// A given path that does not exist (a typo would otherwise find no runs without a word), or an
+/// unreadable folder.
 pub fn find_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        bail!("{}: no such file or folder", missing.display());
+    }
     let mut found = Vec::new();
     let mut stack: Vec<PathBuf> = paths.to_vec();
     while let Some(p) = stack.pop() {
@@ -1179,6 +1186,11 @@ mod tests {
             add(&d, &format!("zeta = 0.3\nepochs = {epochs}\n"));
         }
         assert_eq!(find_runs(&[tmp.path().join("runs")]).unwrap().len(), 6);
+        let e = find_runs(&[tmp.path().join("runs"), tmp.path().join("nuns")]).unwrap_err();
+        assert!(
+            e.to_string().contains("nuns: no such file or folder"),
+            "{e}"
+        );
         let out = tmp.path().join("RESULTS.md");
         generate(&[tmp.path().join("runs")], &[], &out, "x").unwrap();
         let md = std::fs::read_to_string(&out).unwrap();
