@@ -5,8 +5,10 @@
 # bench/grids/tuned-DATASET-PART.toml, and those run with seeds 4-10 (IMDB: one seed per cell,
 # then seeds 2-5). Stages, in order: tune; edge (bench/grids/edge-DATASET-PART.toml, where a
 # choice sat on its grid's edge: the next value beyond it, counted as a cell of the grid);
-# tuned (the choices, asked of `xtask choose` by tuned_grids.py); longer
-# (bench/grids/longer-DATASET-PART.toml: a chosen cell with a higher epoch cap).
+# tuned (the choices, asked of `xtask choose` by tuned_grids.py); then two probes of SET's
+# chosen cell, each compared with SET by seed and never chosen: longer
+# (bench/grids/longer-DATASET-PART.toml: a higher epoch cap) and zeta
+# (bench/grids/zeta-DATASET-sparse.toml: ζ 0.5, constant and cosine).
 # Usage: bash bench/tune.sh [DATASET...]   (default: uci sanders). PARTS="..." picks some of:
 # sparse (SET and static), small-dense, dense, gmp, rigl, snfs. Resumable: `set-lstm sweep`
 # skips finished runs. Runs at nice 19 on one thread per run; two datasets can run side by side.
@@ -19,7 +21,7 @@ BIN=${CARGO_TARGET_DIR:-target}/release/set-lstm
 export XTASK=${CARGO_TARGET_DIR:-target}/release/xtask # bench/tuned_grids.py asks it for the choices
 for d in "${DATASETS[@]}"; do
   start=$(date +%s)
-  for stage in tune edge tuned longer; do
+  for stage in tune edge tuned longer zeta; do
     [ "$stage" = tuned ] && python3 bench/tuned_grids.py "$d"
     for part in ${PARTS:-sparse small-dense dense gmp rigl snfs}; do
       grid="bench/grids/$stage-$d-$part.toml"

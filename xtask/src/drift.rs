@@ -113,8 +113,9 @@ fn groups<'a>(
     }
     for (data, grids) in crate::tuning::grids(tuning)? {
         for g in grids {
-            // A longer-training probe repeats its model's topology (the same first epochs).
-            if g.is_epoch_cap_probe() {
+            // A probe is one setting of SET changed, compared in the tuning section only (a
+            // longer-training probe repeats SET's first epochs).
+            if g.is_probe() {
                 continue;
             }
             let Some(setting) = g.chosen_setting() else {

@@ -155,7 +155,12 @@ pub(crate) fn group_label(r: &RunRecord) -> String {
 /// Whether a run is of a reference model: SET at its defaults ([`variant`] is `None`; one per
 /// architecture).
 pub(crate) fn is_reference(r: &RunRecord) -> bool {
-    r.model == REFERENCE && variant(r).is_none()
+    is_reference_model(r) && variant(r).is_none()
+}
+
+/// Whether a run is of the reference model (SET), at its defaults or not.
+pub(crate) fn is_reference_model(r: &RunRecord) -> bool {
+    r.model == REFERENCE
 }
 
 /// A run's configuration without `ignored` keys, each value as JSON text.

@@ -8,16 +8,17 @@
 //! group has, so each cell averages the same seeds; the chosen cell has the highest mean (the
 //! first in grid order on a tie). Every run of the chosen cell (the grid's seeds and any later
 //! runs of the same setting, e.g. stage `tuned`) then enters a table and the paired comparison
-//! SET − other by seed, each model at its own chosen setting. Runs with an epoch cap other than
-//! the grids' ([`GRID_EPOCHS`]) form a probe group of their own (e.g. longer training), compared
-//! with SET but never chosen as a model's setting. Runs of a dataset that differ in any other
-//! setting than the model keys, the tuned keys and the epoch cap are refused.
+//! SET − other by seed, each model at its own chosen setting. A probe ([`Grid::is_probe`]: runs
+//! with an epoch cap other than the grids' [`GRID_EPOCHS`], e.g. longer training, or SET runs
+//! with a setting other than its defaults, e.g. another ζ) is a group of its own, compared with
+//! SET and with the dense LSTM but never chosen as a model's setting. Runs of a dataset that
+//! differ in any other setting than the model keys, the tuned keys and the epoch cap are refused.
 
 use crate::record::RunRecord;
 use crate::stats::mean;
 use crate::study::{
-    MODEL_KEYS, group_cells, group_label, is_reference, model_label, same_settings,
-    write_comparison_header, write_comparison_row,
+    MODEL_KEYS, group_cells, group_label, is_reference, is_reference_model, model_label,
+    same_settings, write_comparison_header, write_comparison_row,
 };
 use anyhow::{Result, bail};
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,13 +106,16 @@ impl<'a> Grid<'a> {
             .unwrap_or_default()
     }
 
-    /// Whether this group is a probe at one setting with another epoch cap than the grids'
-    /// (e.g. longer training): it is compared with SET, but is not a tuned model of its own.
-    pub fn is_epoch_cap_probe(&self) -> bool {
+    /// Whether this group is a probe of one setting rather than a tuned model: another epoch
+    /// cap than the grids' (e.g. longer training), or SET with a setting other than its
+    /// defaults (e.g. another ζ; the tuning tunes SET at its defaults). A probe is compared with
+    /// SET and with the dense LSTM, but is never the reference, never chosen by `choose`, and is
+    /// left out of the tuning plot and the topology-over-training groups.
+    pub fn is_probe(&self) -> bool {
         self.cells
             .values()
             .flat_map(BTreeMap::values)
-            .any(|r| other_epoch_cap(r).is_some())
+            .any(|r| other_epoch_cap(r).is_some() || (is_reference_model(r) && !is_reference(r)))
     }
 
     /// The chosen setting in words, e.g. `lr 0.01, dropout 0.5` (`None` without a choice).
@@ -295,14 +299,14 @@ pub struct Choice {
 /// The chosen cell of every dataset's every model group of `records`, by the rule the tuning
 /// section shows: the highest mean best-dev accuracy over the seeds every cell has, the first
 /// in (lr, dropout) order on a tie. Groups without a choice and probe groups
-/// ([`Grid::is_epoch_cap_probe`]) are left out.
+/// ([`Grid::is_probe`]) are left out.
 ///
 /// # Errors
 /// What [`grids`] refuses.
 pub fn choices(records: &[RunRecord]) -> Result<Vec<Choice>> {
     let mut out = Vec::new();
     for (data, gs) in grids(records)? {
-        for g in gs.iter().filter(|g| !g.is_epoch_cap_probe()) {
+        for g in gs.iter().filter(|g| !g.is_probe()) {
             let (Some((l, d)), Some(r)) = (g.chosen, g.chosen_runs().first().copied()) else {
                 continue;
             };
@@ -463,7 +467,7 @@ fn write_grid(md: &mut String, g: &Grid<'_>) -> Result<()> {
                 notes.join("; ")
             )
         };
-        if g.is_epoch_cap_probe() {
+        if g.is_probe() {
             writeln!(
                 md,
                 "One setting, not a tuned grid: lr = {}, dropout {}.",
@@ -500,7 +504,7 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
     )?;
     writeln!(
         md,
-        "Then every run at each model's chosen setting (the grid's seeds and any later runs of that setting), and the paired comparisons by seed, each model at its own chosen setting, with the 95 % Student-t interval of the mean difference: SET − every other model, then every sparse model − the dense LSTM of its widths."
+        "Then every run at each model's chosen setting (the grid's seeds and any later runs of that setting), and the paired comparisons by seed, each model at its own chosen setting, with the 95 % Student-t interval of the mean difference: SET − every other model, then every sparse model − the dense LSTM of its widths. A probe (SET's chosen cell with one setting changed: a higher epoch cap, another ζ) is \"one setting, not a tuned grid\": it is compared like a model but never chosen."
     )?;
     for (data, gs) in &grids {
         writeln!(md)?;
@@ -539,9 +543,9 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
                 group_cells(&rs),
             )?;
         }
-        let reference = gs.iter().find(|g| {
-            !g.is_epoch_cap_probe() && g.chosen_runs().first().is_some_and(|r| is_reference(r))
-        });
+        let reference = gs
+            .iter()
+            .find(|g| !g.is_probe() && g.chosen_runs().first().is_some_and(|r| is_reference(r)));
         writeln!(md)?;
         let Some(set) = reference else {
             writeln!(md, "No chosen SET setting: no paired comparison.")?;
@@ -569,13 +573,13 @@ pub fn render(records: &[RunRecord], plots: &BTreeMap<String, String>) -> Result
     Ok(md)
 }
 
-/// The second comparison of a dataset: every sparse model − the dense LSTM of the same widths,
-/// each at its chosen setting, by seed (nothing without such a dense model).
+/// The second comparison of a dataset: every sparse model and probe − the dense LSTM of the
+/// same widths, each at its chosen setting, by seed (nothing without such a dense model).
 fn write_against_dense(md: &mut String, gs: &[Grid<'_>]) -> Result<()> {
     let is_dense = |g: &Grid<'_>| g.chosen_runs().first().is_some_and(|r| r.model == "dense");
     let sparse: Vec<&Grid<'_>> = gs
         .iter()
-        .filter(|g| !g.is_epoch_cap_probe() && !is_dense(g) && g.chosen.is_some())
+        .filter(|g| !is_dense(g) && g.chosen.is_some())
         .collect();
     for dense in gs.iter().filter(|g| is_dense(g)) {
         let dense_runs = dense.chosen_runs();
@@ -818,7 +822,7 @@ pub(crate) mod tests {
         let gs = grids(&rs).unwrap();
         let probes: Vec<&str> = gs["uci"]
             .iter()
-            .filter(|g| g.is_epoch_cap_probe())
+            .filter(|g| g.is_probe())
             .map(|g| g.label.as_str())
             .collect();
         assert_eq!(probes, ["set 8/8 (at most 40 epochs)"]);
@@ -843,6 +847,46 @@ pub(crate) mod tests {
         // SET − the probe is −2 points on test for every seed.
         assert!(
             md.contains("| set 8/8 (at most 40 epochs) (lr 0.01, dropout 0.5) | 3 | -5.00 ± 0.00 | -2.00 ± 0.00 | [-2.00, -2.00] | SET lower |"),
+            "{md}"
+        );
+    }
+
+    /// SET with another ζ at SET's chosen cell (a ζ probe) is a probe: a group of its own,
+    /// never chosen nor the reference (its dev accuracy is higher), compared with SET and with
+    /// the dense LSTM by seed.
+    #[test]
+    fn a_zeta_probe_of_set_is_compared_with_set_and_dense() {
+        let mut rs = full("set", (0.01, 0.5), 0.85);
+        rs.extend(full("dense", (0.001, 0.0), 0.80));
+        rs.extend((1..=3).map(|seed| {
+            let mut r = run("set", 0.01, 0.5, seed, 0.95, 0.84 + 0.01 * seed as f64);
+            r.run = format!("runs/tune-uci/zeta/set-{seed}");
+            r.config["zeta"] = 0.5.into();
+            r.config["prune_schedule"] = "cosine".into();
+            r
+        }));
+        let gs = grids(&rs).unwrap();
+        let probes: Vec<&str> = gs["uci"]
+            .iter()
+            .filter(|g| g.is_probe())
+            .map(|g| g.label.as_str())
+            .collect();
+        assert_eq!(probes, ["set 8/8 (ζ = 0.5, cosine ζ schedule)"]);
+        let labels: Vec<String> = choices(&rs).unwrap().into_iter().map(|c| c.group).collect();
+        assert_eq!(labels, ["dense 8/8", "set 8/8"]);
+        let md = render(&rs, &BTreeMap::new()).unwrap();
+        assert!(
+            md.contains("One setting, not a tuned grid: lr = 0.01, dropout 0.5.\n"),
+            "{md}"
+        );
+        // SET (test 0.85 + 0.01 seed) − the probe (0.84 + 0.01 seed): +1 point on every seed.
+        assert!(
+            md.contains("| set 8/8 (ζ = 0.5, cosine ζ schedule) (lr 0.01, dropout 0.5) | 3 | -5.00 ± 0.00 | +1.00 ± 0.00 | [+1.00, +1.00] | SET higher |"),
+            "{md}"
+        );
+        // The probe − dense (0.80 + 0.01 seed): +4 points on seeds 1-3.
+        assert!(
+            md.contains("| set 8/8 (ζ = 0.5, cosine ζ schedule) (lr 0.01, dropout 0.5) | 3 | +5.00 ± 0.00 | +4.00 ± 0.00 | [+4.00, +4.00] | sparse higher |"),
             "{md}"
         );
     }

@@ -14,7 +14,7 @@ pub fn plots(records: &[RunRecord]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (data, gs) in crate::tuning::grids(records)? {
         let mut series = Vec::new();
-        for g in gs.iter().filter(|g| !g.is_epoch_cap_probe()) {
+        for g in gs.iter().filter(|g| !g.is_probe()) {
             let Some(d) = g.chosen_dropout() else {
                 continue;
             };
