@@ -59,8 +59,10 @@ bash bench/tune.sh uci sanders
 PARTS="sparse small-dense dense rigl snfs" bash bench/tune.sh sst2
 # IMDB: a smaller grid with one seed per cell, edge probes, then seeds 2-5 at each chosen cell,
 # and SET's longer-training probe (SET, static, dense, small-dense and RigL: 2 h 10 min with
-# two or three sweeps side by side on the 2-core Xeon; SNFS 1 h 30 min more, two sweeps side by side for its last seeds).
-PARTS="sparse small-dense dense rigl snfs" bash bench/tune.sh imdb
+# two or three sweeps side by side on the 2-core Xeon; SNFS 1 h 30 min more, two sweeps side by side for its last seeds;
+# GMP 1 h 33 min of one core and its edge probe about 6 minutes more; stage zeta, the ζ probes
+# of SET's chosen cell, 20 minutes, and UCI's, Sanders' and SST-2's about 5 together).
+bash bench/tune.sh imdb
 echo "tuning: $(( $(date +%s) - start )) s"
 X=${CARGO_TARGET_DIR:-target}/release/xtask
 cargo build --release -p xtask
