@@ -798,6 +798,20 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// The labels of UCI's probe groups in `rs`.
+    fn probe_labels(rs: &[RunRecord]) -> Vec<String> {
+        grids(rs).unwrap()["uci"]
+            .iter()
+            .filter(|g| g.is_probe())
+            .map(|g| g.label.clone())
+            .collect()
+    }
+
+    /// The groups `choose` picks a cell for in `rs`.
+    fn chosen_groups(rs: &[RunRecord]) -> Vec<String> {
+        choices(rs).unwrap().into_iter().map(|c| c.group).collect()
+    }
+
     /// A probe is never the reference: with only the probe's SET runs there is no comparison.
     #[test]
     fn a_probe_alone_is_not_the_reference() {
@@ -819,12 +833,7 @@ pub(crate) mod tests {
             r.config["epochs"] = GRID_EPOCHS.into();
         }
         rs.extend(longer_probe());
-        let gs = grids(&rs).unwrap();
-        let probes: Vec<&str> = gs["uci"]
-            .iter()
-            .filter(|g| g.is_probe())
-            .map(|g| g.label.as_str())
-            .collect();
+        let probes = probe_labels(&rs);
         assert_eq!(probes, ["set 8/8 (at most 40 epochs)"]);
         let md = render(&rs, &BTreeMap::new()).unwrap();
         assert!(md.contains("#### set 8/8 (at most 40 epochs)\n"), "{md}");
@@ -842,7 +851,7 @@ pub(crate) mod tests {
             "{md}"
         );
         // `choose` leaves the probe out.
-        let labels: Vec<String> = choices(&rs).unwrap().into_iter().map(|c| c.group).collect();
+        let labels = chosen_groups(&rs);
         assert_eq!(labels, ["set 8/8"]);
         // SET − the probe is −2 points on test for every seed.
         assert!(
@@ -865,14 +874,9 @@ pub(crate) mod tests {
             r.config["prune_schedule"] = "cosine".into();
             r
         }));
-        let gs = grids(&rs).unwrap();
-        let probes: Vec<&str> = gs["uci"]
-            .iter()
-            .filter(|g| g.is_probe())
-            .map(|g| g.label.as_str())
-            .collect();
+        let probes = probe_labels(&rs);
         assert_eq!(probes, ["set 8/8 (ζ = 0.5, cosine ζ schedule)"]);
-        let labels: Vec<String> = choices(&rs).unwrap().into_iter().map(|c| c.group).collect();
+        let labels = chosen_groups(&rs);
         assert_eq!(labels, ["dense 8/8", "set 8/8"]);
         let md = render(&rs, &BTreeMap::new()).unwrap();
         assert!(
